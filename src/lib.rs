@@ -1,0 +1,159 @@
+//! zapgate: many WhatsApp Web sessions in one process, behind Evolution API v2's HTTP dialect.
+//!
+//! This file builds the [`AppState`](state::AppState), assembles the routes and runs the server;
+//! everything else lives in its own room (see `design.md`).
+
+pub mod api;
+pub mod config;
+pub mod engine;
+pub mod events;
+pub mod instance;
+pub mod qr;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use poem::Server;
+use poem::listener::TcpAcceptor;
+
+use config::Config;
+use engine::Engines;
+use engine::loopback::{LoopbackConfig, LoopbackEngine};
+use events::EventBus;
+use instance::Registry;
+use state::AppState;
+use store::Store;
+
+/// Live subscribers may fall this many events behind before they are dropped.
+const BUS_CAPACITY: usize = 8192;
+/// Sessions get this long to close at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Builds the state over an open store.
+pub fn build_state(
+    config: Arc<Config>,
+    store: Store,
+    api_key: String,
+    server_url: String,
+) -> anyhow::Result<Arc<AppState>> {
+    let loopback = LoopbackEngine::new(
+        store.clone(),
+        LoopbackConfig {
+            qr_interval: Duration::from_millis(config.loopback_qr_interval_ms.max(10)),
+            autopair: config.loopback_autopair_ms.map(Duration::from_millis),
+        },
+    )?;
+    let engines = Engines {
+        loopback: Arc::new(loopback),
+        whatsapp: Arc::new(engine::whatsapp::WhatsAppEngine),
+    };
+    let registry = Registry::new(config.clone(), store, EventBus::new(BUS_CAPACITY), engines)?;
+    Ok(Arc::new(AppState {
+        config,
+        registry,
+        api_key,
+        started: Instant::now(),
+        server_url,
+    }))
+}
+
+/// The global key: the configured one, or the one generated on a previous start, or a new one
+/// (returned with `true` so the caller can show it once).
+pub fn resolve_api_key(config: &Config) -> anyhow::Result<(String, bool)> {
+    if let Some(k) = config.api_key.as_deref().filter(|k| !k.is_empty()) {
+        return Ok((k.to_string(), false));
+    }
+    let path = config.data_dir.join("apikey");
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        let k = k.trim().to_string();
+        if !k.is_empty() {
+            return Ok((k, false));
+        }
+    }
+    let key = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    write_secret(&path, &key).with_context(|| format!("writing {}", path.display()))?;
+    Ok((key, true))
+}
+
+fn write_secret(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(value.as_bytes())?;
+    f.sync_all()
+}
+
+/// `http://<addr>`, with `localhost` for a wildcard bind so the URL is usable by a client.
+fn default_server_url(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://localhost:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
+}
+
+/// Runs the server on `listener` until `shutdown` resolves, then closes every session and the
+/// database. `on_ready` is called with the bound address once the routes are live.
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    on_ready: impl FnOnce(std::net::SocketAddr, Option<&str>),
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let (api_key, generated) = resolve_api_key(&config)?;
+    let store = Store::open(&config.data_dir, config.cache_mb)
+        .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+    let addr = listener.local_addr()?;
+    let server_url = config
+        .server_url
+        .clone()
+        .unwrap_or_else(|| default_server_url(addr));
+    let state = build_state(Arc::new(config), store.clone(), api_key.clone(), server_url)?;
+    let restored = state.registry.restore()?;
+    tracing::info!(restored, "instances restored");
+    let app = api::routes(state.clone());
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    on_ready(addr, generated.then_some(api_key.as_str()));
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app, shutdown, Some(SHUTDOWN_GRACE))
+        .await?;
+    if tokio::time::timeout(SHUTDOWN_GRACE, state.registry.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some sessions did not close within the grace period");
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// The OpenAPI document, built without touching any data dir.
+pub fn spec_for_docs() -> anyhow::Result<String> {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        config: Config,
+    }
+    let config = Defaults::try_parse_from(["zapgate"])?.config;
+    let state = build_state(
+        Arc::new(config),
+        Store::temporary()?,
+        String::new(),
+        "http://localhost:8080".into(),
+    )?;
+    Ok(api::spec_json(state))
+}

@@ -1,0 +1,160 @@
+//! Who is calling. The `apikey` header (or `?apikey=` for streams) holds either the global key,
+//! accepted everywhere, or an instance token, accepted only on that instance's routes.
+//!
+//! Evolution checks in this order, and clients see the difference: an unknown instance is 404
+//! before the key is looked at; a taken name on create is 403 before the key is looked at; then
+//! 401 with the plain string "Unauthorized". Keys are compared in constant time and never logged.
+
+use poem::Request;
+use poem_openapi::registry::{MetaSecurityScheme, Registry};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use crate::instance::InstanceHandle;
+use crate::state::AppState;
+
+/// The key a request carries, if any. Extracting it never fails: the decision belongs to
+/// [`AppState::instance_access`] and friends, after the instance lookup.
+pub struct ApiKey(pub Option<String>);
+
+impl<'a> ApiExtractor<'a> for ApiKey {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            "apikey",
+            MetaSecurityScheme {
+                ty: "apiKey",
+                description: Some("The global key (AUTHENTICATION_API_KEY) or an instance token."),
+                name: Some("apikey"),
+                key_in: Some("header"),
+                scheme: None,
+                bearer_format: None,
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec!["apikey"]
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        _body: &mut poem::RequestBody,
+        _opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        Ok(ApiKey(key_of(req)))
+    }
+}
+
+/// The `apikey` header, else an `apikey` query parameter (WebSocket/SSE clients cannot always
+/// set headers).
+pub fn key_of(req: &Request) -> Option<String> {
+    if let Some(v) = req.headers().get("apikey").and_then(|v| v.to_str().ok()) {
+        return Some(v.to_string());
+    }
+    req.uri().query().and_then(|q| {
+        q.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == "apikey").then(|| percent_decode(v))
+        })
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Constant-time string equality (length differences return early, which leaks only length).
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+/// Who a key belongs to.
+pub enum Caller {
+    Global,
+    Instance(InstanceHandle),
+}
+
+impl AppState {
+    fn is_global(&self, key: &ApiKey) -> bool {
+        key.0
+            .as_deref()
+            .is_some_and(|k| constant_time_eq(k, &self.api_key))
+    }
+
+    /// Global key only (create, operator routes).
+    pub fn require_global(&self, key: &ApiKey) -> Result<(), ApiError> {
+        if self.is_global(key) {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+
+    /// An instance route: 404 for an unknown instance, then the global key or its own token.
+    pub fn instance_access(&self, name: &str, key: &ApiKey) -> Result<InstanceHandle, ApiError> {
+        let handle = self
+            .registry
+            .get(name)
+            .ok_or_else(|| ApiError::InstanceNotFound(name.to_string()))?;
+        if self.is_global(key) || key.0.as_deref().is_some_and(|k| handle.token_matches(k)) {
+            Ok(handle)
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+
+    /// Routes open to any valid key (fetchInstances, the event stream).
+    pub fn caller(&self, key: &ApiKey) -> Result<Caller, ApiError> {
+        if self.is_global(key) {
+            return Ok(Caller::Global);
+        }
+        let k = key.0.as_deref().ok_or(ApiError::Unauthorized)?;
+        // Every token is compared, found or not, so timing does not reveal the position.
+        let mut found = None;
+        for h in self.registry.all() {
+            if h.token_matches(k) && found.is_none() {
+                found = Some(h);
+            }
+        }
+        found.map(Caller::Instance).ok_or(ApiError::Unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_and_decodes() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+        assert_eq!(percent_decode("a%20b+c%2"), "a b c%2");
+    }
+}

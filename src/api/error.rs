@@ -1,0 +1,240 @@
+//! Evolution's error envelope, `{status, error, response:{message}}`, and the one mapping from
+//! every error the server can produce (ours, poem's, poem-openapi's) into it.
+//!
+//! `response.message` changes shape with the cause, and clients branch on it: a plain string for
+//! 401, an array of strings for business errors, a nested array for validation errors, and an
+//! array of `{jid, exists:false, number}` objects for numbers that are not on WhatsApp.
+
+use poem::http::StatusCode;
+use poem::{Body, Endpoint, IntoResponse, Request, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaResponses, Registry};
+use poem_openapi::{ApiResponse, Object};
+use serde_json::{Value, json};
+
+use crate::engine::EngineError;
+use crate::instance::actor::InstanceError;
+use crate::instance::registry::RegistryError;
+use crate::store::StoreError;
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing or wrong `apikey`.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// Unknown instance in the path (checked before auth, as Evolution does).
+    #[error("The \"{0}\" instance does not exist")]
+    InstanceNotFound(String),
+    /// Create with a name that exists.
+    #[error("This name \"{0}\" is already in use.")]
+    NameTaken(String),
+    /// A business rule refused the request.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body does not match the schema.
+    #[error("{0}")]
+    Validation(String),
+    /// The target number has no WhatsApp account.
+    #[error("{jid} is not on WhatsApp")]
+    NotOnWhatsApp { jid: String, number: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// Our fault. The message is safe to show (no secrets, no payloads).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::InstanceNotFound(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NameTaken(_) => StatusCode::FORBIDDEN,
+            ApiError::BadRequest(_) | ApiError::Validation(_) | ApiError::NotOnWhatsApp { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `response.message` value.
+    fn message(&self) -> Value {
+        match self {
+            ApiError::Unauthorized => json!("Unauthorized"),
+            ApiError::Validation(m) => json!([[m]]),
+            ApiError::NotOnWhatsApp { jid, number } => {
+                json!([{"jid": jid, "exists": false, "number": number}])
+            }
+            other => json!([other.to_string()]),
+        }
+    }
+}
+
+/// Builds the envelope for any status and message value.
+pub fn envelope(status: StatusCode, message: Value) -> Value {
+    json!({
+        "status": status.as_u16(),
+        "error": status.canonical_reason().unwrap_or("Error"),
+        "response": {"message": message},
+    })
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(Body::from(body.to_string()))
+}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        ApiError::status(self)
+    }
+
+    fn as_response(&self) -> Response {
+        json_response(self.status(), &envelope(self.status(), self.message()))
+    }
+}
+
+/// The documented shape of every error body.
+#[derive(Object)]
+pub struct ErrorEnvelope {
+    pub status: u16,
+    pub error: String,
+    pub response: ErrorMessage,
+}
+
+#[derive(Object)]
+pub struct ErrorMessage {
+    /// A string (401), an array of strings, a nested array (validation) or an array of
+    /// `{jid, exists, number}` objects (number not on WhatsApp).
+    pub message: Value,
+}
+
+/// Exists only to describe [`ApiError`]'s responses in the OpenAPI document.
+#[allow(dead_code)] // never built: its variants only describe error bodies in the spec
+#[derive(ApiResponse)]
+enum ErrorDoc {
+    /// Bad input, a number not on WhatsApp, or an instance that is not connected.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorEnvelope>),
+    /// Missing or wrong `apikey`.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorEnvelope>),
+    /// Name already in use (create).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
+    /// Unknown instance.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    /// Unexpected server error.
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+}
+
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        ErrorDoc::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorDoc::register(registry);
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        ApiError::Internal("storage failure".into())
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::NotOnWhatsApp { jid, number } => ApiError::NotOnWhatsApp { jid, number },
+            EngineError::NotConnected => {
+                ApiError::BadRequest("The instance is not connected".into())
+            }
+            EngineError::Unavailable(m) => ApiError::BadRequest(m),
+            EngineError::Busy => {
+                ApiError::Unavailable("recipient queue is full, retry later".into())
+            }
+            EngineError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<InstanceError> for ApiError {
+    fn from(e: InstanceError) -> Self {
+        match e {
+            InstanceError::NotConnected(name) => {
+                ApiError::BadRequest(format!("The \"{name}\" instance is not connected"))
+            }
+            InstanceError::Engine(e) => e.into(),
+            InstanceError::Store(e) => e.into(),
+            InstanceError::Gone => ApiError::Unavailable("the instance is shutting down".into()),
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::NameTaken(n) => ApiError::NameTaken(n),
+            RegistryError::Store(e) => e.into(),
+            RegistryError::Instance(e) => e.into(),
+        }
+    }
+}
+
+/// Wraps the whole app: every error that is not already an [`ApiError`] (unknown route, wrong
+/// method, unparsable JSON, body too large) leaves in Evolution's envelope too.
+pub async fn envelope_errors<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    match next.call(req).await {
+        Ok(resp) => Ok(resp.into_response()),
+        Err(err) if err.is::<ApiError>() => Ok(err.into_response()),
+        Err(err) => {
+            let status = err.status();
+            let message = match status {
+                StatusCode::NOT_FOUND => json!([format!("Cannot {method} {path}")]),
+                StatusCode::BAD_REQUEST => json!([[err.to_string()]]),
+                StatusCode::UNAUTHORIZED => json!("Unauthorized"),
+                StatusCode::INTERNAL_SERVER_ERROR => {
+                    tracing::error!(error = %err, %path, "unhandled error");
+                    json!(["internal error"])
+                }
+                _ => json!([err.to_string()]),
+            };
+            Ok(json_response(status, &envelope(status, message)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_shapes_follow_evolution() {
+        assert_eq!(ApiError::Unauthorized.message(), json!("Unauthorized"));
+        assert_eq!(
+            ApiError::InstanceNotFound("x".into()).message(),
+            json!(["The \"x\" instance does not exist"])
+        );
+        assert_eq!(
+            ApiError::Validation("bad".into()).message(),
+            json!([["bad"]])
+        );
+        assert_eq!(
+            envelope(StatusCode::NOT_FOUND, json!(["m"])),
+            json!({"status": 404, "error": "Not Found", "response": {"message": ["m"]}})
+        );
+    }
+}

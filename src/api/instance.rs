@@ -1,0 +1,469 @@
+//! `/instance/*`: create, list, connect, state, restart, logout, delete, presence.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde_json::{Value, json};
+
+use super::auth::{ApiKey, Caller};
+use super::dto::{ConnectionStateDto, QrDto, SettingsDto, StatusDto, WebhookBody};
+use super::error::ApiError;
+use crate::engine::Presence;
+use crate::instance::registry::NewInstance;
+use crate::instance::{
+    ConnectionState, InstanceHandle, InstanceView, Integration, IntegrationError, Settings,
+    WebhookConfig, validate_name,
+};
+use crate::state::AppState;
+
+#[derive(Tags)]
+enum Tag {
+    /// Instances: create, connect, state, logout, delete.
+    Instance,
+}
+
+pub struct InstanceApi {
+    pub state: Arc<AppState>,
+}
+
+/// `POST /instance/create` body. Unknown fields are ignored, as Evolution does.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct CreateInstanceBody {
+    pub instance_name: Option<String>,
+    /// `WHATSAPP-BAILEYS` (default) or `LOOPBACK`.
+    pub integration: Option<String>,
+    /// The instance token; generated (upper-case UUID) when absent.
+    pub token: Option<String>,
+    /// Connect at once and include the first QR code in the response.
+    pub qrcode: Option<bool>,
+    /// Phone number (digits); with `qrcode:true` a pairing code is requested for it.
+    pub number: Option<String>,
+    pub business_id: Option<String>,
+    pub reject_call: Option<bool>,
+    pub msg_call: Option<String>,
+    pub groups_ignore: Option<bool>,
+    pub always_online: Option<bool>,
+    pub read_messages: Option<bool>,
+    pub read_status: Option<bool>,
+    pub sync_full_history: Option<bool>,
+    pub wavoip_token: Option<String>,
+    pub webhook: Option<WebhookBody>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct CreatedInstance {
+    pub instance_name: String,
+    pub instance_id: String,
+    pub integration: String,
+    pub webhook_wa_business: Option<String>,
+    pub access_token_wa_business: String,
+    pub status: String,
+}
+
+#[derive(Object, Debug)]
+pub struct CreateInstanceResponse {
+    pub instance: CreatedInstance,
+    /// The instance token.
+    pub hash: String,
+    pub webhook: Value,
+    pub websocket: Value,
+    pub rabbitmq: Value,
+    pub nats: Value,
+    pub sqs: Value,
+    pub settings: SettingsDto,
+    #[oai(skip_serializing_if_is_none)]
+    pub qrcode: Option<QrDto>,
+}
+
+#[derive(ApiResponse)]
+enum CreateResponse {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<CreateInstanceResponse>),
+}
+
+/// `POST /instance/setPresence` body.
+#[derive(Object, Debug)]
+pub struct PresenceBody {
+    /// available, unavailable, composing, recording or paused.
+    pub presence: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct PresenceDto {
+    pub presence: String,
+}
+
+#[derive(ApiResponse)]
+enum PresenceResponse {
+    #[oai(status = 201)]
+    Created(Json<PresenceDto>),
+}
+
+#[OpenApi(tag = "Tag::Instance")]
+impl InstanceApi {
+    /// Create an instance.
+    #[oai(
+        path = "/instance/create",
+        method = "post",
+        operation_id = "create_instance"
+    )]
+    async fn create(
+        &self,
+        key: ApiKey,
+        body: Json<CreateInstanceBody>,
+    ) -> Result<CreateResponse, ApiError> {
+        let b = body.0;
+        let name = b.instance_name.clone().unwrap_or_default();
+        if self.state.registry.contains(&name) {
+            return Err(ApiError::NameTaken(name));
+        }
+        self.state.require_global(&key)?;
+        if b.instance_name.is_none() {
+            return Err(ApiError::Validation(
+                "instance requires property \"instanceName\"".into(),
+            ));
+        }
+        validate_name(&name).map_err(ApiError::Validation)?;
+        let integration = Integration::parse(b.integration.as_deref()).map_err(|e| match e {
+            IntegrationError::Invalid => ApiError::BadRequest("Invalid integration".into()),
+            other => ApiError::BadRequest(other.to_string()),
+        })?;
+        if let Some(t) = &b.token {
+            if t.trim().is_empty() {
+                return Err(ApiError::Validation("token must not be empty".into()));
+            }
+        }
+        let number = match b.number.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => Some(digits_only(n)?),
+            None => None,
+        };
+        let webhook = b
+            .webhook
+            .as_ref()
+            .map(|w| webhook_from_body(w, true))
+            .transpose()?;
+        let settings = Settings {
+            reject_call: b.reject_call == Some(true),
+            msg_call: b.msg_call.clone().unwrap_or_default(),
+            groups_ignore: b.groups_ignore == Some(true),
+            always_online: b.always_online == Some(true),
+            read_messages: b.read_messages == Some(true),
+            read_status: b.read_status == Some(true),
+            sync_full_history: b.sync_full_history == Some(true),
+            wavoip_token: b.wavoip_token.clone().unwrap_or_default(),
+        };
+        let handle = self
+            .state
+            .registry
+            .create(NewInstance {
+                name,
+                token: b.token.clone(),
+                integration,
+                number: number.clone(),
+                business_id: b.business_id.clone(),
+                settings,
+                webhook: webhook.clone(),
+            })
+            .await?;
+        let qrcode = if b.qrcode == Some(true) {
+            let pairing = number.clone();
+            match handle.connect(pairing.clone()).await {
+                Ok(()) => Some(QrDto::from(
+                    &self.wait_for_qr(&handle, pairing.is_some()).await.qr,
+                )),
+                Err(e) => {
+                    tracing::warn!(instance = %handle.name(), error = %e, "connect at create failed");
+                    Some(QrDto::from(&handle.view().qr))
+                }
+            }
+        } else {
+            None
+        };
+        let view = handle.view();
+        let webhook_echo = match &b.webhook {
+            Some(w) => json!({
+                "webhookUrl": w.url,
+                "webhookHeaders": w.headers,
+                "webhookByEvents": w.by_events.or(w.webhook_by_events).unwrap_or(false),
+                "webhookBase64": w.base64.or(w.webhook_base64).unwrap_or(false),
+            }),
+            None => json!({}),
+        };
+        Ok(CreateResponse::Created(Json(CreateInstanceResponse {
+            instance: CreatedInstance {
+                instance_name: view.record.name.clone(),
+                instance_id: view.record.id.to_string(),
+                integration: view.record.integration.as_str().into(),
+                webhook_wa_business: None,
+                access_token_wa_business: String::new(),
+                status: view.state.state.as_str().into(),
+            },
+            hash: handle.token().to_string(),
+            webhook: webhook_echo,
+            websocket: json!({}),
+            rabbitmq: json!({}),
+            nats: json!({}),
+            sqs: json!({}),
+            settings: SettingsDto::from(&view.record.settings),
+            qrcode,
+        })))
+    }
+
+    /// List instances. The global key sees all; an instance token sees its own.
+    #[oai(
+        path = "/instance/fetchInstances",
+        method = "get",
+        operation_id = "fetch_instances"
+    )]
+    async fn fetch_instances(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] instance_name: Query<Option<String>>,
+        #[oai(name = "instanceId")] instance_id: Query<Option<String>>,
+    ) -> Result<Json<Vec<Value>>, ApiError> {
+        let visible = match self.state.caller(&key)? {
+            Caller::Global => {
+                if let Some(n) = &instance_name.0 {
+                    if !self.state.registry.contains(n) {
+                        return Err(ApiError::NotFound(format!("Instance \"{n}\" not found")));
+                    }
+                }
+                self.state.registry.all()
+            }
+            Caller::Instance(h) => vec![h],
+        };
+        let rows = visible
+            .into_iter()
+            .filter(|h| instance_name.0.as_deref().is_none_or(|n| n == h.name()))
+            .filter(|h| {
+                instance_id
+                    .0
+                    .as_deref()
+                    .is_none_or(|i| i == h.id().to_string())
+            })
+            .map(|h| super::rows::instance_row(&h.view(), h.token(), h.message_count()))
+            .collect();
+        Ok(Json(rows))
+    }
+
+    /// Connect: returns the QR code (or pairing code with `?number=`), or the state when open.
+    #[oai(
+        path = "/instance/connect/:instanceName",
+        method = "get",
+        operation_id = "connect_instance"
+    )]
+    async fn connect(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        number: Query<Option<String>>,
+    ) -> Result<Json<Value>, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        if h.view().state.state == ConnectionState::Open {
+            return Ok(Json(state_json(&h.view())));
+        }
+        let pairing = match number.0.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => Some(digits_only(n)?),
+            None => None,
+        };
+        h.connect(pairing.clone()).await?;
+        Ok(Json(self.connect_answer(&h, pairing.is_some()).await))
+    }
+
+    /// Current connection state.
+    #[oai(
+        path = "/instance/connectionState/:instanceName",
+        method = "get",
+        operation_id = "connection_state"
+    )]
+    async fn connection_state(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+    ) -> Result<Json<ConnectionStateDto>, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        Ok(Json(ConnectionStateDto::of(&h.view())))
+    }
+
+    /// Restart the session (a fresh connection over the same keys).
+    #[oai(
+        path = "/instance/restart/:instanceName",
+        method = "post",
+        operation_id = "restart_instance"
+    )]
+    async fn restart(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+    ) -> Result<Json<Value>, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        h.restart().await?;
+        Ok(Json(self.connect_answer(&h, false).await))
+    }
+
+    /// Restart, PUT spelling (some clients use it).
+    #[oai(
+        path = "/instance/restart/:instanceName",
+        method = "put",
+        operation_id = "restart_instance_put"
+    )]
+    async fn restart_put(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+    ) -> Result<Json<Value>, ApiError> {
+        self.restart(key, name).await
+    }
+
+    /// Log out: unlink the device, wipe its keys; the instance stays.
+    #[oai(
+        path = "/instance/logout/:instanceName",
+        method = "delete",
+        operation_id = "logout_instance"
+    )]
+    async fn logout(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+    ) -> Result<Json<StatusDto>, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        h.logout().await?;
+        Ok(Json(StatusDto::success("Instance logged out")))
+    }
+
+    /// Delete the instance and everything it stored.
+    #[oai(
+        path = "/instance/delete/:instanceName",
+        method = "delete",
+        operation_id = "delete_instance"
+    )]
+    async fn delete(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+    ) -> Result<Json<StatusDto>, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        self.state.registry.delete(&h).await?;
+        Ok(Json(StatusDto::success("Instance deleted")))
+    }
+
+    /// Set the global presence of the account.
+    #[oai(
+        path = "/instance/setPresence/:instanceName",
+        method = "post",
+        operation_id = "set_presence"
+    )]
+    async fn set_presence(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<PresenceBody>,
+    ) -> Result<PresenceResponse, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let raw = body.0.presence.ok_or_else(|| {
+            ApiError::Validation("instance requires property \"presence\"".into())
+        })?;
+        let presence = Presence::parse(&raw).ok_or_else(|| {
+            ApiError::Validation(
+                "presence is not one of enum values: available,unavailable,composing,recording,paused"
+                    .into(),
+            )
+        })?;
+        h.set_presence(presence).await?;
+        Ok(PresenceResponse::Created(Json(PresenceDto {
+            presence: raw,
+        })))
+    }
+}
+
+impl InstanceApi {
+    /// Waits (bounded by `ZAPGATE_QR_WAIT_MS`) for the first QR, the pairing code, or a state
+    /// other than `connecting`.
+    async fn wait_for_qr(&self, h: &InstanceHandle, want_pairing_code: bool) -> InstanceView {
+        let wait = Duration::from_millis(self.state.config.qr_wait_ms);
+        h.wait_view(wait, |v| {
+            v.state.state != ConnectionState::Connecting
+                || (v.qr.code.is_some() && (!want_pairing_code || v.qr.pairing_code.is_some()))
+        })
+        .await
+    }
+
+    /// The body of connect/restart: the state when open, else the QR object.
+    async fn connect_answer(&self, h: &InstanceHandle, want_pairing_code: bool) -> Value {
+        let view = self.wait_for_qr(h, want_pairing_code).await;
+        if view.state.state == ConnectionState::Connecting {
+            serde_json::to_value(qr_json(&view)).unwrap_or(Value::Null)
+        } else {
+            state_json(&view)
+        }
+    }
+}
+
+fn qr_json(view: &InstanceView) -> Value {
+    let q = QrDto::from(&view.qr);
+    let mut v = json!({"pairingCode": q.pairing_code, "count": q.count});
+    if let Some(c) = q.code {
+        v["code"] = json!(c);
+    }
+    if let Some(b) = q.base64 {
+        v["base64"] = json!(b);
+    }
+    v
+}
+
+fn state_json(view: &InstanceView) -> Value {
+    json!({"instance": {"instanceName": view.record.name, "state": view.state.state.as_str()}})
+}
+
+/// A phone number field: digits only after removing `+`, spaces, dashes and parentheses.
+fn digits_only(raw: &str) -> Result<String, ApiError> {
+    let d: String = raw
+        .chars()
+        .filter(|c| !matches!(c, '+' | ' ' | '-' | '(' | ')'))
+        .collect();
+    if d.is_empty() || !d.chars().all(|c| c.is_ascii_digit()) || d.len() > 20 {
+        return Err(ApiError::Validation(
+            "number does not match pattern \"^\\d+[\\.@\\w-]+\"".into(),
+        ));
+    }
+    Ok(d)
+}
+
+/// Validates a webhook object. `force_enabled`: Evolution stores create's webhook as enabled
+/// whatever the client sent.
+pub(crate) fn webhook_from_body(
+    w: &WebhookBody,
+    force_enabled: bool,
+) -> Result<WebhookConfig, ApiError> {
+    let url = w
+        .url
+        .clone()
+        .ok_or_else(|| ApiError::Validation("webhook requires property \"url\"".into()))?;
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) || url.len() < 10 {
+        return Err(ApiError::BadRequest(format!(
+            "Invalid webhook url: {url} (must be http or https)"
+        )));
+    }
+    let mut events = Vec::new();
+    for e in w.events.iter().flatten() {
+        let kind = crate::events::EventKind::parse(e).ok_or_else(|| {
+            ApiError::Validation(format!("events contains an unknown event \"{e}\""))
+        })?;
+        events.push(kind.upper().to_string());
+    }
+    Ok(WebhookConfig {
+        enabled: force_enabled || w.enabled.unwrap_or(true),
+        url,
+        headers: w.headers.clone().unwrap_or_default(),
+        by_events: w.by_events.or(w.webhook_by_events).unwrap_or(false),
+        base64: w.base64.or(w.webhook_base64).unwrap_or(false),
+        events,
+    })
+}

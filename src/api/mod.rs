@@ -1,0 +1,88 @@
+//! The HTTP surface. Handlers are thin: parse, call the instance layer, shape Evolution's answer.
+
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod instance;
+pub mod limits;
+pub mod loopback;
+pub mod message;
+pub mod ops;
+pub mod rows;
+pub mod settings;
+pub mod stream;
+
+use std::sync::Arc;
+
+use poem::middleware::Cors;
+use poem::{EndpointExt, IntoEndpoint, Route, get};
+use poem_openapi::OpenApiService;
+
+use crate::state::AppState;
+
+type Apis = (
+    ops::OpsApi,
+    instance::InstanceApi,
+    settings::SettingsApi,
+    message::MessageApi,
+    loopback::LoopbackApi,
+);
+
+/// The OpenAPI service; also what `zapgate openapi` prints.
+pub fn openapi(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            ops::OpsApi {
+                state: state.clone(),
+            },
+            instance::InstanceApi {
+                state: state.clone(),
+            },
+            settings::SettingsApi {
+                state: state.clone(),
+            },
+            message::MessageApi {
+                state: state.clone(),
+            },
+            loopback::LoopbackApi { state },
+        ),
+        "zapgate",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("A multi-session WhatsApp Web gateway speaking the Evolution API v2 dialect.")
+}
+
+/// The spec as JSON, independent of any runtime configuration.
+pub fn spec_json(state: Arc<AppState>) -> String {
+    openapi(state).spec()
+}
+
+/// Every route of the server, wrapped in the error envelope, CORS and the body limit.
+pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
+    let api = openapi(state.clone());
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    let cors = cors(&state.config.cors_origin);
+    let max_body = state.config.max_body_bytes;
+    Route::new()
+        .nest("/docs", docs)
+        .at("/openapi.json", spec)
+        .at("/events", get(stream::events))
+        .nest("/", api.into_endpoint())
+        .data(state)
+        .with(cors)
+        .around(move |ep, req| limits::limit_body(ep, req, max_body))
+        .around(error::envelope_errors)
+}
+
+fn cors(origins: &str) -> Cors {
+    let mut cors = Cors::new();
+    for o in origins
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty() && *o != "*")
+    {
+        cors = cors.allow_origin(o);
+    }
+    cors
+}

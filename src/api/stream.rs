@@ -1,0 +1,102 @@
+//! `GET /events`: the live event stream (Server-Sent Events), one Evolution envelope per event.
+//!
+//! The global key sees every instance; an instance token sees its own. Filters:
+//! `?instance=<name>` and `?events=MESSAGES_UPSERT,CONNECTION_UPDATE`. A subscriber that falls
+//! behind the bus is sent a final `error` event naming the reason and disconnected: the server
+//! never slows down for a reader.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::{self, BoxStream};
+use poem::web::sse::{Event as SseEvent, SSE};
+use poem::web::{Data, Query};
+use poem::{IntoResponse, Request, Response, handler};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::auth::{ApiKey, Caller, key_of};
+use super::error::ApiError;
+use crate::events::EventKind;
+use crate::state::AppState;
+
+#[derive(Deserialize, Default)]
+pub struct StreamFilter {
+    instance: Option<String>,
+    events: Option<String>,
+}
+
+#[handler]
+pub async fn events(
+    req: &Request,
+    state: Data<&Arc<AppState>>,
+    Query(filter): Query<StreamFilter>,
+) -> poem::Result<Response> {
+    let state = state.0.clone();
+    let only_instance = match state.caller(&ApiKey(key_of(req)))? {
+        Caller::Global => filter.instance.clone(),
+        Caller::Instance(h) => {
+            if filter.instance.as_deref().is_some_and(|n| n != h.name()) {
+                return Err(ApiError::Unauthorized.into());
+            }
+            Some(h.name().to_string())
+        }
+    };
+    let kinds: Option<HashSet<EventKind>> = match &filter.events {
+        Some(list) => {
+            let mut set = HashSet::new();
+            for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let kind = EventKind::parse(name).ok_or_else(|| {
+                    ApiError::Validation(format!("events contains an unknown event \"{name}\""))
+                })?;
+                set.insert(kind);
+            }
+            Some(set)
+        }
+        None => None,
+    };
+    let rx = state.registry.bus().subscribe();
+    let expose = state.config.expose_in_fetch_instances;
+    let stream: BoxStream<'static, SseEvent> = stream::unfold(
+        (rx, false),
+        move |(mut rx, done)| {
+            let state = state.clone();
+            let only_instance = only_instance.clone();
+            let kinds = kinds.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                loop {
+                    match rx.recv().await {
+                        Ok(ev) => {
+                            if only_instance.as_deref().is_some_and(|n| n != ev.instance) {
+                                continue;
+                            }
+                            if kinds.as_ref().is_some_and(|k| !k.contains(&ev.kind)) {
+                                continue;
+                            }
+                            let token = expose
+                                .then(|| state.registry.get(&ev.instance).map(|h| h.token().to_string()))
+                                .flatten();
+                            let env = ev.envelope(None, &state.server_url, token.as_deref());
+                            let sse = SseEvent::message(env.to_string()).event_type(ev.kind.dotted());
+                            return Some((sse, (rx, false)));
+                        }
+                        Err(RecvError::Lagged(n)) => {
+                            let msg = format!("{{\"reason\":\"slow subscriber: {n} events behind, disconnected\"}}");
+                            return Some((SseEvent::message(msg).event_type("error"), (rx, true)));
+                        }
+                        Err(RecvError::Closed) => return None,
+                    }
+                }
+            }
+        },
+    )
+    .boxed();
+    Ok(SSE::new(stream)
+        .keep_alive(Duration::from_secs(15))
+        .into_response())
+}

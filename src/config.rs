@@ -1,0 +1,176 @@
+//! Configuration from the environment (and an optional `.env`), Evolution's variable names first,
+//! `ZAPGATE_*` for what Evolution has no name for. Parsed once at start-up; nothing reads the
+//! environment after this.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use clap::builder::BoolishValueParser;
+
+/// Server configuration. Every field is also a `--flag` so tests and operators can override the
+/// environment on the command line.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Port to listen on; 0 picks a free one (the chosen address is printed on stdout).
+    #[arg(long = "port", env = "SERVER_PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Address to bind.
+    #[arg(long = "bind", env = "ZAPGATE_BIND", default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+
+    /// Public base URL of this server, reported as `server_url` in events.
+    #[arg(long = "server-url", env = "SERVER_URL")]
+    pub server_url: Option<String>,
+
+    /// The global API key. When unset, one is generated on first start and kept in the data dir.
+    #[arg(
+        long = "api-key",
+        env = "AUTHENTICATION_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+
+    /// Put the instance token in event envelopes (`apikey`), as Evolution does with this flag.
+    #[arg(long, env = "AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES", value_parser = BoolishValueParser::new(), default_value = "false")]
+    pub expose_in_fetch_instances: bool,
+
+    /// QR codes shown per connection attempt before the instance goes `refused`.
+    #[arg(long, env = "QRCODE_LIMIT", default_value_t = 30)]
+    pub qrcode_limit: u32,
+
+    /// Colour of the dark QR modules, `#rrggbb`.
+    #[arg(long, env = "QRCODE_COLOR", default_value = "#198754")]
+    pub qrcode_color: String,
+
+    /// Linked-device label shown on the phone (client part).
+    #[arg(long, env = "CONFIG_SESSION_PHONE_CLIENT", default_value = "zapgate")]
+    pub session_phone_client: String,
+
+    /// Linked-device label shown on the phone (browser part).
+    #[arg(long, env = "CONFIG_SESSION_PHONE_NAME", default_value = "Chrome")]
+    pub session_phone_name: String,
+
+    /// `false`, or a number N: delete instances that are not `open` N minutes after creation.
+    #[arg(long, env = "DEL_INSTANCE", default_value = "false")]
+    pub del_instance: String,
+
+    /// Allowed CORS origins, comma separated, `*` for any.
+    #[arg(long, env = "CORS_ORIGIN", default_value = "*")]
+    pub cors_origin: String,
+
+    /// Evolution's CSV of log categories (ERROR,WARN,INFO,DEBUG,...) or a tracing filter.
+    #[arg(long, env = "LOG_LEVEL", default_value = "ERROR,WARN,INFO")]
+    pub log_level: String,
+
+    /// Where the sled database lives.
+    #[arg(
+        long = "data-dir",
+        env = "ZAPGATE_DATA_DIR",
+        default_value = "./storages"
+    )]
+    pub data_dir: PathBuf,
+
+    /// sled page-cache budget shared by every instance, in MiB.
+    #[arg(long, env = "ZAPGATE_CACHE_MB", default_value_t = 64)]
+    pub cache_mb: u64,
+
+    /// Paired instances reconnected per second at start-up.
+    #[arg(long, env = "ZAPGATE_CONNECT_RATE", default_value_t = 25)]
+    pub connect_rate: u32,
+
+    /// Largest request body accepted, in bytes (Evolution accepts 136 MB for media).
+    #[arg(long, env = "ZAPGATE_MAX_BODY_BYTES", default_value_t = 136 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// How long `connect` and `create` wait for the first QR code, in milliseconds.
+    #[arg(long, env = "ZAPGATE_QR_WAIT_MS", default_value_t = 5000)]
+    pub qr_wait_ms: u64,
+
+    /// LOOPBACK: pair a shown QR automatically after this many milliseconds.
+    #[arg(long, env = "ZAPGATE_LOOPBACK_AUTOPAIR_MS")]
+    pub loopback_autopair_ms: Option<u64>,
+
+    /// LOOPBACK: how long each QR code lives before the next one, in milliseconds (the first
+    /// lives three times as long, like WhatsApp's 60 s / 20 s).
+    #[arg(
+        long,
+        env = "ZAPGATE_LOOPBACK_QR_INTERVAL_MS",
+        default_value_t = 20_000
+    )]
+    pub loopback_qr_interval_ms: u64,
+}
+
+impl Config {
+    /// `DEL_INSTANCE` as minutes, when it is a positive number.
+    pub fn del_instance_minutes(&self) -> Option<u64> {
+        self.del_instance
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|m| *m > 0)
+    }
+
+    /// The dark module colour as RGB, falling back to Evolution's green on a bad value.
+    pub fn qr_rgb(&self) -> [u8; 3] {
+        parse_hex_rgb(&self.qrcode_color).unwrap_or([0x19, 0x87, 0x54])
+    }
+
+    /// Translates Evolution's `LOG_LEVEL` categories into a tracing filter. A value that already
+    /// looks like a tracing directive (`info`, `zapgate=debug`) is used as is.
+    pub fn tracing_filter(&self) -> String {
+        let raw = self.log_level.trim();
+        if !raw.chars().any(|c| c.is_ascii_uppercase()) {
+            return raw.to_string();
+        }
+        let has = |c: &str| raw.split(',').any(|p| p.trim().eq_ignore_ascii_case(c));
+        let level = if has("VERBOSE") || has("DARK") {
+            "trace"
+        } else if has("DEBUG") {
+            "debug"
+        } else if has("INFO") || has("LOG") {
+            "info"
+        } else if has("WARN") {
+            "warn"
+        } else {
+            "error"
+        };
+        format!("{level},sled=warn,poem=warn")
+    }
+}
+
+fn parse_hex_rgb(s: &str) -> Option<[u8; 3]> {
+    let h = s.trim().strip_prefix('#').unwrap_or(s.trim());
+    if h.len() != 6 {
+        return None;
+    }
+    let byte = |i: usize| u8::from_str_radix(h.get(i..i + 2)?, 16).ok();
+    Some([byte(0)?, byte(2)?, byte(4)?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        c: Config,
+    }
+
+    #[test]
+    fn evolution_log_levels_map_to_a_filter() {
+        let w = Wrap::parse_from(["x", "--log-level", "ERROR,WARN,DEBUG"]);
+        assert!(w.c.tracing_filter().starts_with("debug"));
+        let w = Wrap::parse_from(["x", "--log-level", "zapgate=trace"]);
+        assert_eq!(w.c.tracing_filter(), "zapgate=trace");
+    }
+
+    #[test]
+    fn qr_colour_parses_and_falls_back() {
+        assert_eq!(parse_hex_rgb("#ff0010"), Some([255, 0, 16]));
+        assert_eq!(parse_hex_rgb("nope"), None);
+    }
+}

@@ -1,0 +1,233 @@
+//! WhatsApp engines behind one trait. The types here are ours, not whatsapp-rust's: the instance
+//! actor and the HTTP layer never see an engine's internals.
+//!
+//! An engine starts a [`Session`] for one instance. The session reports what happens
+//! (QR codes, connected, messages, receipts, logout) as [`EngineEvent`]s on the bounded channel
+//! it was given, and offers the operations the API needs (send, presence, number check, logout).
+
+pub mod jid;
+pub mod loopback;
+pub mod whatsapp;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::instance::Integration;
+use crate::store::{Store, StoreError};
+
+/// What a session needs from its instance.
+pub struct SessionContext {
+    pub instance_id: Uuid,
+    pub instance_name: String,
+    /// Phone number the instance was created with, if any.
+    pub number: Option<String>,
+    /// When set, ask for a pairing code for this phone number instead of (or beside) QR codes.
+    pub pairing_phone: Option<String>,
+    /// Where the session reports. Bounded: a session that outruns its actor waits.
+    pub events: mpsc::Sender<EngineEvent>,
+    pub store: Store,
+}
+
+/// One running WhatsApp session of one instance.
+pub trait Session: Send + Sync {
+    fn send(&self, msg: OutgoingMessage) -> BoxFuture<'_, Result<SentMessage, EngineError>>;
+    /// Which of these phone numbers (digits) have WhatsApp.
+    fn check_numbers(
+        &self,
+        numbers: Vec<String>,
+    ) -> BoxFuture<'_, Result<Vec<NumberCheck>, EngineError>>;
+    fn set_presence(&self, presence: Presence) -> BoxFuture<'_, Result<(), EngineError>>;
+    /// Unlinks the device on WhatsApp's side and ends the session. Keys are wiped by the caller.
+    fn logout(&self) -> BoxFuture<'_, Result<(), EngineError>>;
+    /// Ends the session, keeping its keys so it can log in again without a QR.
+    fn close(&self) -> BoxFuture<'_, ()>;
+}
+
+/// Starts sessions of one integration.
+pub trait Engine: Send + Sync {
+    fn start(&self, ctx: SessionContext) -> Result<Arc<dyn Session>, EngineError>;
+}
+
+/// The engines of this process, one per integration.
+#[derive(Clone)]
+pub struct Engines {
+    pub loopback: Arc<loopback::LoopbackEngine>,
+    pub whatsapp: Arc<dyn Engine>,
+}
+
+impl Engines {
+    pub fn for_integration(&self, integration: Integration) -> Arc<dyn Engine> {
+        match integration {
+            Integration::Loopback => self.loopback.clone(),
+            Integration::WhatsAppBaileys => self.whatsapp.clone(),
+        }
+    }
+}
+
+/// What a session reports to its instance.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    /// A new QR code to show; `ttl` is how long it stays valid.
+    Qr {
+        code: String,
+        ttl: Duration,
+    },
+    /// A pairing code for the phone number asked for.
+    PairingCode {
+        code: String,
+    },
+    /// Logged in and connected.
+    Connected {
+        jid: String,
+        push_name: Option<String>,
+    },
+    /// The connection dropped; the session is reconnecting on its own.
+    Reconnecting {
+        reason: String,
+    },
+    /// The session gave up reconnecting.
+    Failed {
+        reason: String,
+    },
+    /// The device was unlinked (from the phone, by a ban, or by our logout).
+    LoggedOut {
+        code: u16,
+        reason: String,
+    },
+    Message(InboundMessage),
+    Receipt(Receipt),
+}
+
+/// A message that arrived.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboundMessage {
+    pub id: String,
+    /// The chat: the sender's JID for a direct message.
+    pub remote_jid: String,
+    pub from_me: bool,
+    pub push_name: Option<String>,
+    pub timestamp: u64,
+    pub content: MessageContent,
+}
+
+/// Message contents the engines understand so far.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum MessageContent {
+    Text { text: String },
+}
+
+/// A message to send.
+#[derive(Debug, Clone)]
+pub enum OutgoingMessage {
+    Text {
+        to: String,
+        text: String,
+        quoted_id: Option<String>,
+        mentions: Vec<String>,
+    },
+}
+
+/// What the engine tells about a message it accepted for sending.
+#[derive(Debug, Clone)]
+pub struct SentMessage {
+    pub id: String,
+    pub remote_jid: String,
+    pub timestamp: u64,
+}
+
+/// A change of a sent message's status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Receipt {
+    pub id: String,
+    pub remote_jid: String,
+    pub from_me: bool,
+    pub status: MessageStatus,
+}
+
+/// Evolution's message status names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MessageStatus {
+    Error,
+    Pending,
+    ServerAck,
+    DeliveryAck,
+    Read,
+    Played,
+}
+
+/// Result of a number check.
+#[derive(Debug, Clone, Serialize)]
+pub struct NumberCheck {
+    pub number: String,
+    pub jid: String,
+    pub exists: bool,
+}
+
+/// Presence values Evolution accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    Available,
+    Unavailable,
+    Composing,
+    Recording,
+    Paused,
+}
+
+impl Presence {
+    pub fn parse(s: &str) -> Option<Presence> {
+        Some(match s {
+            "available" => Presence::Available,
+            "unavailable" => Presence::Unavailable,
+            "composing" => Presence::Composing,
+            "recording" => Presence::Recording,
+            "paused" => Presence::Paused,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Presence::Available => "available",
+            Presence::Unavailable => "unavailable",
+            Presence::Composing => "composing",
+            Presence::Recording => "recording",
+            Presence::Paused => "paused",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the session is not connected")]
+    NotConnected,
+    #[error("{jid} is not on WhatsApp")]
+    NotOnWhatsApp { jid: String, number: String },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("recipient queue is full")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A fresh message id in WhatsApp Web's format (`3EB0` + 36 upper-case hex digits).
+pub fn new_message_id() -> String {
+    let a = Uuid::new_v4().simple().to_string().to_uppercase();
+    let b = Uuid::new_v4().simple().to_string().to_uppercase();
+    format!("3EB0{}{}", a, &b[..4])
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

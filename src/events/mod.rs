@@ -1,0 +1,94 @@
+//! The event model: every Evolution event kind with its two spellings (UPPER_SNAKE in
+//! configuration, dotted in payloads), the [`Event`] an instance publishes, and the bus that
+//! fans events out to live subscribers.
+
+pub mod kind;
+
+use std::sync::Arc;
+
+use chrono::{SecondsFormat, Utc};
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+pub use kind::EventKind;
+
+/// One thing that happened to one instance.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: EventKind,
+    pub instance: String,
+    pub instance_id: Uuid,
+    pub data: Value,
+    /// The instance's own JID, once known (Evolution omits `sender` before the first login).
+    pub sender: Option<String>,
+    /// RFC 3339 UTC with milliseconds, taken when the event happened.
+    pub date_time: String,
+}
+
+impl Event {
+    pub fn new(
+        kind: EventKind,
+        instance: &str,
+        instance_id: Uuid,
+        sender: Option<String>,
+        data: Value,
+    ) -> Event {
+        Event {
+            kind,
+            instance: instance.to_string(),
+            instance_id,
+            data,
+            sender,
+            date_time: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        }
+    }
+
+    /// Evolution's envelope. `destination` is the webhook URL for webhooks, absent for streams;
+    /// `apikey` is the instance token only when the operator asked to expose it.
+    pub fn envelope(
+        &self,
+        destination: Option<&str>,
+        server_url: &str,
+        apikey: Option<&str>,
+    ) -> Value {
+        let mut env = json!({
+            "event": self.kind.dotted(),
+            "instance": self.instance,
+            "data": self.data,
+            "date_time": self.date_time,
+            "server_url": server_url,
+            "apikey": apikey,
+        });
+        if let Some(d) = destination {
+            env["destination"] = Value::String(d.to_string());
+        }
+        if let Some(s) = &self.sender {
+            env["sender"] = Value::String(s.clone());
+        }
+        env
+    }
+}
+
+/// Fan-out to live subscribers (the `/events` stream, the console). A subscriber that falls
+/// more than the channel's capacity behind is told so and dropped; publishing never waits.
+#[derive(Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<Arc<Event>>,
+}
+
+impl EventBus {
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity);
+        EventBus { tx }
+    }
+
+    pub fn publish(&self, event: Event) {
+        // No receiver is fine: nobody is watching.
+        let _ = self.tx.send(Arc::new(event));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.tx.subscribe()
+    }
+}

@@ -1,0 +1,651 @@
+//! One task per instance. The actor owns the instance's engine session, its state machine and
+//! its record; everyone else holds an [`InstanceHandle`] (a cheap clone) and either sends a
+//! [`Command`] or reads the latest [`InstanceView`] from a `watch`.
+//!
+//! Sends do not go through the actor's queue: the handle clones the current session and calls
+//! it directly, so one slow send never delays QR codes, state changes or other sends.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use super::{ConnectionState, Settings, Timed, WebhookConfig};
+use crate::engine::{
+    EngineError, EngineEvent, InboundMessage, MessageContent, OutgoingMessage, Presence, Receipt,
+    Session, SessionContext,
+};
+use crate::events::{Event, EventKind};
+use crate::instance::registry::Deps;
+use crate::store::StoreError;
+use crate::store::instances::InstanceRecord;
+use crate::store::messages::MessageRepo;
+
+/// Commands queued per instance. Bounded: a caller waits when an instance is flooded.
+const COMMAND_QUEUE: usize = 64;
+/// Engine events queued per session before the session itself waits.
+const ENGINE_QUEUE: usize = 1024;
+
+/// Errors of the instance layer.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    #[error("The \"{0}\" instance is not connected")]
+    NotConnected(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the instance is shutting down")]
+    Gone,
+}
+
+/// What readers see of an instance, replaced as a whole on every change.
+#[derive(Debug, Clone)]
+pub struct InstanceView {
+    pub record: Arc<InstanceRecord>,
+    pub state: Timed,
+    pub qr: QrView,
+    /// Why the last connection attempt failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// The QR shown by a connecting instance, Evolution's `{pairingCode, code, base64, count}`.
+#[derive(Debug, Clone, Default)]
+pub struct QrView {
+    pub code: Option<String>,
+    pub base64: Option<String>,
+    pub pairing_code: Option<String>,
+    pub count: u32,
+}
+
+pub(crate) enum Command {
+    Connect {
+        pairing_phone: Option<String>,
+        reply: oneshot::Sender<Result<(), InstanceError>>,
+    },
+    Restart {
+        reply: oneshot::Sender<Result<(), InstanceError>>,
+    },
+    Logout {
+        reply: oneshot::Sender<Result<(), InstanceError>>,
+    },
+    Delete {
+        reply: oneshot::Sender<Result<(), InstanceError>>,
+    },
+    SetSettings {
+        settings: Settings,
+        reply: oneshot::Sender<Result<(), InstanceError>>,
+    },
+    SetWebhook {
+        webhook: Option<WebhookConfig>,
+        reply: oneshot::Sender<Result<(), InstanceError>>,
+    },
+    /// Graceful stop at server shutdown: close the session, keep everything.
+    Shutdown { reply: oneshot::Sender<()> },
+}
+
+struct Shared {
+    id: Uuid,
+    name: String,
+    token: String,
+    cmd: mpsc::Sender<Command>,
+    view: watch::Receiver<InstanceView>,
+    /// The running session, written only by the actor; sends clone it.
+    session: RwLock<Option<Arc<dyn Session>>>,
+    messages: MessageRepo,
+    /// Messages stored so far (sent and received), for `_count.Message`.
+    message_count: AtomicU64,
+    deps: Arc<Deps>,
+}
+
+/// A cheap-to-clone reference to a running instance.
+#[derive(Clone)]
+pub struct InstanceHandle {
+    shared: Arc<Shared>,
+}
+
+impl InstanceHandle {
+    pub fn id(&self) -> Uuid {
+        self.shared.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Constant-time comparison with the instance token.
+    pub fn token_matches(&self, key: &str) -> bool {
+        crate::api::auth::constant_time_eq(key, &self.shared.token)
+    }
+
+    pub fn token(&self) -> &str {
+        &self.shared.token
+    }
+
+    pub fn view(&self) -> InstanceView {
+        self.shared.view.borrow().clone()
+    }
+
+    /// Waits until `pred` holds for the view or `timeout` passes; returns the last view.
+    pub async fn wait_view(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&InstanceView) -> bool,
+    ) -> InstanceView {
+        let mut rx = self.shared.view.clone();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|v| pred(v))).await;
+        let v = rx.borrow().clone();
+        v
+    }
+
+    async fn ask(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<(), InstanceError>>) -> Command,
+    ) -> Result<(), InstanceError> {
+        let (tx, rx) = oneshot::channel();
+        self.shared
+            .cmd
+            .send(make(tx))
+            .await
+            .map_err(|_| InstanceError::Gone)?;
+        rx.await.map_err(|_| InstanceError::Gone)?
+    }
+
+    pub async fn connect(&self, pairing_phone: Option<String>) -> Result<(), InstanceError> {
+        self.ask(|reply| Command::Connect {
+            pairing_phone,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn restart(&self) -> Result<(), InstanceError> {
+        self.ask(|reply| Command::Restart { reply }).await
+    }
+
+    pub async fn logout(&self) -> Result<(), InstanceError> {
+        self.ask(|reply| Command::Logout { reply }).await
+    }
+
+    pub(crate) async fn delete(&self) -> Result<(), InstanceError> {
+        self.ask(|reply| Command::Delete { reply }).await
+    }
+
+    pub async fn set_settings(&self, settings: Settings) -> Result<(), InstanceError> {
+        self.ask(|reply| Command::SetSettings { settings, reply })
+            .await
+    }
+
+    pub async fn set_webhook(&self, webhook: Option<WebhookConfig>) -> Result<(), InstanceError> {
+        self.ask(|reply| Command::SetWebhook { webhook, reply })
+            .await
+    }
+
+    pub(crate) async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .shared
+            .cmd
+            .send(Command::Shutdown { reply: tx })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+
+    fn connected_session(&self) -> Result<Arc<dyn Session>, InstanceError> {
+        let open = self.shared.view.borrow().state.state == ConnectionState::Open;
+        let session = self.shared.session.read().ok().and_then(|s| s.clone());
+        match session {
+            Some(s) if open => Ok(s),
+            _ => Err(InstanceError::NotConnected(self.shared.name.clone())),
+        }
+    }
+
+    /// Sends a text and returns Evolution's message record (status PENDING). The record is
+    /// stored and `send.message` published before this returns.
+    pub async fn send_text(
+        &self,
+        to: String,
+        text: String,
+        quoted_id: Option<String>,
+        mentions: Vec<String>,
+    ) -> Result<Value, InstanceError> {
+        let session = self.connected_session()?;
+        let sent = session
+            .send(OutgoingMessage::Text {
+                to,
+                text: text.clone(),
+                quoted_id,
+                mentions,
+            })
+            .await?;
+        let record = message_record(
+            &self.shared.id,
+            &sent.id,
+            &sent.remote_jid,
+            true,
+            Some("Você"),
+            "PENDING",
+            &MessageContent::Text { text },
+            sent.timestamp,
+        );
+        self.shared
+            .messages
+            .put(sent.timestamp, &sent.id, &record)?;
+        let sender = self.view().record.owner_jid.clone();
+        self.shared.deps.publish(Event::new(
+            EventKind::SendMessage,
+            &self.shared.name,
+            self.shared.id,
+            sender,
+            record.clone(),
+        ));
+        Ok(record)
+    }
+
+    pub async fn set_presence(&self, presence: Presence) -> Result<(), InstanceError> {
+        Ok(self.connected_session()?.set_presence(presence).await?)
+    }
+
+    pub fn message_count(&self) -> u64 {
+        self.shared.message_count.load(Ordering::Relaxed)
+    }
+
+    /// Latest stored messages, newest first.
+    pub fn latest_messages(&self, limit: usize) -> Result<Vec<Value>, InstanceError> {
+        Ok(self.shared.messages.latest(limit)?)
+    }
+}
+
+/// Spawns the actor of `record` and returns its handle.
+pub(crate) fn spawn(record: InstanceRecord, deps: Arc<Deps>) -> Result<InstanceHandle, StoreError> {
+    let messages = MessageRepo::open(&deps.store, record.id)?;
+    let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+    let view = InstanceView {
+        state: Timed::now(ConnectionState::Close),
+        qr: QrView::default(),
+        last_error: None,
+        record: Arc::new(record.clone()),
+    };
+    let (view_tx, view_rx) = watch::channel(view);
+    let shared = Arc::new(Shared {
+        id: record.id,
+        name: record.name.clone(),
+        token: record.token.clone(),
+        cmd: cmd_tx,
+        view: view_rx,
+        session: RwLock::new(None),
+        message_count: AtomicU64::new(messages.count() as u64),
+        messages,
+        deps,
+    });
+    let actor = Actor {
+        shared: shared.clone(),
+        record,
+        view: view_tx,
+        engine_rx: None,
+        pairing_phone: None,
+    };
+    tokio::spawn(actor.run(cmd_rx));
+    Ok(InstanceHandle { shared })
+}
+
+struct Actor {
+    shared: Arc<Shared>,
+    record: InstanceRecord,
+    view: watch::Sender<InstanceView>,
+    /// Events of the current session; replaced with the session, so a stale session's
+    /// events can never reach the new state.
+    engine_rx: Option<mpsc::Receiver<EngineEvent>>,
+    pairing_phone: Option<String>,
+}
+
+impl Actor {
+    async fn run(mut self, mut cmds: mpsc::Receiver<Command>) {
+        let reap_at = self.shared.deps.config.del_instance_minutes().map(|m| {
+            let age = (Utc::now() - self.record.created_at)
+                .to_std()
+                .unwrap_or_default();
+            tokio::time::Instant::now() + Duration::from_secs(m * 60).saturating_sub(age)
+        });
+        loop {
+            let reap = async {
+                match reap_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    None => break,
+                    Some(Command::Delete { reply }) => {
+                        let r = self.delete().await;
+                        let _ = reply.send(r);
+                        break;
+                    }
+                    Some(Command::Shutdown { reply }) => {
+                        self.stop_session().await;
+                        let _ = reply.send(());
+                        break;
+                    }
+                    Some(cmd) => self.handle(cmd).await,
+                },
+                Some(ev) = recv_engine(&mut self.engine_rx) => self.on_engine(ev).await,
+                _ = reap, if reap_at.is_some() && self.state() != ConnectionState::Open => {
+                    tracing::info!(instance = %self.shared.name, "DEL_INSTANCE: removing instance that never opened");
+                    if self.delete().await.is_ok() {
+                        self.shared.deps.forget(self.shared.id, &self.shared.name);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    fn state(&self) -> ConnectionState {
+        self.view.borrow().state.state
+    }
+
+    async fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Connect {
+                pairing_phone,
+                reply,
+            } => {
+                let r = if self.state().has_session() && pairing_phone.is_none() {
+                    Ok(())
+                } else {
+                    self.start_session(pairing_phone).await
+                };
+                let _ = reply.send(r);
+            }
+            Command::Restart { reply } => {
+                let pairing = self.pairing_phone.clone();
+                let _ = reply.send(self.start_session(pairing).await);
+            }
+            Command::Logout { reply } => {
+                let r = if self.state() == ConnectionState::Close {
+                    Err(InstanceError::NotConnected(self.shared.name.clone()))
+                } else {
+                    let session = self.take_session();
+                    if let Some(s) = session {
+                        if let Err(e) = s.logout().await {
+                            tracing::warn!(instance = %self.shared.name, error = %e, "engine logout failed; wiping keys anyway");
+                        }
+                    }
+                    self.on_logged_out(401, "logged out through the API").await
+                };
+                let _ = reply.send(r);
+            }
+            Command::SetSettings { settings, reply } => {
+                self.record.settings = settings;
+                let _ = reply.send(self.persist(true).await);
+            }
+            Command::SetWebhook { webhook, reply } => {
+                self.record.webhook = webhook;
+                let _ = reply.send(self.persist(true).await);
+            }
+            Command::Delete { .. } | Command::Shutdown { .. } => {}
+        }
+    }
+
+    fn take_session(&mut self) -> Option<Arc<dyn Session>> {
+        self.engine_rx = None;
+        self.shared.session.write().ok().and_then(|mut s| s.take())
+    }
+
+    async fn stop_session(&mut self) {
+        if let Some(s) = self.take_session() {
+            s.close().await;
+        }
+    }
+
+    /// Starts a fresh session, closing any running one first.
+    async fn start_session(&mut self, pairing_phone: Option<String>) -> Result<(), InstanceError> {
+        self.stop_session().await;
+        self.pairing_phone = pairing_phone.clone();
+        let (tx, rx) = mpsc::channel(ENGINE_QUEUE);
+        let engine = self
+            .shared
+            .deps
+            .engines
+            .for_integration(self.record.integration);
+        let ctx = SessionContext {
+            instance_id: self.shared.id,
+            instance_name: self.shared.name.clone(),
+            number: self.record.number.clone(),
+            pairing_phone,
+            events: tx,
+            store: self.shared.deps.store.clone(),
+        };
+        match engine.start(ctx) {
+            Ok(session) => {
+                if let Ok(mut s) = self.shared.session.write() {
+                    *s = Some(session);
+                }
+                self.engine_rx = Some(rx);
+                self.update(|v| {
+                    v.qr = QrView::default();
+                    v.last_error = None;
+                });
+                self.set_state(ConnectionState::Connecting, 200);
+                Ok(())
+            }
+            Err(e) => {
+                self.update(|v| v.last_error = Some(e.to_string()));
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn on_engine(&mut self, ev: EngineEvent) {
+        match ev {
+            EngineEvent::Qr { code, .. } => self.on_qr(code).await,
+            EngineEvent::PairingCode { code } => self.update(|v| v.qr.pairing_code = Some(code)),
+            EngineEvent::Connected { jid, push_name } => {
+                self.record.owner_jid = Some(jid.clone());
+                self.record.profile_name = push_name.clone();
+                self.record.paired = true;
+                self.record.connection_status = ConnectionState::Open;
+                if let Err(e) = self.persist(true).await {
+                    tracing::error!(instance = %self.shared.name, error = %e, "could not persist pairing");
+                }
+                self.update(|v| v.qr = QrView::default());
+                self.set_state(ConnectionState::Open, 200);
+            }
+            EngineEvent::Reconnecting { reason } => {
+                tracing::debug!(instance = %self.shared.name, %reason, "reconnecting");
+                self.set_state(ConnectionState::Connecting, 200);
+            }
+            EngineEvent::Failed { reason } => {
+                self.take_session();
+                self.update(|v| v.last_error = Some(reason));
+                self.set_state(ConnectionState::Failed, 503);
+            }
+            EngineEvent::LoggedOut { code, reason } => {
+                self.take_session();
+                if let Err(e) = self.on_logged_out(code, &reason).await {
+                    tracing::error!(instance = %self.shared.name, error = %e, "could not wipe keys after logout");
+                }
+            }
+            EngineEvent::Message(m) => self.on_message(m),
+            EngineEvent::Receipt(r) => self.on_receipt(r),
+        }
+    }
+
+    async fn on_qr(&mut self, code: String) {
+        let count = self.view.borrow().qr.count + 1;
+        if count > self.shared.deps.config.qrcode_limit {
+            self.stop_session().await;
+            self.update(|v| v.qr = QrView::default());
+            self.publish(
+                EventKind::QrcodeUpdated,
+                json!({"message": "QR code limit reached, please login again", "statusCode": 500}),
+            );
+            self.set_state(ConnectionState::Refused, 428);
+            return;
+        }
+        let base64 = match crate::qr::png_data_uri(&code, self.shared.deps.config.qr_rgb()) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::error!(instance = %self.shared.name, error = %e, "QR rendering failed");
+                None
+            }
+        };
+        self.update(|v| {
+            v.qr.code = Some(code.clone());
+            v.qr.base64 = base64.clone();
+            v.qr.count = count;
+        });
+        let pairing = self.view.borrow().qr.pairing_code.clone();
+        self.publish(
+            EventKind::QrcodeUpdated,
+            json!({"qrcode": {"instance": self.shared.name, "pairingCode": pairing, "code": code, "base64": base64}}),
+        );
+        self.set_state(ConnectionState::Connecting, 200);
+    }
+
+    /// The session is gone for good: wipe its keys, keep the instance and its history.
+    async fn on_logged_out(&mut self, code: u16, reason: &str) -> Result<(), InstanceError> {
+        self.shared.deps.store.drop_session_trees(self.shared.id)?;
+        self.record.paired = false;
+        self.record.connection_status = ConnectionState::Close;
+        self.record.disconnection_reason_code = Some(code);
+        self.record.disconnection_at = Some(Utc::now());
+        self.persist(true).await?;
+        self.update(|v| v.qr = QrView::default());
+        self.set_state(ConnectionState::Close, code);
+        self.publish(
+            EventKind::StatusInstance,
+            json!({"instance": self.shared.name, "status": "closed", "disconnectionAt": self.record.disconnection_at, "disconnectionReasonCode": code, "disconnectionObject": json!({"reason": reason}).to_string()}),
+        );
+        self.publish(EventKind::LogoutInstance, Value::Null);
+        Ok(())
+    }
+
+    fn on_message(&mut self, m: InboundMessage) {
+        let record = message_record(
+            &self.shared.id,
+            &m.id,
+            &m.remote_jid,
+            m.from_me,
+            m.push_name.as_deref(),
+            "DELIVERY_ACK",
+            &m.content,
+            m.timestamp,
+        );
+        if let Err(e) = self.shared.messages.put(m.timestamp, &m.id, &record) {
+            tracing::error!(instance = %self.shared.name, error = %e, "could not store message");
+        }
+        self.shared.message_count.fetch_add(1, Ordering::Relaxed);
+        self.publish(EventKind::MessagesUpsert, record);
+    }
+
+    fn on_receipt(&mut self, r: Receipt) {
+        self.publish(
+            EventKind::MessagesUpdate,
+            json!({"keyId": r.id, "remoteJid": r.remote_jid, "fromMe": r.from_me, "participant": null, "status": r.status, "instanceId": self.shared.id}),
+        );
+    }
+
+    async fn delete(&mut self) -> Result<(), InstanceError> {
+        if let Some(s) = self.take_session() {
+            if self.state() == ConnectionState::Open {
+                let _ = s.logout().await;
+            } else {
+                s.close().await;
+            }
+        }
+        let data = json!({"instanceName": self.shared.name, "instanceId": self.shared.id});
+        self.publish(EventKind::InstanceDelete, data);
+        self.publish(EventKind::RemoveInstance, Value::Null);
+        self.shared
+            .deps
+            .remove_instance_data(self.shared.id)
+            .await?;
+        Ok(())
+    }
+
+    fn set_state(&mut self, state: ConnectionState, reason: u16) {
+        if self.state() == state {
+            return;
+        }
+        self.update(|v| v.state = Timed::now(state));
+        let mut data =
+            json!({"instance": self.shared.name, "state": state.as_str(), "statusReason": reason});
+        if state == ConnectionState::Open || state == ConnectionState::Refused {
+            data["wuid"] = json!(self.record.owner_jid);
+            data["profileName"] = json!(self.record.profile_name);
+            data["profilePictureUrl"] = json!(self.record.profile_pic_url);
+        }
+        self.publish(EventKind::ConnectionUpdate, data);
+    }
+
+    fn update(&self, f: impl FnOnce(&mut InstanceView)) {
+        self.view.send_modify(f);
+    }
+
+    async fn persist(&mut self, durable: bool) -> Result<(), InstanceError> {
+        self.record.updated_at = Utc::now();
+        let repo = &self.shared.deps.instances;
+        if durable {
+            repo.put_durable(&self.record).await?;
+        } else {
+            repo.put(&self.record)?;
+        }
+        let rec = Arc::new(self.record.clone());
+        self.update(|v| v.record = rec);
+        Ok(())
+    }
+
+    fn publish(&self, kind: EventKind, data: Value) {
+        self.shared.deps.publish(Event::new(
+            kind,
+            &self.shared.name,
+            self.shared.id,
+            self.record.owner_jid.clone(),
+            data,
+        ));
+    }
+}
+
+async fn recv_engine(rx: &mut Option<mpsc::Receiver<EngineEvent>>) -> Option<EngineEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Evolution's message record (§6 of the reference).
+#[allow(clippy::too_many_arguments)]
+fn message_record(
+    instance_id: &Uuid,
+    id: &str,
+    remote_jid: &str,
+    from_me: bool,
+    push_name: Option<&str>,
+    status: &str,
+    content: &MessageContent,
+    timestamp: u64,
+) -> Value {
+    let (message, message_type) = match content {
+        MessageContent::Text { text } => (json!({"conversation": text}), "conversation"),
+    };
+    json!({
+        "key": {"remoteJid": remote_jid, "fromMe": from_me, "id": id},
+        "pushName": push_name,
+        "status": status,
+        "message": message,
+        "contextInfo": null,
+        "messageType": message_type,
+        "messageTimestamp": timestamp,
+        "instanceId": instance_id,
+        "source": if id.starts_with("3EB0") { "web" } else { "unknown" },
+    })
+}

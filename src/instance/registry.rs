@@ -1,0 +1,241 @@
+//! The registry: instance name -> handle. Creates, deletes and restores instances, and paces the
+//! reconnection of paired instances at start-up (the connect ramp) so a restart with hundreds of
+//! sessions does not hit WhatsApp with hundreds of logins in the same second.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::actor::{self, InstanceError, InstanceHandle};
+use super::{ConnectionState, Integration, Settings, WebhookConfig};
+use crate::config::Config;
+use crate::engine::Engines;
+use crate::events::{Event, EventBus, EventKind};
+use crate::store::instances::{InstanceRecord, InstanceRepo};
+use crate::store::{Store, StoreError};
+
+/// What every instance actor shares.
+pub struct Deps {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub instances: InstanceRepo,
+    pub bus: EventBus,
+    pub engines: Engines,
+    /// Name -> handle, shared with the registry so an actor that removes itself
+    /// (`DEL_INSTANCE`) can leave the map.
+    by_name: RwLock<HashMap<String, InstanceHandle>>,
+}
+
+impl Deps {
+    pub fn publish(&self, event: Event) {
+        self.bus.publish(event);
+    }
+
+    /// Removes everything an instance stored: its trees, its record, its loopback number.
+    pub(crate) async fn remove_instance_data(&self, id: Uuid) -> Result<(), StoreError> {
+        self.engines.loopback.forget(id);
+        self.store.drop_instance_trees(id)?;
+        self.instances.remove(id)?;
+        self.store.sync().await
+    }
+
+    pub(crate) fn forget(&self, _id: Uuid, name: &str) {
+        if let Ok(mut m) = self.by_name.write() {
+            m.remove(name);
+        }
+    }
+}
+
+/// What `/instance/create` asks for, already validated by the API layer.
+pub struct NewInstance {
+    pub name: String,
+    pub token: Option<String>,
+    pub integration: Integration,
+    pub number: Option<String>,
+    pub business_id: Option<String>,
+    pub settings: Settings,
+    pub webhook: Option<WebhookConfig>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("This name \"{0}\" is already in use.")]
+    NameTaken(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Instance(#[from] InstanceError),
+}
+
+/// Cheap-to-clone handle on all instances.
+#[derive(Clone)]
+pub struct Registry {
+    deps: Arc<Deps>,
+}
+
+impl Registry {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        bus: EventBus,
+        engines: Engines,
+    ) -> Result<Self, StoreError> {
+        let instances = InstanceRepo::new(&store)?;
+        Ok(Registry {
+            deps: Arc::new(Deps {
+                config,
+                store,
+                instances,
+                bus,
+                engines,
+                by_name: RwLock::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<InstanceHandle> {
+        self.deps.by_name.read().ok()?.get(name).cloned()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Every instance, oldest first.
+    pub fn all(&self) -> Vec<InstanceHandle> {
+        let mut v: Vec<InstanceHandle> = self
+            .deps
+            .by_name
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        v.sort_by_key(|h| h.view().record.created_at);
+        v
+    }
+
+    pub fn len(&self) -> usize {
+        self.deps.by_name.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Creates an instance; it is durable (survives a crash) when this returns.
+    pub async fn create(&self, new: NewInstance) -> Result<InstanceHandle, RegistryError> {
+        let now = Utc::now();
+        let record = InstanceRecord {
+            id: Uuid::now_v7(),
+            name: new.name.clone(),
+            token: new
+                .token
+                .unwrap_or_else(|| Uuid::new_v4().to_string().to_uppercase()),
+            integration: new.integration,
+            number: new.number,
+            business_id: new.business_id,
+            settings: new.settings,
+            webhook: new.webhook,
+            created_at: now,
+            updated_at: now,
+            owner_jid: None,
+            profile_name: None,
+            profile_pic_url: None,
+            connection_status: ConnectionState::Close,
+            paired: false,
+            disconnection_reason_code: None,
+            disconnection_at: None,
+        };
+        // Reserve the name before the first await so two concurrent creates cannot both win.
+        let handle = {
+            let mut map = self
+                .deps
+                .by_name
+                .write()
+                .map_err(|_| RegistryError::NameTaken(new.name.clone()))?;
+            if map.contains_key(&new.name) {
+                return Err(RegistryError::NameTaken(new.name));
+            }
+            let handle = actor::spawn(record.clone(), self.deps.clone())?;
+            map.insert(new.name.clone(), handle.clone());
+            handle
+        };
+        if let Err(e) = self.deps.instances.put_durable(&record).await {
+            self.deps.forget(record.id, &record.name);
+            handle.shutdown().await;
+            return Err(e.into());
+        }
+        self.deps.publish(Event::new(
+            EventKind::InstanceCreate,
+            &record.name,
+            record.id,
+            None,
+            json!({"instanceName": record.name, "instanceId": record.id}),
+        ));
+        Ok(handle)
+    }
+
+    /// Closes the session, removes every stored trace of the instance, then forgets it.
+    pub async fn delete(&self, handle: &InstanceHandle) -> Result<(), RegistryError> {
+        handle.delete().await?;
+        self.deps.forget(handle.id(), handle.name());
+        Ok(())
+    }
+
+    /// Loads every stored instance and reconnects the paired ones at `ZAPGATE_CONNECT_RATE`
+    /// per second. Returns how many instances were loaded.
+    pub fn restore(&self) -> Result<usize, RegistryError> {
+        let records = self.deps.instances.all()?;
+        let mut paired = Vec::new();
+        {
+            let mut map = self
+                .deps
+                .by_name
+                .write()
+                .map_err(|_| RegistryError::NameTaken(String::new()))?;
+            for rec in &records {
+                let handle = actor::spawn(rec.clone(), self.deps.clone())?;
+                if rec.paired {
+                    paired.push(handle.clone());
+                }
+                map.insert(rec.name.clone(), handle);
+            }
+        }
+        let rate = self.deps.config.connect_rate.max(1);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+            for h in paired {
+                tick.tick().await;
+                if let Err(e) = h.connect(None).await {
+                    tracing::warn!(instance = %h.name(), error = %e, "reconnect at start-up failed");
+                }
+            }
+        });
+        Ok(records.len())
+    }
+
+    /// Closes every session (keys kept) for a graceful shutdown.
+    pub async fn shutdown(&self) {
+        let all = self.all();
+        futures_util::future::join_all(all.iter().map(|h| h.shutdown())).await;
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.deps.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.deps.config
+    }
+
+    pub fn bus(&self) -> &EventBus {
+        &self.deps.bus
+    }
+
+    pub fn engines(&self) -> &Engines {
+        &self.deps.engines
+    }
+}

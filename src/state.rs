@@ -1,0 +1,17 @@
+//! The state every HTTP handler reaches: built once in `lib.rs`, passed down as `Arc<AppState>`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::instance::Registry;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub registry: Registry,
+    /// The global key, from `AUTHENTICATION_API_KEY` or generated on first start.
+    pub api_key: String,
+    pub started: Instant,
+    /// `SERVER_URL`, or `http://<bound address>` when unset.
+    pub server_url: String,
+}

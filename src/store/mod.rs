@@ -1,0 +1,200 @@
+//! Storage: one sled database for the whole process, split into trees.
+//!
+//! Global trees: `instances` (instance id -> record), `meta` (counters, schema version).
+//! Per instance: `i/<instance-id>/<kind>` (`session` for engine keys, `messages`, ...), so deleting
+//! an instance is `drop_tree` on each of its trees: no scans, cost independent of history size.
+//!
+//! Durability: sled's own background flush runs every 500 ms; writes that must survive a crash
+//! (instance creation, pairing keys, outbox rows) await [`Store::sync`], a group commit served by
+//! a single flusher task. One flusher because concurrent `flush_async` calls deadlock in sled
+//! 0.34 (spacejam/sled#1308); one fsync then answers every writer that was waiting.
+//!
+//! No sled type leaves this module tree: the rest of the server sees typed repositories.
+
+pub mod instances;
+pub mod messages;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+/// Value encoding version, the first byte of every stored value.
+const VALUE_V1: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored value could not be decoded: {0}")]
+    Codec(#[from] serde_json::Error),
+    #[error("stored value has unknown version {0}")]
+    Version(u8),
+    #[error("the storage flusher has stopped")]
+    Closed,
+}
+
+type FlushReply = oneshot::Sender<Result<(), StoreError>>;
+
+/// Cheap-to-clone handle on the database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    /// Requests for a durable barrier; the flusher answers them in batches.
+    flush_tx: mpsc::Sender<FlushReply>,
+    /// Keeps the flusher task's join handle so shutdown can wait for the last flush.
+    flusher: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`. Must run inside a tokio runtime.
+    pub fn open(dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(cache_mb.max(8) * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open()?;
+        Ok(Self::with_db(db))
+    }
+
+    /// A throw-away database (spec generation, unit tests). Must run inside a tokio runtime.
+    pub fn temporary() -> Result<Store, StoreError> {
+        Ok(Self::with_db(sled::Config::new().temporary(true).open()?))
+    }
+
+    fn with_db(db: sled::Db) -> Store {
+        // Bounded: a writer that cannot queue its barrier waits, which is the back-pressure we want.
+        let (flush_tx, flush_rx) = mpsc::channel(4096);
+        let handle = tokio::spawn(flusher(db.clone(), flush_rx));
+        Store {
+            db,
+            flush_tx,
+            flusher: Arc::new(std::sync::Mutex::new(Some(handle))),
+        }
+    }
+
+    /// Waits until every write made before this call is on disk.
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.flush_tx
+            .send(tx)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Final flush; afterwards the handle still reads but `sync` fails.
+    pub async fn close(&self) {
+        let _ = self.sync().await;
+        let handle = self.flusher.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            h.abort();
+            let _ = h.await;
+        }
+        let db = self.db.clone();
+        let _ = tokio::task::spawn_blocking(move || db.flush()).await;
+    }
+
+    pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    /// Name of one of an instance's trees.
+    pub(crate) fn instance_tree_name(id: Uuid, kind: &str) -> String {
+        format!("i/{id}/{kind}")
+    }
+
+    pub(crate) fn instance_tree(&self, id: Uuid, kind: &str) -> Result<sled::Tree, StoreError> {
+        self.tree(&Self::instance_tree_name(id, kind))
+    }
+
+    /// Drops every tree of one instance. Returns how many were dropped.
+    pub fn drop_instance_trees(&self, id: Uuid) -> Result<usize, StoreError> {
+        self.drop_trees_with_prefix(&format!("i/{id}/"))
+    }
+
+    /// Drops the engine's session trees of one instance (keys), keeping its history.
+    pub fn drop_session_trees(&self, id: Uuid) -> Result<usize, StoreError> {
+        self.drop_trees_with_prefix(&format!("i/{id}/session"))
+    }
+
+    fn drop_trees_with_prefix(&self, prefix: &str) -> Result<usize, StoreError> {
+        let mut dropped = 0;
+        for name in self.db.tree_names() {
+            if name.starts_with(prefix.as_bytes()) {
+                self.db.drop_tree(&name)?;
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
+    }
+
+    /// Names of all trees whose name starts with `prefix` (used by tests and diagnostics).
+    pub fn tree_names_with_prefix(&self, prefix: &str) -> Vec<String> {
+        self.db
+            .tree_names()
+            .into_iter()
+            .filter(|n| n.starts_with(prefix.as_bytes()))
+            .map(|n| String::from_utf8_lossy(&n).into_owned())
+            .collect()
+    }
+
+    /// Atomically increments a counter in the `meta` tree and returns the new value.
+    pub fn next_counter(&self, name: &str) -> Result<u64, StoreError> {
+        let meta = self.tree("meta")?;
+        let next = meta.update_and_fetch(name, |old| {
+            let n = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        Ok(next
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(1))
+    }
+
+    /// Approximate bytes on disk, for /health.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+async fn flusher(db: sled::Db, mut rx: mpsc::Receiver<FlushReply>) {
+    while let Some(first) = rx.recv().await {
+        let mut waiting = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            waiting.push(more);
+        }
+        let db = db.clone();
+        let result = tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|_| StoreError::Closed)
+            .and_then(|r| r.map(|_| ()).map_err(StoreError::from));
+        for w in waiting {
+            let _ = w.send(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StoreError::Sled(sled::Error::Unsupported(e.to_string()))),
+            });
+        }
+    }
+}
+
+/// Encodes a value with its version byte.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    let mut out = vec![VALUE_V1];
+    serde_json::to_writer(&mut out, value)?;
+    Ok(out)
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&VALUE_V1, rest)) => Ok(serde_json::from_slice(rest)?),
+        Some((&v, _)) => Err(StoreError::Version(v)),
+        None => Err(StoreError::Version(0)),
+    }
+}

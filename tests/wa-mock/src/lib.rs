@@ -1,0 +1,146 @@
+//! wa-mock: a loopback WhatsApp Web protocol peer for tests.
+//!
+//! It serves `ws://127.0.0.1:PORT/ws/chat` (Noise XX/IK, binary nodes) for
+//! unmodified whatsapp-rust clients built with `danger-skip-cert-chain-verify`,
+//! and an admin HTTP API on the same port that plays the phones:
+//! `POST /admin/scan`, `POST /admin/send`, `POST /admin/logout`,
+//! `GET /admin/accounts`. [`WaMock`] is the library entry point; the
+//! admin operations are also available as methods for in-process callers.
+
+mod accounts;
+mod admin;
+mod contact;
+mod frames;
+mod http;
+mod iq;
+mod login;
+mod noise;
+mod pairing;
+mod peer;
+mod prekeys;
+mod relay;
+mod session;
+mod shared;
+mod signal;
+mod usync;
+
+pub use admin::{AccountInfo, DeviceInfo};
+
+use anyhow::{Context, Result, anyhow};
+use shared::Shared;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Startup options. `port` 0 picks an ephemeral port.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub port: u16,
+    /// Where the Noise static key is persisted, so clients that cached it
+    /// for IK can reconnect to a restarted mock. `None` = fresh key.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Result of a simulated QR scan.
+#[derive(Debug, Clone)]
+pub struct Paired {
+    pub phone: String,
+    /// Companion device JID, e.g. `15550000001:1@s.whatsapp.net`.
+    pub jid: String,
+    pub lid: String,
+}
+
+/// A running mock. Dropping it stops the server too; [`WaMock::shutdown`]
+/// additionally waits for the accept loop to end.
+pub struct WaMock {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl WaMock {
+    /// Starts on `127.0.0.1:port` (0 = ephemeral) with a fresh server key.
+    pub async fn start(port: u16) -> Result<Self> {
+        Self::start_with(Config {
+            port,
+            ..Config::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(config: Config) -> Result<Self> {
+        let server = noise::ServerIdentity::load_or_generate(config.state_dir.as_deref())?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
+            .await
+            .with_context(|| format!("bind 127.0.0.1:{}", config.port))?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(server));
+        let task = tokio::spawn(http::serve(listener, shared.clone()));
+        tracing::info!("wa-mock listening on ws://{addr}/ws/chat");
+        Ok(Self {
+            addr,
+            shared,
+            task: Some(task),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `ws://127.0.0.1:P/ws/chat`, for `TokioWebSocketTransportFactory::with_url`.
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws/chat", self.addr)
+    }
+
+    /// `http://127.0.0.1:P`, the base of the `/admin/*` routes.
+    pub fn admin_base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Same as `POST /admin/scan`.
+    pub async fn scan(&self, qr: &str, phone: Option<&str>) -> Result<Paired> {
+        pairing::scan(&self.shared, qr, phone.map(str::to_string))
+            .await
+            .map(|p| Paired {
+                phone: p.phone,
+                jid: p.jid,
+                lid: p.lid,
+            })
+            .map_err(|e| anyhow!("scan failed: {e:?}"))
+    }
+
+    /// Same as `POST /admin/send`; returns the message id.
+    pub async fn send_text(&self, from: &str, to: &str, text: &str) -> Result<String> {
+        contact::send_text(&self.shared, from, to, text)
+            .await
+            .map(|s| s.id)
+            .map_err(|e| anyhow!("send failed: {e:?}"))
+    }
+
+    /// Same as `POST /admin/logout`; false if the account does not exist.
+    pub fn logout(&self, phone: &str) -> bool {
+        login::logout(&self.shared, phone, None).is_some()
+    }
+
+    /// Same as `GET /admin/accounts`.
+    pub fn accounts(&self) -> Vec<AccountInfo> {
+        admin::accounts(&self.shared)
+    }
+
+    /// Stops accepting, closes every client connection, waits for the loop.
+    pub async fn shutdown(mut self) {
+        self.shared.shutdown.send_replace(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for WaMock {
+    fn drop(&mut self) {
+        self.shared.shutdown.send_replace(true);
+    }
+}

@@ -1,0 +1,139 @@
+//! Message and receipt routing between devices. The mock holds no Signal
+//! state for real clients: it splits a sender's per-device `<enc>` fanout
+//! into one `<message>` per target device, acks the sender, and routes the
+//! receipts back.
+
+use crate::accounts::Registry;
+use crate::session::Conn;
+use crate::shared::now_secs;
+use wacore_binary::builder::NodeBuilder;
+use wacore_binary::{Jid, Node, NodeContent, Server};
+
+fn attr(node: &Node, key: &str) -> String {
+    node.attrs
+        .get(key)
+        .map(|v| v.to_string())
+        .unwrap_or_default()
+}
+
+fn server_ack(class: &str, request: &Node, from: &str) -> Node {
+    let mut b = NodeBuilder::new("ack")
+        .attr("class", class)
+        .attr("id", attr(request, "id"))
+        .attr("from", from)
+        .attr("t", now_secs().to_string());
+    if class == "receipt"
+        && let Some(t) = request.attrs.get("type")
+    {
+        b = b.attr("type", t.to_string());
+    }
+    b.build()
+}
+
+/// Resolves a device JID to `(phone, device)` of a known device. Phones
+/// (device 0) are simulated: stanzas to them are acked and dropped.
+fn target(reg: &Registry, jid: &Jid) -> Option<(String, u16)> {
+    let account = reg.account_for(jid)?;
+    account
+        .devices
+        .contains_key(&jid.device)
+        .then(|| (account.phone.clone(), jid.device))
+}
+
+pub async fn on_message(conn: &Conn, node: &Node) {
+    let Some((phone, device)) = conn.login.clone() else {
+        return;
+    };
+    let to_raw = attr(node, "to");
+    conn.send(server_ack("message", node, &to_raw));
+    let Ok(to) = to_raw.parse::<Jid>() else {
+        return;
+    };
+    if !matches!(to.server, Server::Pn | Server::Lid) {
+        tracing::debug!("dropping message to unsupported chat {to_raw}");
+        return;
+    }
+    // (device jid, its <enc> nodes): either a participants fanout or a
+    // single direct `<enc>` addressed by `to`.
+    let mut fanout: Vec<(Jid, Vec<Node>)> = Vec::new();
+    let mut shared_children = Vec::new();
+    for child in node.children().unwrap_or_default() {
+        match child.tag.as_ref() {
+            "participants" => {
+                for to_node in child.get_children_by_tag("to") {
+                    if let Some(jid) = to_node.attrs().optional_jid("jid") {
+                        let encs = to_node.get_children_by_tag("enc").cloned().collect();
+                        fanout.push((jid, encs));
+                    }
+                }
+            }
+            "enc" => {}
+            _ => shared_children.push(child.clone()),
+        }
+    }
+    let direct: Vec<Node> = node.get_children_by_tag("enc").cloned().collect();
+    if !direct.is_empty() {
+        fanout.push((to.clone(), direct));
+    }
+
+    let sender_jid = Jid::pn_device(phone.as_str(), device);
+    let t = now_secs().to_string();
+    let mut reg = conn.shared.reg();
+    for (device_jid, encs) in fanout {
+        let Some((target_phone, target_device)) = target(&reg, &device_jid) else {
+            continue;
+        };
+        if target_phone == phone && target_device == device {
+            continue;
+        }
+        let mut attrs = node.attrs.clone();
+        attrs
+            .0
+            .retain(|(k, _)| !matches!(k.as_ref(), "to" | "from" | "t" | "phash"));
+        attrs.insert("from", sender_jid.clone());
+        attrs.insert("t", t.as_str());
+        if target_phone == phone {
+            // Self-sync copy to the sender's other devices names the chat.
+            attrs.insert("recipient", to.to_non_ad());
+        }
+        let mut children = encs;
+        children.extend(shared_children.iter().cloned());
+        let forwarded = Node::new("message", attrs, Some(NodeContent::Nodes(children)));
+        reg.deliver(&target_phone, target_device, forwarded);
+    }
+}
+
+/// Routes a receipt to the device(s) of the account it names and acks it.
+pub fn on_receipt(conn: &Conn, node: &Node) {
+    let Some((phone, device)) = conn.login.clone() else {
+        return;
+    };
+    let to_raw = attr(node, "to");
+    conn.send(server_ack("receipt", node, &to_raw));
+    let Ok(to) = to_raw.parse::<Jid>() else {
+        return;
+    };
+    let mut reg = conn.shared.reg();
+    let Some(account) = reg.account_for(&to) else {
+        return;
+    };
+    let target_phone = account.phone.clone();
+    let targets: Vec<u16> = if to.device != 0 {
+        vec![to.device]
+    } else {
+        account.devices.keys().copied().collect()
+    };
+    let mut attrs = node.attrs.clone();
+    attrs
+        .0
+        .retain(|(k, _)| !matches!(k.as_ref(), "to" | "from" | "t"));
+    attrs.insert("from", Jid::pn_device(phone.as_str(), device));
+    attrs.insert("t", now_secs().to_string());
+    let receipt = Node::new("receipt", attrs, node.content.clone());
+    for target_device in targets {
+        if target_phone == phone && target_device == device {
+            continue;
+        }
+        reg.deliver(&target_phone, target_device, receipt.clone());
+    }
+}

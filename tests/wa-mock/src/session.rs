@@ -1,0 +1,126 @@
+//! One client connection from WebSocket upgrade to close: the Noise
+//! handshake, the writer task, and the stanza dispatch loop.
+
+use crate::frames::{self, NodeReader, NodeWriter, Ws};
+use crate::noise::{self, Responder};
+use crate::peer::{Outbound, Peer};
+use crate::shared::Shared;
+use crate::{iq, login, pairing, relay};
+use anyhow::{Result, anyhow};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use wacore_binary::Node;
+
+/// Per-connection context handed to the stanza handlers.
+pub struct Conn {
+    pub shared: Arc<Shared>,
+    pub peer: Peer,
+    /// `(phone, device)` once `<success>` was sent.
+    pub login: Option<(String, u16)>,
+}
+
+impl Conn {
+    pub fn send(&self, node: Node) {
+        self.peer.send(node);
+    }
+}
+
+pub async fn run(shared: Arc<Shared>, ws: Ws) {
+    let conn_id = shared.next_num();
+    let mut shutdown = shared.shutdown.subscribe();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let peer = Peer::new(conn_id, tx);
+    let served = tokio::select! {
+        r = serve(shared.clone(), ws, peer.clone(), rx) => r,
+        _ = shutdown.wait_for(|stop| *stop) => Ok(()),
+    };
+    if let Err(e) = served {
+        tracing::debug!(conn_id, "connection ended: {e:#}");
+    }
+    peer.close();
+    shared.reg().connection_closed(conn_id);
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    ws: Ws,
+    peer: Peer,
+    rx: mpsc::UnboundedReceiver<Outbound>,
+) -> Result<()> {
+    let (mut frames_in, mut frames_out) = frames::split(ws);
+    let hello = frames_in
+        .next_frame()
+        .await?
+        .ok_or_else(|| anyhow!("closed before ClientHello"))?;
+    let established = match noise::respond_to_hello(&shared.server, &hello)? {
+        Responder::Xx {
+            server_hello,
+            pending,
+        } => {
+            frames_out.send_frame(&server_hello).await?;
+            let finish = frames_in
+                .next_frame()
+                .await?
+                .ok_or_else(|| anyhow!("closed before ClientFinish"))?;
+            pending.finish(&finish)?
+        }
+        Responder::Ik {
+            server_hello,
+            established,
+        } => {
+            frames_out.send_frame(&server_hello).await?;
+            established
+        }
+    };
+    let writer = NodeWriter::new(frames_out, established.write);
+    let writer_task = tokio::spawn(write_loop(writer, rx));
+    let mut reader = NodeReader::new(frames_in, established.read);
+    let mut conn = Conn {
+        shared,
+        peer,
+        login: None,
+    };
+    let payload = established.payload;
+    if payload.username.is_some() {
+        login::on_login(&mut conn, &payload, established.client_static);
+    } else {
+        pairing::on_register(&conn, &payload, established.client_static)?;
+    }
+    let result = read_loop(&mut conn, &mut reader).await;
+    conn.peer.close();
+    let _ = writer_task.await;
+    result
+}
+
+async fn read_loop(conn: &mut Conn, reader: &mut NodeReader) -> Result<()> {
+    while let Some(node) = reader.next_node().await? {
+        tracing::trace!(
+            conn = conn.peer.conn_id,
+            "<- {}",
+            wacore::xml::DisplayableNode(&node)
+        );
+        match node.tag.as_ref() {
+            "iq" => iq::handle(conn, &node),
+            "message" => relay::on_message(conn, &node).await,
+            "receipt" => relay::on_receipt(conn, &node),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn write_loop(mut writer: NodeWriter, mut rx: mpsc::UnboundedReceiver<Outbound>) {
+    while let Some(out) = rx.recv().await {
+        match out {
+            Outbound::Node(node) => {
+                tracing::trace!("-> {}", wacore::xml::DisplayableNode(&node));
+                if let Err(e) = writer.send_node(&node).await {
+                    tracing::debug!("write failed: {e:#}");
+                    break;
+                }
+            }
+            Outbound::Close => break,
+        }
+    }
+    writer.close().await;
+}

@@ -1,0 +1,45 @@
+//! State shared by every connection and the admin API: the Noise identity,
+//! the account registry, id allocation and the shutdown signal.
+
+use crate::accounts::Registry;
+use crate::noise::ServerIdentity;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use tokio::sync::watch;
+
+pub struct Shared {
+    pub server: ServerIdentity,
+    registry: Mutex<Registry>,
+    next_id: AtomicU64,
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    pub fn new(server: ServerIdentity) -> Self {
+        Self {
+            server,
+            registry: Mutex::new(Registry::default()),
+            next_id: AtomicU64::new(1),
+            shutdown: watch::channel(false).0,
+        }
+    }
+
+    /// The registry lock. Never held across an `.await`; a panicking holder
+    /// only poisons test state, so recover rather than cascade.
+    pub fn reg(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn next_num(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Stanza id for server-initiated IQs and messages.
+    pub fn next_id(&self) -> String {
+        format!("mock.{}", self.next_num())
+    }
+}
+
+pub fn now_secs() -> i64 {
+    wacore::time::now_secs()
+}
