@@ -31,7 +31,6 @@ pub struct PhoneKeys {
     pub identity: KeyPair,
     pub registration_id: u32,
     pub signed_prekey: SignedPreKey,
-    pub signed_prekey_pair: KeyPair,
 }
 
 impl PhoneKeys {
@@ -51,7 +50,6 @@ impl PhoneKeys {
                 public: pub32(&spk),
                 signature,
             },
-            signed_prekey_pair: spk,
             identity,
         }
     }
@@ -200,16 +198,6 @@ impl Registry {
     pub fn account_for_mut(&mut self, jid: &Jid) -> Option<&mut Account> {
         let phone = self.phone_for(jid)?;
         self.accounts.get_mut(&phone)
-    }
-
-    /// The (phone, device) a live connection is logged in as.
-    pub fn device_of_conn(&self, conn_id: u64) -> Option<(String, u16)> {
-        self.accounts.values().find_map(|a| {
-            a.devices
-                .values()
-                .find(|d| d.peer.as_ref().is_some_and(|p| p.conn_id == conn_id))
-                .map(|d| (a.phone.clone(), d.id))
-        })
     }
 
     /// Forgets everything tied to a closed connection.

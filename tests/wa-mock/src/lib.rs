@@ -52,6 +52,17 @@ pub struct Paired {
     pub lid: String,
 }
 
+/// Snapshot of protocol counters, for assertions on the paths clients took.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+    pub xx_handshakes: u64,
+    pub ik_handshakes: u64,
+    pub logins: u64,
+    /// Logins whose handshake was Noise IK (reconnects of a paired device).
+    pub ik_logins: u64,
+    pub messages_relayed: u64,
+}
+
 /// A running mock. Dropping it stops the server too; [`WaMock::shutdown`]
 /// additionally waits for the accept loop to end.
 pub struct WaMock {
@@ -128,6 +139,18 @@ impl WaMock {
     /// Same as `GET /admin/accounts`.
     pub fn accounts(&self) -> Vec<AccountInfo> {
         admin::accounts(&self.shared)
+    }
+
+    pub fn stats(&self) -> Stats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.shared.counters;
+        Stats {
+            xx_handshakes: c.xx_handshakes.load(Relaxed),
+            ik_handshakes: c.ik_handshakes.load(Relaxed),
+            logins: c.logins.load(Relaxed),
+            ik_logins: c.ik_logins.load(Relaxed),
+            messages_relayed: c.messages_relayed.load(Relaxed),
+        }
     }
 
     /// Stops accepting, closes every client connection, waits for the loop.

@@ -3,7 +3,7 @@
 
 use crate::accounts::SERVER;
 use crate::session::Conn;
-use crate::shared::{Shared, now_secs};
+use crate::shared::{Counters, Shared, now_secs};
 use wacore_binary::builder::NodeBuilder;
 use wacore_binary::{Jid, Node};
 use waproto::whatsapp as wa;
@@ -17,7 +17,7 @@ fn failure(reason: &str) -> Node {
 
 /// A registered client connected. Unknown or removed devices get
 /// `<failure reason="401">`, which the client reports as `LoggedOut`.
-pub fn on_login(conn: &mut Conn, payload: &wa::ClientPayload, noise_pub: [u8; 32]) {
+pub fn on_login(conn: &mut Conn, payload: &wa::ClientPayload, noise_pub: [u8; 32], via_ik: bool) {
     let phone = payload.username.unwrap_or_default().to_string();
     let device = payload.device.unwrap_or(0) as u16;
     let mut reg = conn.shared.reg();
@@ -46,7 +46,11 @@ pub fn on_login(conn: &mut Conn, payload: &wa::ClientPayload, noise_pub: [u8; 32
         old.close();
     }
     drop(reg);
-    tracing::info!(phone, device, "logged in");
+    tracing::info!(phone, device, via_ik, "logged in");
+    Counters::bump(&conn.shared.counters.logins);
+    if via_ik {
+        Counters::bump(&conn.shared.counters.ik_logins);
+    }
     conn.login = Some((phone, device));
     let now = now_secs().to_string();
     conn.send(

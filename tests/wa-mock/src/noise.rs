@@ -239,7 +239,7 @@ fn server_hello(ephemeral: &KeyPair, enc_static: Option<Vec<u8>>, enc_cert: Vec<
 fn split(noise: NoiseHandshake, client_static: [u8; 32], payload: &[u8]) -> Result<Established> {
     let (first, second) = noise.finish().map_err(hs_err)?;
     let payload = wa::ClientPayload::decode_from_slice(payload).context("decode ClientPayload")?;
-    if payload.username.is_none() && payload.device_pairing_data.is_none() {
+    if payload.username.is_none() && payload.device_pairing_data.as_option().is_none() {
         bail!("ClientPayload has neither login nor registration data");
     }
     Ok(Established {

@@ -5,7 +5,7 @@
 
 use crate::accounts::Registry;
 use crate::session::Conn;
-use crate::shared::now_secs;
+use crate::shared::{Counters, now_secs};
 use wacore_binary::builder::NodeBuilder;
 use wacore_binary::{Jid, Node, NodeContent, Server};
 
@@ -100,6 +100,7 @@ pub async fn on_message(conn: &Conn, node: &Node) {
         children.extend(shared_children.iter().cloned());
         let forwarded = Node::new("message", attrs, Some(NodeContent::Nodes(children)));
         reg.deliver(&target_phone, target_device, forwarded);
+        Counters::bump(&conn.shared.counters.messages_relayed);
     }
 }
 

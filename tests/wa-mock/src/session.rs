@@ -4,12 +4,17 @@
 use crate::frames::{self, NodeReader, NodeWriter, Ws};
 use crate::noise::{self, Responder};
 use crate::peer::{Outbound, Peer};
-use crate::shared::Shared;
+use crate::shared::{Counters, Shared};
 use crate::{iq, login, pairing, relay};
 use anyhow::{Result, anyhow};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use wacore_binary::Node;
+
+enum Pattern {
+    Xx,
+    Ik,
+}
 
 /// Per-connection context handed to the stanza handlers.
 pub struct Conn {
@@ -52,11 +57,17 @@ async fn serve(
         .next_frame()
         .await?
         .ok_or_else(|| anyhow!("closed before ClientHello"))?;
-    let established = match noise::respond_to_hello(&shared.server, &hello)? {
+    let responder = noise::respond_to_hello(&shared.server, &hello)?;
+    let pattern = match responder {
+        Responder::Xx { .. } => Pattern::Xx,
+        Responder::Ik { .. } => Pattern::Ik,
+    };
+    let established = match responder {
         Responder::Xx {
             server_hello,
             pending,
         } => {
+            Counters::bump(&shared.counters.xx_handshakes);
             frames_out.send_frame(&server_hello).await?;
             let finish = frames_in
                 .next_frame()
@@ -68,10 +79,12 @@ async fn serve(
             server_hello,
             established,
         } => {
+            Counters::bump(&shared.counters.ik_handshakes);
             frames_out.send_frame(&server_hello).await?;
             established
         }
     };
+    let via_ik = matches!(pattern, Pattern::Ik);
     let writer = NodeWriter::new(frames_out, established.write);
     let writer_task = tokio::spawn(write_loop(writer, rx));
     let mut reader = NodeReader::new(frames_in, established.read);
@@ -82,7 +95,7 @@ async fn serve(
     };
     let payload = established.payload;
     if payload.username.is_some() {
-        login::on_login(&mut conn, &payload, established.client_static);
+        login::on_login(&mut conn, &payload, established.client_static, via_ik);
     } else {
         pairing::on_register(&conn, &payload, established.client_static)?;
     }

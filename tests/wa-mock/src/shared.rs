@@ -7,8 +7,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tokio::sync::watch;
 
+/// Counters for tests that want to assert on protocol paths taken.
+#[derive(Default)]
+pub struct Counters {
+    pub xx_handshakes: AtomicU64,
+    pub ik_handshakes: AtomicU64,
+    pub logins: AtomicU64,
+    pub ik_logins: AtomicU64,
+    pub messages_relayed: AtomicU64,
+}
+
+impl Counters {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 pub struct Shared {
     pub server: ServerIdentity,
+    pub counters: Counters,
     registry: Mutex<Registry>,
     next_id: AtomicU64,
     pub shutdown: watch::Sender<bool>,
@@ -18,6 +35,7 @@ impl Shared {
     pub fn new(server: ServerIdentity) -> Self {
         Self {
             server,
+            counters: Counters::default(),
             registry: Mutex::new(Registry::default()),
             next_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,

@@ -68,12 +68,14 @@ impl PhoneSignal {
         let mut identities =
             IdentityView(&mut self.identities, &self.identity, self.registration_id);
         let mut sessions = SessionView(&mut self.sessions);
+        // ThreadRng is not Send, and this future crosses tasks.
+        let mut rng = rand::make_rng::<rand::rngs::StdRng>();
         process_prekey_bundle(
             address,
             &mut sessions,
             &mut identities,
             &bundle,
-            &mut rand::rng(),
+            &mut rng,
             UsePQRatchet::No,
         )
         .await?;

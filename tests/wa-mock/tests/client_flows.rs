@@ -1,0 +1,156 @@
+//! End-to-end flows of unmodified whatsapp-rust clients against wa-mock.
+
+mod common;
+
+use common::{http, pair, start_client, wait_for};
+use std::sync::Arc;
+use wa_mock::WaMock;
+use wacore::types::events::Event;
+use whatsapp_rust::Jid;
+
+fn text_of(e: &Event) -> Option<(String, String)> {
+    e.messages().find_map(|m| {
+        let text = m
+            .message
+            .conversation
+            .clone()
+            .or_else(|| m.message.extended_text_message.as_option()?.text.clone())?;
+        Some((m.info.source.sender.user.to_string(), text))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_scan_pairs_and_logs_in() {
+    let mock = WaMock::start(0).await.unwrap();
+    let (c, phone) = pair(&mock, Some("15551230001")).await;
+    assert_eq!(phone, "15551230001");
+    let (status, accounts) = http(&mock, "GET", "/admin/accounts", None).await;
+    assert_eq!(status, 200);
+    let account = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["phone"] == "15551230001")
+        .expect("account listed");
+    assert_eq!(account["devices"][0]["connected"], true);
+    assert!(account["devices"][0]["prekeys"].as_u64().unwrap() > 0);
+    c.handle.shutdown().await;
+    mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_of_unknown_ref_is_404() {
+    let mock = WaMock::start(0).await.unwrap();
+    let qr = "2@nope,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,1";
+    let (status, _) = http(
+        &mock,
+        "POST",
+        "/admin/scan",
+        Some(serde_json::json!({ "qr": qr })),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_exchange_texts() {
+    let mock = WaMock::start(0).await.unwrap();
+    let ((a, phone_a), (b, phone_b)) = tokio::join!(pair(&mock, None), pair(&mock, None));
+
+    for (from, to, to_phone, from_phone, text) in [
+        (&a, &b, &phone_b, &phone_a, "hello from a"),
+        (&b, &a, &phone_a, &phone_b, "hello back from b"),
+    ] {
+        let sent = from
+            .client
+            .send_text(Jid::pn(to_phone.as_str()), text)
+            .await
+            .expect("send");
+        wait_for(&from.events, "ServerAck", |e| match e {
+            Event::ServerAck(ack) if ack.id == sent.message_id => Some(()),
+            _ => None,
+        })
+        .await;
+        let (sender, got) = wait_for(&to.events, "message", text_of).await;
+        assert_eq!(got, text);
+        assert_eq!(&sender, from_phone);
+    }
+    a.handle.shutdown().await;
+    b.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_logs_in_again_without_qr() {
+    let mock = WaMock::start(0).await.unwrap();
+    let (c, phone) = pair(&mock, None).await;
+    let backend = c.backend.clone();
+    c.handle.shutdown().await;
+
+    let again = start_client(&mock, backend).await;
+    wait_for(&again.events, "Connected after restart", |e| match e {
+        Event::PairingQrCode(_) => panic!("asked for a QR again"),
+        Event::Connected(_) => Some(()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(again.client.pn().map(|j| j.user.to_string()), Some(phone));
+    assert!(mock.stats().ik_logins >= 1, "reconnect should use Noise IK");
+    again.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_logout_logs_the_client_out() {
+    let mock = WaMock::start(0).await.unwrap();
+    let (c, phone) = pair(&mock, None).await;
+    let (status, _) = http(
+        &mock,
+        "POST",
+        "/admin/logout",
+        Some(serde_json::json!({ "phone": phone })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_for(&c.events, "LoggedOut", |e| {
+        matches!(e, Event::LoggedOut(_)).then_some(())
+    })
+    .await;
+
+    // The stored identity is dead: a restart is refused at connect.
+    let backend = c.backend.clone();
+    c.handle.abort();
+    let again = start_client(&mock, Arc::clone(&backend)).await;
+    let on_connect = wait_for(&again.events, "LoggedOut at connect", |e| match e {
+        Event::LoggedOut(l) => Some(l.on_connect),
+        _ => None,
+    })
+    .await;
+    assert!(on_connect);
+    again.handle.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripted_contact_text_is_decrypted() {
+    let mock = WaMock::start(0).await.unwrap();
+    let (c, phone) = pair(&mock, None).await;
+    let (status, reply) = http(
+        &mock,
+        "POST",
+        "/admin/send",
+        Some(
+            serde_json::json!({ "from": "15559990001", "to": phone, "text": "hi from a contact" }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    let (sender, text) = wait_for(&c.events, "contact message", text_of).await;
+    assert_eq!(sender, "15559990001");
+    assert_eq!(text, "hi from a contact");
+
+    // A second text reuses the Signal session (a `msg`, not a `pkmsg`).
+    mock.send_text("15559990001", &phone, "second")
+        .await
+        .unwrap();
+    let (_, text) = wait_for(&c.events, "second contact message", text_of).await;
+    assert_eq!(text, "second");
+    c.handle.shutdown().await;
+}
