@@ -134,10 +134,10 @@ impl InstanceApi {
             IntegrationError::Invalid => ApiError::BadRequest("Invalid integration".into()),
             other => ApiError::BadRequest(other.to_string()),
         })?;
-        if let Some(t) = &b.token {
-            if t.trim().is_empty() {
-                return Err(ApiError::Validation("token must not be empty".into()));
-            }
+        if let Some(t) = &b.token
+            && t.trim().is_empty()
+        {
+            return Err(ApiError::Validation("token must not be empty".into()));
         }
         let number = match b.number.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
             Some(n) => Some(digits_only(n)?),
@@ -229,10 +229,10 @@ impl InstanceApi {
     ) -> Result<Json<Vec<Value>>, ApiError> {
         let visible = match self.state.caller(&key)? {
             Caller::Global => {
-                if let Some(n) = &instance_name.0 {
-                    if !self.state.registry.contains(n) {
-                        return Err(ApiError::NotFound(format!("Instance \"{n}\" not found")));
-                    }
+                if let Some(n) = &instance_name.0
+                    && !self.state.registry.contains(n)
+                {
+                    return Err(ApiError::NotFound(format!("Instance \"{n}\" not found")));
                 }
                 self.state.registry.all()
             }

@@ -53,10 +53,10 @@ impl LoopbackApi {
             )));
         }
         let phone = phone.0.filter(|p| !p.is_empty());
-        if let Some(p) = &phone {
-            if !p.chars().all(|c| c.is_ascii_digit()) || p.len() > 20 {
-                return Err(ApiError::Validation("phone must be digits".into()));
-            }
+        if let Some(p) = &phone
+            && (!p.chars().all(|c| c.is_ascii_digit()) || p.len() > 20)
+        {
+            return Err(ApiError::Validation("phone must be digits".into()));
         }
         let engine = self.state.registry.engines().loopback.clone();
         engine.scan(h.id(), phone).await.map_err(|e| match e {

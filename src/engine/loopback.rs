@@ -84,12 +84,11 @@ impl LoopbackEngine {
 
     /// Plays the phone scanning the QR an instance shows. `phone` picks the number to pair.
     pub async fn scan(&self, instance: Uuid, phone: Option<String>) -> Result<(), ScanError> {
-        if let Some(p) = &phone {
-            if let Some(owner) = self.net.owner_of(p) {
-                if owner != instance {
-                    return Err(ScanError::PhoneTaken(p.clone()));
-                }
-            }
+        if let Some(p) = &phone
+            && let Some(owner) = self.net.owner_of(p)
+            && owner != instance
+        {
+            return Err(ScanError::PhoneTaken(p.clone()));
         }
         let tx = self
             .net
@@ -414,10 +413,10 @@ impl Network {
     }
 
     fn detach(&self, phone: &str) {
-        if let Ok(mut a) = self.accounts.lock() {
-            if let Some(acc) = a.get_mut(phone) {
-                acc.online = None;
-            }
+        if let Ok(mut a) = self.accounts.lock()
+            && let Some(acc) = a.get_mut(phone)
+        {
+            acc.online = None;
         }
     }
 

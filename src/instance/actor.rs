@@ -138,8 +138,8 @@ impl InstanceHandle {
     ) -> InstanceView {
         let mut rx = self.shared.view.clone();
         let _ = tokio::time::timeout(timeout, rx.wait_for(|v| pred(v))).await;
-        let v = rx.borrow().clone();
-        v
+
+        rx.borrow().clone()
     }
 
     async fn ask(
@@ -238,6 +238,7 @@ impl InstanceHandle {
         self.shared
             .messages
             .put(sent.timestamp, &sent.id, &record)?;
+        self.shared.message_count.fetch_add(1, Ordering::Relaxed);
         let sender = self.view().record.owner_jid.clone();
         self.shared.deps.publish(Event::new(
             EventKind::SendMessage,
@@ -374,10 +375,10 @@ impl Actor {
                     Err(InstanceError::NotConnected(self.shared.name.clone()))
                 } else {
                     let session = self.take_session();
-                    if let Some(s) = session {
-                        if let Err(e) = s.logout().await {
-                            tracing::warn!(instance = %self.shared.name, error = %e, "engine logout failed; wiping keys anyway");
-                        }
+                    if let Some(s) = session
+                        && let Err(e) = s.logout().await
+                    {
+                        tracing::warn!(instance = %self.shared.name, error = %e, "engine logout failed; wiping keys anyway");
                     }
                     self.on_logged_out(401, "logged out through the API").await
                 };
