@@ -24,16 +24,28 @@ async fn qr_scan_pairs_and_logs_in() {
     let mock = WaMock::start(0).await.unwrap();
     let (c, phone) = pair(&mock, Some("15551230001")).await;
     assert_eq!(phone, "15551230001");
-    let (status, accounts) = http(&mock, "GET", "/admin/accounts", None).await;
-    assert_eq!(status, 200);
-    let account = accounts
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["phone"] == "15551230001")
-        .expect("account listed");
-    assert_eq!(account["devices"][0]["connected"], true);
-    assert!(account["devices"][0]["prekeys"].as_u64().unwrap() > 0);
+    // The prekey upload runs detached from login: poll for it.
+    let deadline = tokio::time::Instant::now() + common::STEP;
+    loop {
+        let (status, accounts) = http(&mock, "GET", "/admin/accounts", None).await;
+        assert_eq!(status, 200);
+        let account = accounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["phone"] == "15551230001")
+            .expect("account listed")
+            .clone();
+        assert_eq!(account["devices"][0]["connected"], true);
+        if account["devices"][0]["prekeys"].as_u64().unwrap() > 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no prekeys uploaded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     c.handle.shutdown().await;
     mock.shutdown().await;
 }

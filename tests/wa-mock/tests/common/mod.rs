@@ -37,8 +37,20 @@ impl EventHandler for Forward {
     }
 }
 
+/// Logs from both sides (whatsapp-rust logs through `log`) when `RUST_LOG`
+/// is set, e.g. `RUST_LOG=warn,wa_mock=debug`.
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// Builds and spawns a client over `backend` (fresh or reused).
 pub async fn start_client(mock: &WaMock, backend: Arc<InMemoryBackend>) -> TestClient {
+    init_logs();
     let (tx, events) = async_channel::unbounded();
     let handler = Forward(tx);
     let bot = Bot::builder()
