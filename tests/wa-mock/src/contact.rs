@@ -76,23 +76,18 @@ pub async fn share_app_state_key(
         raw_id: Some(account_raw_id(phone)),
         current_index: Some(0),
         device_indexes: vec![0, u32::from(device)],
-        ..Default::default()
     };
     let share = wa::message::AppStateSyncKeyShare {
         keys: vec![wa::message::AppStateSyncKey {
             key_id: MessageField::some(wa::message::AppStateSyncKeyId {
                 key_id: Some(key.id.to_vec()),
-                ..Default::default()
             }),
             key_data: MessageField::some(wa::message::AppStateSyncKeyData {
                 key_data: Some(key.data.to_vec()),
                 fingerprint: MessageField::some(fingerprint),
                 timestamp: Some(key.timestamp_ms),
-                ..Default::default()
             }),
-            ..Default::default()
         }],
-        ..Default::default()
     };
     let message = wa::Message {
         protocol_message: MessageField::some(wa::message::ProtocolMessage {

@@ -86,6 +86,12 @@ async fn two_clients_exchange_texts() {
         let (sender, got) = wait_for(&to.events, "message", text_of).await;
         assert_eq!(got, text);
         assert_eq!(&sender, from_phone);
+        // The receiver's delivery receipt is routed back to the sender.
+        wait_for(&from.events, "delivery receipt", |e| match e {
+            Event::Receipt(r) if r.message_ids.contains(&sent.message_id) => Some(()),
+            _ => None,
+        })
+        .await;
     }
     a.handle.shutdown().await;
     b.handle.shutdown().await;
@@ -165,4 +171,29 @@ async fn scripted_contact_text_is_decrypted() {
     let (_, text) = wait_for(&c.events, "second contact message", text_of).await;
     assert_eq!(text, "second");
     c.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_to_offline_device_arrives_at_next_login() {
+    let mock = WaMock::start(0).await.unwrap();
+    let ((a, _), (b, phone_b)) = tokio::join!(pair(&mock, None), pair(&mock, None));
+    let backend_b = b.backend.clone();
+    b.handle.shutdown().await;
+
+    let sent = a
+        .client
+        .send_text(Jid::pn(phone_b.as_str()), "while you were away")
+        .await
+        .expect("send");
+    wait_for(&a.events, "ServerAck", |e| match e {
+        Event::ServerAck(ack) if ack.id == sent.message_id => Some(()),
+        _ => None,
+    })
+    .await;
+
+    let b = start_client(&mock, backend_b).await;
+    let (_, text) = wait_for(&b.events, "queued message", text_of).await;
+    assert_eq!(text, "while you were away");
+    a.handle.shutdown().await;
+    b.handle.shutdown().await;
 }
