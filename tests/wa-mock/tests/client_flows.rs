@@ -197,3 +197,49 @@ async fn message_to_offline_device_arrives_at_next_login() {
     a.handle.shutdown().await;
     b.handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_device_of_an_account_gets_both_directions() {
+    let mock = WaMock::start(0).await.unwrap();
+    let (a1, phone_a) = pair(&mock, Some("15557770001")).await;
+    let ((a2, _), (b, phone_b)) = tokio::join!(pair(&mock, Some("15557770001")), pair(&mock, None));
+    assert_eq!(
+        mock.accounts()
+            .iter()
+            .find(|a| a.phone == phone_a)
+            .unwrap()
+            .devices
+            .len(),
+        2
+    );
+
+    // B -> A reaches both of A's devices.
+    b.client
+        .send_text(Jid::pn(phone_a.as_str()), "to both")
+        .await
+        .expect("send");
+    for dev in [&a1, &a2] {
+        let (_, text) = wait_for(&dev.events, "fanout to each device", text_of).await;
+        assert_eq!(text, "to both");
+    }
+
+    // A2 -> B also lands on A1 as a self-sync copy. (Not A1 -> B: the mock
+    // sends no device-list notification, so A1's cached list lacks A2.)
+    let sent = a2
+        .client
+        .send_text(Jid::pn(phone_b.as_str()), "from a2")
+        .await
+        .expect("send");
+    let (_, text) = wait_for(&b.events, "message from a2", text_of).await;
+    assert_eq!(text, "from a2");
+    let chat = wait_for(&a1.events, "self-sync copy", |e| {
+        e.messages()
+            .find(|m| m.info.source.is_from_me && m.info.id == sent.message_id)
+            .map(|m| m.info.source.chat.user.to_string())
+    })
+    .await;
+    assert_eq!(chat, phone_b);
+    for c in [a1, a2, b] {
+        c.handle.shutdown().await;
+    }
+}
