@@ -65,6 +65,9 @@ pub struct NewInstance {
 pub enum RegistryError {
     #[error("This name \"{0}\" is already in use.")]
     NameTaken(String),
+    /// Tokens authorize by themselves: two instances must never share one.
+    #[error("This token is already used by another instance.")]
+    TokenTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -158,6 +161,9 @@ impl Registry {
                 .map_err(|_| RegistryError::NameTaken(new.name.clone()))?;
             if map.contains_key(&new.name) {
                 return Err(RegistryError::NameTaken(new.name));
+            }
+            if map.values().any(|h| h.token_matches(&record.token)) {
+                return Err(RegistryError::TokenTaken);
             }
             let handle = actor::spawn(record.clone(), self.deps.clone())?;
             map.insert(new.name.clone(), handle.clone());
