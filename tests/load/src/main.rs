@@ -42,6 +42,20 @@ enum Scenario {
         #[arg(long, default_value = "load")]
         prefix: String,
     },
+    /// Pair N WHATSAPP-BAILEYS instances through a running wa-mock (the server must be built
+    /// with `--features wa-mock-peer` and started with `ZAPGATE_WA_URL` pointing at the mock)
+    /// and report RSS per connected real-engine session.
+    Real {
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        /// wa-mock's admin base URL, e.g. http://127.0.0.1:7000
+        #[arg(long)]
+        mock: String,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value = "real")]
+        prefix: String,
+    },
     /// Send texts between pairs of paired LOOPBACK instances at a fixed rate.
     Send {
         /// Pairs of instances (created and paired first).
@@ -110,6 +124,54 @@ impl Api {
             anyhow::ensure!(s == 200, "scan {name}: {s} {b}");
         }
         Ok(())
+    }
+}
+
+/// Creates a WHATSAPP-BAILEYS instance, has wa-mock scan its QR and waits until it is open.
+async fn pair_real(api: &Api, mock: &str, name: &str, phone: &str) -> anyhow::Result<()> {
+    let body = json!({"instanceName": name, "integration": "WHATSAPP-BAILEYS"});
+    let (s, b) = api
+        .call(reqwest::Method::POST, "/instance/create", Some(body))
+        .await?;
+    anyhow::ensure!(s == 201, "create {name}: {s} {b}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let qr = loop {
+        let (s, b) = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/instance/connect/{name}"),
+                None,
+            )
+            .await?;
+        if let Some(code) = b["code"].as_str() {
+            break code.to_string();
+        }
+        anyhow::ensure!(
+            s == 200 && Instant::now() < deadline,
+            "no QR for {name}: {s} {b}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let resp = api
+        .http
+        .post(format!("{mock}/admin/scan"))
+        .json(&json!({"qr": qr, "phone": phone}))
+        .send()
+        .await?;
+    anyhow::ensure!(resp.status().is_success(), "scan {name}: {}", resp.status());
+    loop {
+        let (_, b) = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/instance/connectionState/{name}"),
+                None,
+            )
+            .await?;
+        if b["instance"]["state"] == "open" {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{name} not open: {b}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -218,7 +280,10 @@ async fn main() -> anyhow::Result<()> {
                 let _ = t.await;
             }
             let wall = start.elapsed().as_secs_f64();
-            let h = hist.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+            let h = hist
+                .lock()
+                .map_err(|_| anyhow::anyhow!("poisoned"))?
+                .clone();
             println!(
                 "sent {} in {:.1} s: {:.0} msg/s achieved (target {rate}/s), errors {}",
                 h.len(),
