@@ -227,6 +227,43 @@ async fn main() -> anyhow::Result<()> {
             );
             println!("states: {}", after["states"]);
         }
+        Scenario::Real {
+            count,
+            mock,
+            concurrency,
+            prefix,
+        } => {
+            let before = api.health().await?;
+            let started = Instant::now();
+            let mock = Arc::new(mock.trim_end_matches('/').to_string());
+            let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(0..count)
+                .map(|i| {
+                    let (api, mock) = (api.clone(), mock.clone());
+                    let (name, phone) = (format!("{prefix}-{i:04}"), format!("1999{i:07}"));
+                    async move { pair_real(&api, &mock, &name, &phone).await }
+                })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+            let errors = results.iter().filter(|r| r.is_err()).count();
+            if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+                eprintln!("first error: {e}");
+            }
+            let took = started.elapsed();
+            let after = api.health().await?;
+            let opened = count - errors;
+            println!(
+                "real sessions paired and open: {opened}/{count} in {:.1} s",
+                took.as_secs_f64()
+            );
+            println!(
+                "server RSS before: {:.1} MiB, after: {:.1} MiB, per connected session: {:.1} KiB",
+                mib(&before),
+                mib(&after),
+                (mib(&after) - mib(&before)) * 1024.0 / opened.max(1) as f64
+            );
+            println!("states: {}", after["states"]);
+        }
         Scenario::Send {
             pairs,
             rate,
