@@ -175,6 +175,48 @@ async fn pair_real(api: &Api, mock: &str, name: &str, phone: &str) -> anyhow::Re
     }
 }
 
+/// Runs `job` for 0..count with `concurrency` in flight and prints the time taken and the
+/// server's RSS growth per successful job.
+async fn measure<F, Fut>(
+    api: &Arc<Api>,
+    label: &str,
+    count: usize,
+    concurrency: usize,
+    job: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(Arc<Api>, usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let before = api.health().await?;
+    let started = Instant::now();
+    let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(0..count)
+        .map(|i| job(api.clone(), i))
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let errors = results.iter().filter(|r| r.is_err()).count();
+    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+        eprintln!("first error: {e}");
+    }
+    let took = started.elapsed();
+    let after = api.health().await?;
+    let ok = count - errors;
+    println!(
+        "{label}: {ok}/{count}, errors: {errors}, took {:.1} s ({:.0}/s)",
+        took.as_secs_f64(),
+        count as f64 / took.as_secs_f64()
+    );
+    println!(
+        "server RSS before: {:.1} MiB, after: {:.1} MiB, per instance: {:.1} KiB",
+        mib(&before),
+        mib(&after),
+        (mib(&after) - mib(&before)) * 1024.0 / ok.max(1) as f64
+    );
+    println!("states: {}", after["states"]);
+    Ok(())
+}
+
 fn mib(v: &Value) -> f64 {
     v["rssBytes"].as_f64().unwrap_or(0.0) / 1048576.0
 }
@@ -196,36 +238,13 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             prefix,
         } => {
-            let before = api.health().await?;
-            let started = Instant::now();
-            let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(0..count)
-                .map(|i| {
-                    let api = api.clone();
-                    let name = format!("{prefix}-{i:05}");
-                    let phone = pair.then(|| format!("1777{i:07}"));
-                    async move { api.instance(&name, phone.as_deref()).await }
-                })
-                .buffer_unordered(concurrency.max(1))
-                .collect()
-                .await;
-            let errors = results.iter().filter(|r| r.is_err()).count();
-            if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
-                eprintln!("first error: {e}");
-            }
-            let took = started.elapsed();
-            let after = api.health().await?;
-            println!(
-                "instances: {count} (paired: {pair}), errors: {errors}, took {:.1} s ({:.0}/s)",
-                took.as_secs_f64(),
-                count as f64 / took.as_secs_f64()
-            );
-            println!(
-                "server RSS before: {:.1} MiB, after: {:.1} MiB, per instance: {:.1} KiB",
-                mib(&before),
-                mib(&after),
-                (mib(&after) - mib(&before)) * 1024.0 / count.max(1) as f64
-            );
-            println!("states: {}", after["states"]);
+            let label = format!("instances (paired: {pair})");
+            measure(&api, &label, count, concurrency, |api, i| {
+                let name = format!("{prefix}-{i:05}");
+                let phone = pair.then(|| format!("1777{i:07}"));
+                async move { api.instance(&name, phone.as_deref()).await }
+            })
+            .await?;
         }
         Scenario::Real {
             count,
@@ -233,36 +252,14 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             prefix,
         } => {
-            let before = api.health().await?;
-            let started = Instant::now();
             let mock = Arc::new(mock.trim_end_matches('/').to_string());
-            let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(0..count)
-                .map(|i| {
-                    let (api, mock) = (api.clone(), mock.clone());
-                    let (name, phone) = (format!("{prefix}-{i:04}"), format!("1999{i:07}"));
-                    async move { pair_real(&api, &mock, &name, &phone).await }
-                })
-                .buffer_unordered(concurrency.max(1))
-                .collect()
-                .await;
-            let errors = results.iter().filter(|r| r.is_err()).count();
-            if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
-                eprintln!("first error: {e}");
-            }
-            let took = started.elapsed();
-            let after = api.health().await?;
-            let opened = count - errors;
-            println!(
-                "real sessions paired and open: {opened}/{count} in {:.1} s",
-                took.as_secs_f64()
-            );
-            println!(
-                "server RSS before: {:.1} MiB, after: {:.1} MiB, per connected session: {:.1} KiB",
-                mib(&before),
-                mib(&after),
-                (mib(&after) - mib(&before)) * 1024.0 / opened.max(1) as f64
-            );
-            println!("states: {}", after["states"]);
+            let label = "real-engine sessions paired and open";
+            measure(&api, label, count, concurrency, |api, i| {
+                let mock = mock.clone();
+                let (name, phone) = (format!("{prefix}-{i:04}"), format!("1999{i:07}"));
+                async move { pair_real(&api, &mock, &name, &phone).await }
+            })
+            .await?;
         }
         Scenario::Send {
             pairs,
