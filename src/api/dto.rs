@@ -23,6 +23,9 @@ pub struct WebhookBody {
     pub webhook_base64: Option<bool>,
     /// UPPER_SNAKE event names; missing or empty means every event.
     pub events: Option<Vec<String>>,
+    /// zapgate: Standard Webhooks signing secret (`whsec_<base64>` or any string); adds
+    /// `webhook-id`, `webhook-timestamp` and `webhook-signature` headers.
+    pub secret: Option<String>,
 }
 
 /// The settings fields of `/settings/set` and, flattened, of `/instance/create`.

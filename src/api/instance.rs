@@ -450,5 +450,8 @@ pub(crate) fn webhook_from_body(
         by_events: w.by_events.or(w.webhook_by_events).unwrap_or(false),
         base64: w.base64.or(w.webhook_base64).unwrap_or(false),
         events,
+        secret: w.secret.clone().filter(|s| !s.is_empty()),
+        created_at: Some(chrono::Utc::now()),
+        updated_at: Some(chrono::Utc::now()),
     })
 }
