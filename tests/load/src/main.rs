@@ -7,6 +7,8 @@
 //! - `send`: open-loop sendText between paired LOOPBACK instances at a fixed rate; latency is
 //!   measured from the intended send time (no coordinated omission).
 
+mod webhooks;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,6 +58,21 @@ enum Scenario {
         #[arg(long, default_value = "real")]
         prefix: String,
     },
+    /// Webhook delivery: paired LOOPBACK instances with webhooks to a receiver run by this tool
+    /// (a share of them never answer); reports events/s and event->delivery latency.
+    Webhooks {
+        #[arg(long, default_value_t = 500)]
+        instances: usize,
+        /// Percentage of endpoints that never answer.
+        #[arg(long, default_value_t = 0)]
+        hang_percent: usize,
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value = "wh")]
+        prefix: String,
+    },
     /// Send texts between pairs of paired LOOPBACK instances at a fixed rate.
     Send {
         /// Pairs of instances (created and paired first).
@@ -71,14 +88,14 @@ enum Scenario {
     },
 }
 
-struct Api {
+pub(crate) struct Api {
     http: reqwest::Client,
     url: String,
     key: String,
 }
 
 impl Api {
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -97,12 +114,12 @@ impl Api {
         Ok((status, body))
     }
 
-    async fn health(&self) -> anyhow::Result<Value> {
+    pub(crate) async fn health(&self) -> anyhow::Result<Value> {
         Ok(self.call(reqwest::Method::GET, "/health", None).await?.1)
     }
 
     /// Creates a LOOPBACK instance and, when `phone` is set, pairs it with that number.
-    async fn instance(&self, name: &str, phone: Option<&str>) -> anyhow::Result<()> {
+    pub(crate) async fn instance(&self, name: &str, phone: Option<&str>) -> anyhow::Result<()> {
         let body = json!({"instanceName": name, "integration": "LOOPBACK"});
         let (s, b) = self
             .call(reqwest::Method::POST, "/instance/create", Some(body))
@@ -261,6 +278,13 @@ async fn main() -> anyhow::Result<()> {
             })
             .await?;
         }
+        Scenario::Webhooks {
+            instances,
+            hang_percent,
+            rate,
+            seconds,
+            prefix,
+        } => webhooks::run(&api, instances, hang_percent, rate, seconds, &prefix).await?,
         Scenario::Send {
             pairs,
             rate,
