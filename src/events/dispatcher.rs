@@ -133,48 +133,58 @@ async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
     let mut in_flight: JoinSet<(OutboxRow, Attempt)> = JoinSet::new();
     let mut flying: HashSet<Uuid> = HashSet::new();
     let mut idle_since = Instant::now();
+    // Rescanning decodes up to a window of rows, so it happens only when something can have
+    // changed: a delivery finished, a retry fell due, or new rows arrived that are in sight.
+    let mut rescan = true;
+    // The last scan saw a full window: rows arriving now sit behind it, out of sight.
+    let mut window_full = false;
+    let mut next_due: Option<u64> = None;
     loop {
-        let rows = match inner.repo.scan(&endpoint, SCAN_WINDOW) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(%endpoint, error = %e, "outbox scan failed");
-                Vec::new()
+        if std::mem::take(&mut rescan) {
+            let rows = match inner.repo.scan(&endpoint, SCAN_WINDOW) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(%endpoint, error = %e, "outbox scan failed");
+                    Vec::new()
+                }
+            };
+            if rows.is_empty() && in_flight.is_empty() {
+                if idle_since.elapsed() >= IDLE_EXIT && retire(&inner, &endpoint) {
+                    return;
+                }
+            } else {
+                idle_since = Instant::now();
             }
-        };
-        if rows.is_empty() && in_flight.is_empty() {
-            if idle_since.elapsed() >= IDLE_EXIT && retire(&inner, &endpoint) {
-                return;
+            window_full = rows.len() == SCAN_WINDOW;
+            let now = now_ms();
+            next_due = None;
+            for row in rows {
+                if flying.contains(&row.uuid) {
+                    continue;
+                }
+                if row.next_attempt_at_ms > now {
+                    next_due = Some(
+                        next_due.map_or(row.next_attempt_at_ms, |d| d.min(row.next_attempt_at_ms)),
+                    );
+                    continue;
+                }
+                if in_flight.len() >= inner.concurrency {
+                    continue;
+                }
+                flying.insert(row.uuid);
+                let (http, timeout) = (inner.http.clone(), inner.policy.timeout);
+                in_flight.spawn(async move {
+                    let attempt = post(&http, &row, timeout).await;
+                    (row, attempt)
+                });
             }
-        } else {
-            idle_since = Instant::now();
-        }
-        let now = now_ms();
-        let mut next_due: Option<u64> = None;
-        for row in rows {
-            if flying.contains(&row.uuid) {
-                continue;
-            }
-            if row.next_attempt_at_ms > now {
-                next_due = Some(
-                    next_due.map_or(row.next_attempt_at_ms, |d| d.min(row.next_attempt_at_ms)),
-                );
-                continue;
-            }
-            if in_flight.len() >= inner.concurrency {
-                continue;
-            }
-            flying.insert(row.uuid);
-            let (http, timeout) = (inner.http.clone(), inner.policy.timeout);
-            in_flight.spawn(async move {
-                let attempt = post(&http, &row, timeout).await;
-                (row, attempt)
-            });
         }
         let wait = next_due
-            .map(|d| Duration::from_millis(d.saturating_sub(now)))
+            .map(|d| Duration::from_millis(d.saturating_sub(now_ms())))
             .unwrap_or(IDLE_EXIT);
         tokio::select! {
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                rescan = true;
                 if let Ok((row, attempt)) = done {
                     flying.remove(&row.uuid);
                     settle(&inner, &endpoint, row, attempt);
@@ -189,8 +199,10 @@ async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
                     }
                 }
             }
-            _ = notify.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
+            _ = notify.notified() => {
+                rescan = in_flight.len() < inner.concurrency && !window_full;
+            }
+            _ = tokio::time::sleep(wait) => rescan = true,
         }
     }
 }
