@@ -13,6 +13,7 @@
 
 pub mod instances;
 pub mod messages;
+pub mod signal;
 
 use std::path::Path;
 use std::sync::Arc;
