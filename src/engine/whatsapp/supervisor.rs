@@ -31,8 +31,9 @@ use super::bridge::{Bridge, BridgeHandler, Facts};
 use crate::engine::EngineEvent;
 use crate::store::signal::SledBackend;
 
-/// How long a client gets to flush and stop before it is aborted.
-pub(super) const STOP_GRACE: Duration = Duration::from_secs(4);
+/// How long each stopping step (logout IQ, flush, run loop exit) may take before the client is
+/// aborted. Three steps stay within the session's 5 s close deadline.
+pub(super) const STOP_GRACE: Duration = Duration::from_millis(1500);
 
 /// What the session asks of its supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
