@@ -101,6 +101,64 @@ pub struct Config {
     )]
     pub loopback_qr_interval_ms: u64,
 
+    /// Send every matching event to `WEBHOOK_GLOBAL_URL` too (per-event switches:
+    /// `WEBHOOK_EVENTS_<NAME>=true`).
+    #[arg(long, env = "WEBHOOK_GLOBAL_ENABLED", value_parser = BoolishValueParser::new(), default_value = "false")]
+    pub webhook_global_enabled: bool,
+
+    #[arg(long, env = "WEBHOOK_GLOBAL_URL")]
+    pub webhook_global_url: Option<String>,
+
+    /// Add the event suffix (`/messages-upsert`) to the global URL.
+    #[arg(long, env = "WEBHOOK_GLOBAL_WEBHOOK_BY_EVENTS", value_parser = BoolishValueParser::new(), default_value = "false")]
+    pub webhook_global_by_events: bool,
+
+    /// Per-attempt timeout of a webhook POST.
+    #[arg(long, env = "WEBHOOK_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub webhook_request_timeout_ms: u64,
+
+    /// Attempts per event and endpoint before it goes to the dead letters.
+    #[arg(long, env = "WEBHOOK_RETRY_MAX_ATTEMPTS", default_value_t = 10)]
+    pub webhook_retry_max_attempts: u32,
+
+    #[arg(long, env = "WEBHOOK_RETRY_INITIAL_DELAY_SECONDS", default_value_t = 5)]
+    pub webhook_retry_initial_delay_seconds: u64,
+
+    /// Ours: the first retry delay in milliseconds; overrides the seconds setting (tests, demos).
+    #[arg(long, env = "ZAPGATE_WEBHOOK_RETRY_INITIAL_DELAY_MS")]
+    pub webhook_retry_initial_delay_ms: Option<u64>,
+
+    #[arg(long, env = "WEBHOOK_RETRY_USE_EXPONENTIAL_BACKOFF", value_parser = BoolishValueParser::new(), default_value = "true")]
+    pub webhook_retry_use_exponential_backoff: bool,
+
+    #[arg(long, env = "WEBHOOK_RETRY_MAX_DELAY_SECONDS", default_value_t = 300)]
+    pub webhook_retry_max_delay_seconds: u64,
+
+    #[arg(long, env = "WEBHOOK_RETRY_JITTER_FACTOR", default_value_t = 0.2)]
+    pub webhook_retry_jitter_factor: f64,
+
+    /// Statuses that are not retried (the event goes straight to the dead letters).
+    #[arg(
+        long,
+        env = "WEBHOOK_RETRY_NON_RETRYABLE_STATUS_CODES",
+        default_value = "400,401,403,404,422"
+    )]
+    pub webhook_retry_non_retryable_status_codes: String,
+
+    /// Ours: sign every webhook with Standard Webhooks headers using this secret
+    /// (`whsec_<base64>` or any string). A webhook's own `secret` takes precedence.
+    #[arg(long, env = "ZAPGATE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+
+    /// Ours: accept webhook URLs that point at private or loopback addresses. Turn off when
+    /// instance tokens are handed to people who must not reach your internal network (SSRF).
+    #[arg(long, env = "ZAPGATE_WEBHOOK_ALLOW_PRIVATE", value_parser = BoolishValueParser::new(), default_value = "true")]
+    pub webhook_allow_private: bool,
+
+    /// Ours: deliveries in flight per endpoint.
+    #[arg(long, env = "ZAPGATE_WEBHOOK_CONCURRENCY", default_value_t = 4)]
+    pub webhook_concurrency: usize,
+
     /// WHATSAPP-BAILEYS: the WhatsApp Web WebSocket endpoint. Builds with the `wa-mock-peer`
     /// feature accept only a loopback address here.
     #[arg(long, env = "ZAPGATE_WA_URL", default_value = crate::engine::whatsapp::DEFAULT_WA_URL)]
@@ -170,6 +228,34 @@ impl Config {
         crate::engine::whatsapp::parse_version(&self.wa_version)
             .map(Some)
             .ok_or_else(|| ConfigError::BadWaVersion(self.wa_version.clone()))
+    }
+
+    /// Event kinds switched on for the global webhook by `WEBHOOK_EVENTS_<NAME>=true`, read
+    /// from the process environment once at start-up. `GROUPS_UPDATE` and `GROUP_UPDATE` both
+    /// switch on `groups.update`.
+    pub fn global_webhook_events(&self) -> Vec<crate::events::EventKind> {
+        let mut kinds = Vec::new();
+        for (name, value) in std::env::vars() {
+            let Some(event) = name.strip_prefix("WEBHOOK_EVENTS_") else {
+                continue;
+            };
+            let on = matches!(
+                value.trim().to_ascii_lowercase().as_str(),
+                "true" | "1" | "yes" | "on"
+            );
+            if let (true, Some(kind)) = (on, crate::events::EventKind::parse(event)) {
+                kinds.push(kind);
+            }
+        }
+        kinds
+    }
+
+    /// `WEBHOOK_RETRY_NON_RETRYABLE_STATUS_CODES` as numbers; unparsable entries are ignored.
+    pub fn non_retryable_statuses(&self) -> Vec<u16> {
+        self.webhook_retry_non_retryable_status_codes
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect()
     }
 
     /// `DEL_INSTANCE` as minutes, when it is a positive number.

@@ -63,7 +63,21 @@ pub fn build_state(
         loopback: Arc::new(loopback),
         whatsapp: Arc::new(whatsapp),
     };
-    let registry = Registry::new(config.clone(), store, EventBus::new(BUS_CAPACITY), engines)?;
+    let outbox = store::outbox::OutboxRepo::new(&store)?;
+    let dispatcher = events::dispatcher::Dispatcher::start(
+        outbox,
+        events::retry::RetryPolicy::from_config(&config),
+        config.webhook_concurrency,
+    );
+    let webhooks = events::webhook::WebhookRouter::new(&config, &server_url);
+    let registry = Registry::new(
+        config.clone(),
+        store,
+        EventBus::new(BUS_CAPACITY),
+        engines,
+        webhooks,
+        dispatcher,
+    )?;
     Ok(Arc::new(AppState {
         config,
         registry,

@@ -204,6 +204,16 @@ async fn auth_matrix_matches_evolution() {
         (401, unauthorized.clone())
     );
 
+    // A token already held by another instance is refused.
+    let (status, body) = s
+        .post(
+            "/instance/create",
+            Some(KEY),
+            json!({"instanceName": "delta", "integration": "LOOPBACK", "token": token_a}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+
     // fetchInstances: global sees all, a token sees its own, an unknown key nothing.
     let (_, all) = s.get("/instance/fetchInstances", Some(KEY)).await;
     assert_eq!(all.as_array().unwrap().len(), 2);

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use poem_openapi::Object;
 use serde_json::Value;
 
+use super::error::ApiError;
 use crate::instance::{InstanceView, QrView, Settings};
 
 /// The `webhook` object of `/instance/create` and `/webhook/set`. Both spellings of the flags
@@ -22,6 +23,53 @@ pub struct WebhookBody {
     pub webhook_base64: Option<bool>,
     /// UPPER_SNAKE event names; missing or empty means every event.
     pub events: Option<Vec<String>>,
+    /// zapgate: Standard Webhooks signing secret (`whsec_<base64>` or any string); adds
+    /// `webhook-id`, `webhook-timestamp` and `webhook-signature` headers.
+    pub secret: Option<String>,
+}
+
+/// The settings fields of `/settings/set` and, flattened, of `/instance/create`.
+#[derive(Object, Debug, Clone, Default)]
+#[oai(rename_all = "camelCase")]
+pub struct SettingsBody {
+    pub reject_call: Option<bool>,
+    pub msg_call: Option<String>,
+    pub groups_ignore: Option<bool>,
+    pub always_online: Option<bool>,
+    pub read_messages: Option<bool>,
+    pub read_status: Option<bool>,
+    pub sync_full_history: Option<bool>,
+    pub wavoip_token: Option<String>,
+}
+
+impl SettingsBody {
+    /// Create's rule: a missing switch is off (only `true` counts as true).
+    pub fn or_defaults(&self) -> Settings {
+        self.build(|v, _| Ok(v == Some(true))).unwrap_or_default()
+    }
+
+    /// `/settings/set`'s rule: the six switches are required.
+    pub fn all_required(&self) -> Result<Settings, ApiError> {
+        self.build(|v, field| {
+            v.ok_or_else(|| ApiError::Validation(format!("instance requires property \"{field}\"")))
+        })
+    }
+
+    fn build(
+        &self,
+        switch: impl Fn(Option<bool>, &str) -> Result<bool, ApiError>,
+    ) -> Result<Settings, ApiError> {
+        Ok(Settings {
+            reject_call: switch(self.reject_call, "rejectCall")?,
+            groups_ignore: switch(self.groups_ignore, "groupsIgnore")?,
+            always_online: switch(self.always_online, "alwaysOnline")?,
+            read_messages: switch(self.read_messages, "readMessages")?,
+            read_status: switch(self.read_status, "readStatus")?,
+            sync_full_history: switch(self.sync_full_history, "syncFullHistory")?,
+            msg_call: self.msg_call.clone().unwrap_or_default(),
+            wavoip_token: self.wavoip_token.clone().unwrap_or_default(),
+        })
+    }
 }
 
 /// Evolution's settings object (all fields present in responses).

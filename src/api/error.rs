@@ -186,6 +186,7 @@ impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         match e {
             RegistryError::NameTaken(n) => ApiError::NameTaken(n),
+            RegistryError::TokenTaken => ApiError::BadRequest(e.to_string()),
             RegistryError::Store(e) => e.into(),
             RegistryError::Instance(e) => e.into(),
         }

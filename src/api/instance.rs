@@ -9,13 +9,13 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde_json::{Value, json};
 
 use super::auth::{ApiKey, Caller};
-use super::dto::{ConnectionStateDto, QrDto, SettingsDto, StatusDto, WebhookBody};
+use super::dto::{ConnectionStateDto, QrDto, SettingsBody, SettingsDto, StatusDto, WebhookBody};
 use super::error::ApiError;
 use crate::engine::Presence;
 use crate::instance::registry::NewInstance;
 use crate::instance::{
-    ConnectionState, InstanceHandle, InstanceView, Integration, IntegrationError, Settings,
-    WebhookConfig, validate_name,
+    ConnectionState, InstanceHandle, InstanceView, Integration, IntegrationError, WebhookConfig,
+    validate_name,
 };
 use crate::state::AppState;
 
@@ -43,14 +43,8 @@ pub struct CreateInstanceBody {
     /// Phone number (digits); with `qrcode:true` a pairing code is requested for it.
     pub number: Option<String>,
     pub business_id: Option<String>,
-    pub reject_call: Option<bool>,
-    pub msg_call: Option<String>,
-    pub groups_ignore: Option<bool>,
-    pub always_online: Option<bool>,
-    pub read_messages: Option<bool>,
-    pub read_status: Option<bool>,
-    pub sync_full_history: Option<bool>,
-    pub wavoip_token: Option<String>,
+    #[oai(flatten)]
+    pub settings: SettingsBody,
     pub webhook: Option<WebhookBody>,
 }
 
@@ -148,16 +142,7 @@ impl InstanceApi {
             .as_ref()
             .map(|w| webhook_from_body(w, true))
             .transpose()?;
-        let settings = Settings {
-            reject_call: b.reject_call == Some(true),
-            msg_call: b.msg_call.clone().unwrap_or_default(),
-            groups_ignore: b.groups_ignore == Some(true),
-            always_online: b.always_online == Some(true),
-            read_messages: b.read_messages == Some(true),
-            read_status: b.read_status == Some(true),
-            sync_full_history: b.sync_full_history == Some(true),
-            wavoip_token: b.wavoip_token.clone().unwrap_or_default(),
-        };
+        let settings = b.settings.or_defaults();
         let handle = self
             .state
             .registry
@@ -465,5 +450,8 @@ pub(crate) fn webhook_from_body(
         by_events: w.by_events.or(w.webhook_by_events).unwrap_or(false),
         base64: w.base64.or(w.webhook_base64).unwrap_or(false),
         events,
+        secret: w.secret.clone().filter(|s| !s.is_empty()),
+        created_at: Some(chrono::Utc::now()),
+        updated_at: Some(chrono::Utc::now()),
     })
 }

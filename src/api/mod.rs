@@ -11,6 +11,7 @@ pub mod ops;
 pub mod rows;
 pub mod settings;
 pub mod stream;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ type Apis = (
     settings::SettingsApi,
     message::MessageApi,
     loopback::LoopbackApi,
+    webhook::WebhookApi,
 );
 
 /// The OpenAPI service; also what `zapgate openapi` prints.
@@ -44,7 +46,10 @@ pub fn openapi(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
             message::MessageApi {
                 state: state.clone(),
             },
-            loopback::LoopbackApi { state },
+            loopback::LoopbackApi {
+                state: state.clone(),
+            },
+            webhook::WebhookApi { state },
         ),
         "zapgate",
         env!("CARGO_PKG_VERSION"),

@@ -7,9 +7,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
 use super::auth::ApiKey;
-use super::dto::SettingsDto;
+use super::dto::{SettingsBody, SettingsDto};
 use super::error::ApiError;
-use crate::instance::Settings;
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -20,20 +19,6 @@ enum Tag {
 
 pub struct SettingsApi {
     pub state: Arc<AppState>,
-}
-
-/// All six booleans are required, as in Evolution.
-#[derive(Object, Debug)]
-#[oai(rename_all = "camelCase")]
-pub struct SettingsBody {
-    pub reject_call: Option<bool>,
-    pub msg_call: Option<String>,
-    pub groups_ignore: Option<bool>,
-    pub always_online: Option<bool>,
-    pub read_messages: Option<bool>,
-    pub read_status: Option<bool>,
-    pub sync_full_history: Option<bool>,
-    pub wavoip_token: Option<String>,
 }
 
 #[derive(Object, Debug)]
@@ -69,20 +54,7 @@ impl SettingsApi {
         body: Json<SettingsBody>,
     ) -> Result<SetResponse, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
-        let b = body.0;
-        let req = |v: Option<bool>, field: &str| {
-            v.ok_or_else(|| ApiError::Validation(format!("instance requires property \"{field}\"")))
-        };
-        let settings = Settings {
-            reject_call: req(b.reject_call, "rejectCall")?,
-            groups_ignore: req(b.groups_ignore, "groupsIgnore")?,
-            always_online: req(b.always_online, "alwaysOnline")?,
-            read_messages: req(b.read_messages, "readMessages")?,
-            read_status: req(b.read_status, "readStatus")?,
-            sync_full_history: req(b.sync_full_history, "syncFullHistory")?,
-            msg_call: b.msg_call.unwrap_or_default(),
-            wavoip_token: b.wavoip_token.unwrap_or_default(),
-        };
+        let settings = body.0.all_required()?;
         h.set_settings(settings.clone()).await?;
         Ok(SetResponse::Created(Json(SettingsSetDto {
             settings: SettingsEcho {

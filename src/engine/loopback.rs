@@ -10,6 +10,7 @@
 //! each other therefore cannot deadlock on each other's full channels.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -121,6 +122,7 @@ impl Engine for LoopbackEngine {
             events: ctx.events.clone(),
             phone: Mutex::new(None),
             stop: Arc::new(Notify::new()),
+            stopped: AtomicBool::new(false),
         });
         let runner = session.clone();
         let config = self.config.clone();
@@ -147,6 +149,8 @@ struct LoopbackSession {
     phone: Mutex<Option<String>>,
     /// Fired by close/logout to stop the QR loop and the inbox pump.
     stop: Arc<Notify>,
+    /// Set by close/logout; checked after going online in case the stop came first.
+    stopped: AtomicBool,
 }
 
 impl LoopbackSession {
@@ -220,6 +224,10 @@ impl LoopbackSession {
         if let Ok(mut p) = self.phone.lock() {
             *p = Some(phone.clone());
         }
+        if self.stopped.load(Ordering::SeqCst) {
+            self.net.detach(&phone);
+            return;
+        }
         let connected = EngineEvent::Connected {
             jid: format!("{phone}@{USER_SERVER}"),
             push_name: Some(self.name.clone()),
@@ -249,6 +257,7 @@ impl LoopbackSession {
     }
 
     fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
         self.stop.notify_waiters();
         // notify_one stores a permit so a loop that was not waiting yet still sees it.
         self.stop.notify_one();

@@ -2,7 +2,11 @@
 //! configuration, dotted in payloads), the [`Event`] an instance publishes, and the bus that
 //! fans events out to live subscribers.
 
+pub mod dispatcher;
 pub mod kind;
+pub mod retry;
+pub mod sign;
+pub mod webhook;
 
 use std::sync::Arc;
 

@@ -239,14 +239,19 @@ impl InstanceHandle {
             .messages
             .put(sent.timestamp, &sent.id, &record)?;
         self.shared.message_count.fetch_add(1, Ordering::Relaxed);
-        let sender = self.view().record.owner_jid.clone();
-        self.shared.deps.publish(Event::new(
+        let view = self.view();
+        let event = Event::new(
             EventKind::SendMessage,
             &self.shared.name,
             self.shared.id,
-            sender,
+            view.record.owner_jid.clone(),
             record.clone(),
-        ));
+        );
+        // The 201 leaves only once send.message is durable in the outbox.
+        let webhook = view.record.webhook.as_ref();
+        if self.shared.deps.publish(event, webhook, &self.shared.token) {
+            self.shared.deps.store.sync().await?;
+        }
         Ok(record)
     }
 
@@ -292,6 +297,7 @@ pub(crate) fn spawn(record: InstanceRecord, deps: Arc<Deps>) -> Result<InstanceH
         view: view_tx,
         engine_rx: None,
         pairing_phone: None,
+        unsynced: false,
     };
     tokio::spawn(actor.run(cmd_rx));
     Ok(InstanceHandle { shared })
@@ -305,6 +311,8 @@ struct Actor {
     /// events can never reach the new state.
     engine_rx: Option<mpsc::Receiver<EngineEvent>>,
     pairing_phone: Option<String>,
+    /// Outbox rows were written since the last flush; flushed before the next step.
+    unsynced: bool,
 }
 
 impl Actor {
@@ -337,7 +345,13 @@ impl Actor {
                     }
                     Some(cmd) => self.handle(cmd).await,
                 },
-                Some(ev) = recv_engine(&mut self.engine_rx) => self.on_engine(ev).await,
+                Some(ev) = recv_engine(&mut self.engine_rx) => {
+                    self.on_engine(ev).await;
+                    // Drain what queued meanwhile so one flush covers the whole batch.
+                    while let Some(ev) = self.engine_rx.as_mut().and_then(|rx| rx.try_recv().ok()) {
+                        self.on_engine(ev).await;
+                    }
+                }
                 _ = reap, if reap_at.is_some() && self.state() != ConnectionState::Open => {
                     tracing::info!(instance = %self.shared.name, "DEL_INSTANCE: removing instance that never opened");
                     if self.delete().await.is_ok() {
@@ -346,6 +360,7 @@ impl Actor {
                     break;
                 }
             }
+            self.flush_events().await;
         }
     }
 
@@ -364,11 +379,14 @@ impl Actor {
                 } else {
                     self.start_session(pairing_phone).await
                 };
+                self.flush_events().await;
                 let _ = reply.send(r);
             }
             Command::Restart { reply } => {
                 let pairing = self.pairing_phone.clone();
-                let _ = reply.send(self.start_session(pairing).await);
+                let r = self.start_session(pairing).await;
+                self.flush_events().await;
+                let _ = reply.send(r);
             }
             Command::Logout { reply } => {
                 let r = if self.state() == ConnectionState::Close {
@@ -382,15 +400,20 @@ impl Actor {
                     }
                     self.on_logged_out(401, "logged out through the API").await
                 };
+                self.flush_events().await;
                 let _ = reply.send(r);
             }
             Command::SetSettings { settings, reply } => {
                 self.record.settings = settings;
-                let _ = reply.send(self.persist(true).await);
+                let r = self.persist(true).await;
+                self.flush_events().await;
+                let _ = reply.send(r);
             }
             Command::SetWebhook { webhook, reply } => {
                 self.record.webhook = webhook;
-                let _ = reply.send(self.persist(true).await);
+                let r = self.persist(true).await;
+                self.flush_events().await;
+                let _ = reply.send(r);
             }
             Command::Delete { .. } | Command::Shutdown { .. } => {}
         }
@@ -605,14 +628,25 @@ impl Actor {
         Ok(())
     }
 
-    fn publish(&self, kind: EventKind, data: Value) {
-        self.shared.deps.publish(Event::new(
+    fn publish(&mut self, kind: EventKind, data: Value) {
+        let event = Event::new(
             kind,
             &self.shared.name,
             self.shared.id,
             self.record.owner_jid.clone(),
             data,
-        ));
+        );
+        let webhook = self.record.webhook.as_ref();
+        self.unsynced |= self.shared.deps.publish(event, webhook, &self.shared.token);
+    }
+
+    /// Makes the events published so far durable (one group-committed flush per batch).
+    async fn flush_events(&mut self) {
+        if std::mem::take(&mut self.unsynced)
+            && let Err(e) = self.shared.deps.store.sync().await
+        {
+            tracing::error!(instance = %self.shared.name, error = %e, "could not flush webhook rows");
+        }
     }
 }
 

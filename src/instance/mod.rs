@@ -84,6 +84,13 @@ pub struct WebhookConfig {
     /// UPPER_SNAKE event names; empty means every event.
     #[serde(default)]
     pub events: Vec<String>,
+    /// Standard Webhooks signing secret (ours; Evolution has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Checks an instance name: it becomes a URL path segment and a log field.

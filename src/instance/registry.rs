@@ -14,6 +14,8 @@ use super::actor::{self, InstanceError, InstanceHandle};
 use super::{ConnectionState, Integration, Settings, WebhookConfig};
 use crate::config::Config;
 use crate::engine::Engines;
+use crate::events::dispatcher::Dispatcher;
+use crate::events::webhook::WebhookRouter;
 use crate::events::{Event, EventBus, EventKind};
 use crate::store::instances::{InstanceRecord, InstanceRepo};
 use crate::store::{Store, StoreError};
@@ -25,14 +27,37 @@ pub struct Deps {
     pub instances: InstanceRepo,
     pub bus: EventBus,
     pub engines: Engines,
+    pub webhooks: WebhookRouter,
+    pub dispatcher: Dispatcher,
     /// Name -> handle, shared with the registry so an actor that removes itself
     /// (`DEL_INSTANCE`) can leave the map.
     by_name: RwLock<HashMap<String, InstanceHandle>>,
 }
 
 impl Deps {
-    pub fn publish(&self, event: Event) {
+    /// THE funnel every event goes through: one outbox row per matching webhook (written, not
+    /// yet flushed: returns true when the caller must `store.sync()` before it may claim the
+    /// event durable), then the live bus.
+    pub fn publish(&self, event: Event, webhook: Option<&WebhookConfig>, token: &str) -> bool {
+        let rows = self.webhooks.rows_for(&event, webhook, token);
+        let mut wrote = false;
+        if !rows.is_empty() {
+            match self.dispatcher.repo().insert(&rows) {
+                Ok(()) => {
+                    wrote = true;
+                    let endpoints: std::collections::BTreeSet<&str> =
+                        rows.iter().map(|r| r.endpoint.as_str()).collect();
+                    for e in endpoints {
+                        self.dispatcher.nudge(e);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(instance = %event.instance, error = %e, "could not queue webhook rows")
+                }
+            }
+        }
         self.bus.publish(event);
+        wrote
     }
 
     /// Removes everything an instance stored: its trees, its record, its loopback number.
@@ -65,6 +90,9 @@ pub struct NewInstance {
 pub enum RegistryError {
     #[error("This name \"{0}\" is already in use.")]
     NameTaken(String),
+    /// Tokens authorize by themselves: two instances must never share one.
+    #[error("This token is already used by another instance.")]
+    TokenTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -83,6 +111,8 @@ impl Registry {
         store: Store,
         bus: EventBus,
         engines: Engines,
+        webhooks: WebhookRouter,
+        dispatcher: Dispatcher,
     ) -> Result<Self, StoreError> {
         let instances = InstanceRepo::new(&store)?;
         Ok(Registry {
@@ -92,6 +122,8 @@ impl Registry {
                 instances,
                 bus,
                 engines,
+                webhooks,
+                dispatcher,
                 by_name: RwLock::new(HashMap::new()),
             }),
         })
@@ -159,6 +191,9 @@ impl Registry {
             if map.contains_key(&new.name) {
                 return Err(RegistryError::NameTaken(new.name));
             }
+            if map.values().any(|h| h.token_matches(&record.token)) {
+                return Err(RegistryError::TokenTaken);
+            }
             let handle = actor::spawn(record.clone(), self.deps.clone())?;
             map.insert(new.name.clone(), handle.clone());
             handle
@@ -168,13 +203,19 @@ impl Registry {
             handle.shutdown().await;
             return Err(e.into());
         }
-        self.deps.publish(Event::new(
+        let event = Event::new(
             EventKind::InstanceCreate,
             &record.name,
             record.id,
             None,
             json!({"instanceName": record.name, "instanceId": record.id}),
-        ));
+        );
+        if self
+            .deps
+            .publish(event, record.webhook.as_ref(), &record.token)
+        {
+            self.deps.store.sync().await?;
+        }
         Ok(handle)
     }
 
@@ -237,5 +278,9 @@ impl Registry {
 
     pub fn engines(&self) -> &Engines {
         &self.deps.engines
+    }
+
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.deps.dispatcher
     }
 }

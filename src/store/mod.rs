@@ -13,6 +13,7 @@
 
 pub mod instances;
 pub mod messages;
+pub mod outbox;
 pub mod signal;
 
 use std::path::Path;

@@ -84,8 +84,17 @@ impl Device {
     }
 }
 
+/// The account's app-state sync key, shared with each new companion.
+#[derive(Clone)]
+pub struct AppStateKey {
+    pub id: [u8; 6],
+    pub data: [u8; 32],
+    pub timestamp_ms: i64,
+}
+
 pub struct Account {
     pub phone: String,
+    pub app_state_key: AppStateKey,
     pub lid: String,
     pub keys: Arc<PhoneKeys>,
     pub signal: Arc<tokio::sync::Mutex<PhoneSignal>>,
@@ -153,6 +162,11 @@ impl Registry {
                 phone.to_string(),
                 Account {
                     phone: phone.to_string(),
+                    app_state_key: AppStateKey {
+                        id: rand::random(),
+                        data: rand::random(),
+                        timestamp_ms: wacore::time::now_millis(),
+                    },
                     lid,
                     keys,
                     signal: Arc::new(tokio::sync::Mutex::new(signal)),

@@ -1,7 +1,9 @@
-//! The scripted phone-side contact behind `POST /admin/send`: the mock
-//! phone of account `from` Signal-encrypts a text to every companion of
-//! account `to`, using the prekeys those companions uploaded.
+//! What simulated phones send over Signal: a contact's text behind
+//! `POST /admin/send` (the phone of account `from` encrypts to every
+//! companion of account `to`, from the prekeys they uploaded) and the
+//! app-state key share a primary gives a newly linked companion.
 
+use crate::pairing::account_raw_id;
 use crate::shared::{Shared, now_secs};
 use crate::signal::DeviceKeys;
 use anyhow::{Result, anyhow};
@@ -9,7 +11,7 @@ use wacore::libsignal::protocol::ProtocolAddress;
 use wacore::messages::MessageUtils;
 use wacore_binary::Jid;
 use wacore_binary::builder::NodeBuilder;
-use waproto::buffa::Message as _;
+use waproto::buffa::{Message as _, MessageField};
 use waproto::whatsapp as wa;
 
 pub struct Sent {
@@ -36,25 +38,98 @@ pub async fn send_text(
     to: &str,
     text: &str,
 ) -> Result<Sent, SendError> {
+    if !shared.reg().accounts.contains_key(to) {
+        return Err(SendError::UnknownRecipient);
+    }
+    let message = wa::Message {
+        conversation: Some(text.to_string()),
+        ..Default::default()
+    };
+    phone_send(
+        shared,
+        from,
+        to,
+        None,
+        &message,
+        Some(format!("Contact {from}")),
+    )
+    .await
+}
+
+/// The phone hands a companion the account's app-state key, as a real
+/// primary does after linking. Sent on every login, not just the first:
+/// a client without a push name redoes its initial app-state sync on each
+/// start and waits a 10 s grace for this share before it.
+pub async fn share_app_state_key(
+    shared: &Shared,
+    phone: &str,
+    device: u16,
+) -> Result<(), SendError> {
+    let key = {
+        let reg = shared.reg();
+        match reg.accounts.get(phone) {
+            Some(a) if a.devices.contains_key(&device) => a.app_state_key.clone(),
+            _ => return Ok(()),
+        }
+    };
+    let fingerprint = wa::message::AppStateSyncKeyFingerprint {
+        raw_id: Some(account_raw_id(phone)),
+        current_index: Some(0),
+        device_indexes: vec![0, u32::from(device)],
+    };
+    let share = wa::message::AppStateSyncKeyShare {
+        keys: vec![wa::message::AppStateSyncKey {
+            key_id: MessageField::some(wa::message::AppStateSyncKeyId {
+                key_id: Some(key.id.to_vec()),
+            }),
+            key_data: MessageField::some(wa::message::AppStateSyncKeyData {
+                key_data: Some(key.data.to_vec()),
+                fingerprint: MessageField::some(fingerprint),
+                timestamp: Some(key.timestamp_ms),
+            }),
+        }],
+    };
+    let message = wa::Message {
+        protocol_message: MessageField::some(wa::message::ProtocolMessage {
+            r#type: Some(wa::message::protocol_message::Type::APP_STATE_SYNC_KEY_SHARE),
+            app_state_sync_key_share: MessageField::some(share),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    phone_send(shared, phone, phone, Some(device), &message, None).await?;
+    Ok(())
+}
+
+/// Encrypts `message` from the phone (device 0) of `from` to the companions
+/// of `to` (all, or just `only`), starting Signal sessions from uploaded
+/// prekeys where needed, and delivers (or queues) one stanza per device.
+async fn phone_send(
+    shared: &Shared,
+    from: &str,
+    to: &str,
+    only: Option<u16>,
+    message: &wa::Message,
+    notify: Option<String>,
+) -> Result<Sent, SendError> {
     let (signal, targets) = {
         let mut reg = shared.reg();
-        if !reg.accounts.contains_key(to) {
-            return Err(SendError::UnknownRecipient);
-        }
         let signal = reg.account_mut(from).signal.clone();
-        let targets: Vec<u16> = reg.accounts[to].devices.keys().copied().collect();
+        let targets: Vec<u16> = match reg.accounts.get(to) {
+            Some(a) => a
+                .devices
+                .keys()
+                .copied()
+                .filter(|d| only.is_none_or(|o| o == *d))
+                .collect(),
+            None => return Err(SendError::UnknownRecipient),
+        };
         (signal, targets)
     };
     if targets.is_empty() {
         return Err(SendError::NoDevices);
     }
-    let plaintext = MessageUtils::pad_message_v2(
-        wa::Message {
-            conversation: Some(text.to_string()),
-            ..Default::default()
-        }
-        .encode_to_vec(),
-    );
+    let plaintext = MessageUtils::pad_message_v2(message.encode_to_vec());
     let id = format!("3EB0{:016X}", rand::random::<u64>());
     let sender = Jid::pn(from);
     let mut signal = signal.lock().await;
@@ -76,12 +151,15 @@ pub async fn send_text(
             signal.start_session(&address, &keys).await?;
         }
         let (kind, ciphertext) = signal.encrypt(&address, &plaintext).await?;
-        let node = NodeBuilder::new("message")
+        let mut node = NodeBuilder::new("message")
             .attr("from", sender.clone())
             .attr("id", id.as_str())
             .attr("type", "text")
-            .attr("t", now_secs().to_string())
-            .attr("notify", format!("Contact {from}"))
+            .attr("t", now_secs().to_string());
+        if let Some(name) = &notify {
+            node = node.attr("notify", name.as_str());
+        }
+        let node = node
             .children([NodeBuilder::new("enc")
                 .attr("v", "2")
                 .attr("type", kind)

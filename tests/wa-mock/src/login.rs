@@ -2,6 +2,7 @@
 //! offline phase after it goes active, and remote logout.
 
 use crate::accounts::SERVER;
+use crate::contact;
 use crate::session::Conn;
 use crate::shared::{Counters, Shared, now_secs};
 use wacore_binary::builder::NodeBuilder;
@@ -92,6 +93,12 @@ pub fn on_active(conn: &Conn) {
                 .build()])
             .build(),
     );
+    let shared = conn.shared.clone();
+    tokio::spawn(async move {
+        if let Err(e) = contact::share_app_state_key(&shared, &phone, device).await {
+            tracing::warn!(phone, device, "app-state key share failed: {e:?}");
+        }
+    });
 }
 
 /// Removes every companion of `phone` (or just `device`) and tells the

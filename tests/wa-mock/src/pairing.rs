@@ -20,6 +20,7 @@ use waproto::buffa::Message as _;
 use waproto::whatsapp as wa;
 
 const REFS_PER_CONNECTION: usize = 6;
+const RECYCLE_DELAY: Duration = Duration::from_millis(500);
 const ADV_ACCOUNT_SIGNATURE_PREFIX: [u8; 2] = [6, 0];
 
 fn bytes_at(v: &Option<Vec<u8>>, len: usize, what: &str) -> Result<Vec<u8>> {
@@ -297,9 +298,15 @@ pub fn on_pair_reply(conn: &Conn, node: &Node) -> bool {
     drop(reg);
     if outcome.is_ok() {
         // Normal stream recycle after pairing: the client reconnects at once
-        // and logs in with its new identity.
-        conn.peer
-            .close_with(NodeBuilder::new("stream:error").attr("code", "515").build());
+        // and logs in. Delayed because whatsapp-rust finishes its
+        // pair-success handler (which marks the *current* connection as
+        // expected to drop) after sending `pair-device-sign`; a 515 that
+        // wins that race makes it drop its fresh login connection too.
+        let peer = conn.peer.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(RECYCLE_DELAY).await;
+            peer.close_with(NodeBuilder::new("stream:error").attr("code", "515").build());
+        });
     }
     let _ = pending.done.send(outcome);
     true

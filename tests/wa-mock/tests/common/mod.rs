@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -24,7 +24,7 @@ pub const STEP: Duration = Duration::from_secs(45);
 pub struct TestClient {
     pub handle: BotHandle,
     pub client: Arc<Client>,
-    pub events: async_channel::Receiver<Arc<Event>>,
+    pub events: Events,
     pub backend: Arc<InMemoryBackend>,
 }
 
@@ -37,8 +37,20 @@ impl EventHandler for Forward {
     }
 }
 
+/// Logs from both sides (whatsapp-rust logs through `log`) when `RUST_LOG`
+/// is set, e.g. `RUST_LOG=warn,wa_mock=debug`.
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// Builds and spawns a client over `backend` (fresh or reused).
 pub async fn start_client(mock: &WaMock, backend: Arc<InMemoryBackend>) -> TestClient {
+    init_logs();
     let (tx, events) = async_channel::unbounded();
     let handler = Forward(tx);
     let bot = Bot::builder()
@@ -56,25 +68,51 @@ pub async fn start_client(mock: &WaMock, backend: Arc<InMemoryBackend>) -> TestC
     TestClient {
         handle,
         client,
-        events,
+        events: Events {
+            rx: events,
+            skipped: Mutex::new(Vec::new()),
+        },
         backend,
     }
 }
 
-/// Waits until `pick` returns `Some` for an event, failing after `STEP`.
+/// A client's events. whatsapp-rust dispatches events concurrently (not
+/// in order), so waits keep what they skip instead of discarding it.
+pub struct Events {
+    rx: async_channel::Receiver<Arc<Event>>,
+    skipped: Mutex<Vec<Arc<Event>>>,
+}
+
+/// Waits until `pick` returns `Some` for an event (seen before or new),
+/// failing after `STEP`. The matching event is consumed.
 pub async fn wait_for<T>(
-    events: &async_channel::Receiver<Arc<Event>>,
+    events: &Events,
     what: &str,
     mut pick: impl FnMut(&Event) -> Option<T>,
 ) -> T {
+    {
+        let mut skipped = events.skipped.lock().unwrap();
+        if let Some((i, v)) = skipped
+            .iter()
+            .enumerate()
+            .find_map(|(i, e)| pick(e).map(|v| (i, v)))
+        {
+            skipped.remove(i);
+            return v;
+        }
+    }
     let deadline = tokio::time::Instant::now() + STEP;
     loop {
-        let event = tokio::time::timeout_at(deadline, events.recv())
+        let event = tokio::time::timeout_at(deadline, events.rx.recv())
             .await
             .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
             .unwrap_or_else(|_| panic!("event channel closed waiting for {what}"));
-        if let Some(v) = pick(&event) {
-            return v;
+        if std::env::var_os("WA_MOCK_TEST_EVENTS").is_some() {
+            eprintln!("[{what}] event: {event:?}");
+        }
+        match pick(&event) {
+            Some(v) => return v,
+            None => events.skipped.lock().unwrap().push(event),
         }
     }
 }

@@ -1,0 +1,339 @@
+//! `/webhook/*`: Evolution's set/find, and ours (global key): delivery stats, dead letters,
+//! replay. Our routes keep Evolution's shape (instance name last) under names Evolution lacks.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde_json::{Value, json};
+
+use super::auth::ApiKey;
+use super::dto::WebhookBody;
+use super::error::ApiError;
+use super::instance::webhook_from_body;
+use crate::events::webhook::{GLOBAL_ENDPOINT, instance_endpoint, now_ms};
+use crate::instance::{InstanceView, WebhookConfig};
+use crate::state::AppState;
+use crate::store::outbox::{OutboxRow, ReplayFilter};
+
+#[derive(Tags)]
+enum Tag {
+    /// Webhook configuration and delivery.
+    Webhook,
+}
+
+pub struct WebhookApi {
+    pub state: Arc<AppState>,
+}
+
+/// `{webhook: {...}}` as Evolution expects; the fields at the top level are accepted too.
+#[derive(Object, Debug)]
+pub struct SetWebhookBody {
+    pub webhook: Option<WebhookBody>,
+    #[oai(flatten)]
+    pub flat: WebhookBody,
+}
+
+#[derive(ApiResponse)]
+enum SetResponse {
+    /// The stored webhook.
+    #[oai(status = 201)]
+    Created(Json<Value>),
+}
+
+#[derive(Object, Debug, Default)]
+#[oai(rename_all = "camelCase")]
+pub struct ReplayBody {
+    /// One dead letter by its `webhook-id` (`msg_...`).
+    pub id: Option<String>,
+    /// Only letters that died at or after this time (Unix milliseconds).
+    pub from: Option<u64>,
+    /// Only letters that died at or before this time (Unix milliseconds).
+    pub to: Option<u64>,
+}
+
+#[OpenApi(tag = "Tag::Webhook")]
+impl WebhookApi {
+    /// Set the instance's webhook.
+    #[oai(
+        path = "/webhook/set/:instanceName",
+        method = "post",
+        operation_id = "set_webhook"
+    )]
+    async fn set(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<SetWebhookBody>,
+    ) -> Result<SetResponse, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0.webhook.unwrap_or(body.0.flat);
+        let enabled = b
+            .enabled
+            .ok_or_else(|| ApiError::Validation("webhook requires property \"enabled\"".into()))?;
+        let previous = h.view().record.webhook.clone();
+        let mut config = if enabled || b.url.is_some() {
+            webhook_from_body(&b, false)?
+        } else {
+            previous
+                .clone()
+                .ok_or_else(|| ApiError::Validation("webhook requires property \"url\"".into()))?
+        };
+        config.enabled = enabled;
+        if !enabled {
+            config.events.clear();
+        }
+        if let Some(p) = &previous {
+            config.created_at = p.created_at.or(config.created_at);
+        }
+        check_target(&config.url, self.state.config.webhook_allow_private).await?;
+        h.set_webhook(Some(config)).await?;
+        Ok(SetResponse::Created(Json(webhook_row(&h.view()))))
+    }
+
+    /// The instance's webhook, or `null`.
+    #[oai(
+        path = "/webhook/find/:instanceName",
+        method = "get",
+        operation_id = "find_webhook"
+    )]
+    async fn find(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+    ) -> Result<Json<Value>, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        Ok(Json(webhook_row(&h.view())))
+    }
+
+    /// Delivery health (global key): outbox depth, dead letters, per-endpoint status.
+    #[oai(
+        path = "/webhook/stats/:instanceName",
+        method = "get",
+        operation_id = "webhook_stats"
+    )]
+    async fn stats(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+    ) -> Result<Json<Value>, ApiError> {
+        let h = self.operator_access(&name, &key)?;
+        let d = self.state.registry.dispatcher();
+        let own = instance_endpoint(h.id());
+        let endpoint = |e: &str| {
+            let health = d.health(e).unwrap_or_default();
+            let (p50, p99) = health.percentiles();
+            json!({
+                "endpoint": e,
+                "url": health.url,
+                "outboxDepth": d.repo().depth(e),
+                "lastStatus": health.last_status,
+                "lastError": health.last_error,
+                "consecutiveFailures": health.consecutive_failures,
+                "delivered": health.delivered,
+                "failedAttempts": health.failed_attempts,
+                "deadLettered": health.dead_lettered,
+                "latencyP50Ms": p50,
+                "latencyP99Ms": p99,
+            })
+        };
+        Ok(Json(json!({
+            "instanceName": h.name(),
+            "deadLetters": d.repo().dead_letter_count(h.id()),
+            "endpoints": [endpoint(&own), endpoint(GLOBAL_ENDPOINT)],
+        })))
+    }
+
+    /// Dead letters of the instance (global key), oldest first.
+    #[oai(
+        path = "/webhook/deadLetters/:instanceName",
+        method = "get",
+        operation_id = "webhook_dead_letters"
+    )]
+    async fn dead_letters(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<Vec<Value>>, ApiError> {
+        let h = self.operator_access(&name, &key)?;
+        let limit = limit.0.unwrap_or(100).clamp(1, 10_000) as usize;
+        let rows = self
+            .state
+            .registry
+            .dispatcher()
+            .repo()
+            .dead_letters(h.id(), limit)?;
+        Ok(Json(rows.iter().map(letter_json).collect()))
+    }
+
+    /// Replay dead letters (global key): one by id, a time range, or all.
+    #[oai(
+        path = "/webhook/deadLetters/replay/:instanceName",
+        method = "post",
+        operation_id = "webhook_replay"
+    )]
+    async fn replay(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<ReplayBody>,
+    ) -> Result<Json<Value>, ApiError> {
+        let h = self.operator_access(&name, &key)?;
+        let d = self.state.registry.dispatcher();
+        let filter = ReplayFilter {
+            id: body.0.id,
+            from_ms: body.0.from,
+            to_ms: body.0.to,
+        };
+        let rows = d.repo().replay(h.id(), &filter, now_ms())?;
+        d.repo().sync().await?;
+        let endpoints: std::collections::BTreeSet<&str> =
+            rows.iter().map(|r| r.endpoint.as_str()).collect();
+        for e in endpoints {
+            d.nudge(e);
+        }
+        Ok(Json(json!({"replayed": rows.len()})))
+    }
+}
+
+impl WebhookApi {
+    /// 404 for an unknown instance, then the global key.
+    fn operator_access(
+        &self,
+        name: &str,
+        key: &ApiKey,
+    ) -> Result<crate::instance::InstanceHandle, ApiError> {
+        let h = self
+            .state
+            .registry
+            .get(name)
+            .ok_or_else(|| ApiError::InstanceNotFound(name.to_string()))?;
+        self.state.require_global(key)?;
+        Ok(h)
+    }
+}
+
+/// Evolution's stored webhook row, or `null`.
+fn webhook_row(view: &InstanceView) -> Value {
+    let Some(w): Option<&WebhookConfig> = view.record.webhook.as_ref() else {
+        return Value::Null;
+    };
+    json!({
+        "id": view.record.id,
+        "url": w.url,
+        "headers": w.headers,
+        "enabled": w.enabled,
+        "events": w.events,
+        "webhookByEvents": w.by_events,
+        "webhookBase64": w.base64,
+        "createdAt": w.created_at,
+        "updatedAt": w.updated_at,
+        "instanceId": view.record.id,
+    })
+}
+
+fn ms_time(ms: u64) -> Value {
+    Utc.timestamp_millis_opt(ms as i64)
+        .single()
+        .map(|t| json!(t))
+        .unwrap_or(Value::Null)
+}
+
+/// A dead letter as shown to operators: no headers (they can hold secrets).
+fn letter_json(r: &OutboxRow) -> Value {
+    json!({
+        "id": r.webhook_id(),
+        "event": r.event,
+        "url": r.url,
+        "attempts": r.attempt,
+        "lastStatus": r.last_status,
+        "lastError": r.last_error,
+        "createdAt": ms_time(r.created_at_ms),
+        "deadAt": r.dead_at_ms.map(ms_time),
+        "payload": serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null),
+    })
+}
+
+/// Refuses URLs that resolve to private, loopback or link-local addresses when the operator
+/// turned `ZAPGATE_WEBHOOK_ALLOW_PRIVATE` off. Checked when the webhook is set; a DNS answer
+/// that changes later is not re-checked (documented trade-off).
+pub(crate) async fn check_target(url: &str, allow_private: bool) -> Result<(), ApiError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|_| ApiError::BadRequest(format!("Invalid webhook url: {url}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ApiError::BadRequest(format!(
+            "Invalid webhook url: {url} (must be http or https)"
+        )));
+    }
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| ApiError::BadRequest(format!("Invalid webhook url: {url} (no host)")))?;
+    if allow_private {
+        return Ok(());
+    }
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|_| ApiError::BadRequest(format!("Webhook host does not resolve: {host}")))?;
+    for a in addrs {
+        if is_private(a.ip()) {
+            return Err(ApiError::BadRequest(format!(
+                "Webhook url {url} points at a private or loopback address, which this server refuses (ZAPGATE_WEBHOOK_ALLOW_PRIVATE=false)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let seg = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (seg & 0xfe00) == 0xfc00
+                || (seg & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_ranges() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "169.254.1.1",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "2001:4860::8888"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Webhook delivery from the outbox: one worker task per endpoint, so a slow or dead endpoint
+//! only ever delays itself.
+//!
+//! A worker reads a bounded window of its endpoint's rows (oldest first), POSTs the due ones
+//! with at most `ZAPGATE_WEBHOOK_CONCURRENCY` in flight, and then: removes the row on 2xx,
+//! reschedules it in place (attempt, next_attempt_at) on failure, or moves it to the dead
+//! letters when the policy says so. Rows wait in sled, never in RAM, however long an endpoint is
+//! down. A worker with nothing to do for a while exits; the next event starts a new one.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use super::retry::{Next, RetryPolicy};
+use super::sign;
+use super::webhook::now_ms;
+use crate::store::outbox::{OutboxRepo, OutboxRow};
+
+/// Rows looked at per pass of a worker (memory bound per endpoint).
+const SCAN_WINDOW: usize = 256;
+/// An idle worker exits after this long.
+const IDLE_EXIT: Duration = Duration::from_secs(60);
+/// Latencies kept per endpoint for p50/p99.
+const LATENCY_SAMPLES: usize = 512;
+
+/// Delivery health of one endpoint, for `/webhook/stats`.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointHealth {
+    pub url: String,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub delivered: u64,
+    pub failed_attempts: u64,
+    pub dead_lettered: u64,
+    latencies_ms: VecDeque<u32>,
+}
+
+impl EndpointHealth {
+    /// (p50, p99) of recent attempt latencies in milliseconds.
+    pub fn percentiles(&self) -> (Option<u32>, Option<u32>) {
+        if self.latencies_ms.is_empty() {
+            return (None, None);
+        }
+        let mut v: Vec<u32> = self.latencies_ms.iter().copied().collect();
+        v.sort_unstable();
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        (Some(at(0.5)), Some(at(0.99)))
+    }
+}
+
+/// Cheap-to-clone handle on the dispatcher.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    repo: OutboxRepo,
+    http: reqwest::Client,
+    policy: RetryPolicy,
+    concurrency: usize,
+    /// Running workers by endpoint; the Notify wakes one when rows arrive.
+    workers: Mutex<HashMap<String, Arc<Notify>>>,
+    health: Mutex<HashMap<String, EndpointHealth>>,
+}
+
+/// The result of one POST.
+struct Attempt {
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+    error: Option<String>,
+    latency: Duration,
+}
+
+impl Dispatcher {
+    /// Starts workers for every endpoint that has rows left from a previous run.
+    pub fn start(repo: OutboxRepo, policy: RetryPolicy, concurrency: usize) -> Dispatcher {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("zapgate/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(concurrency.max(1))
+            .build()
+            .unwrap_or_default();
+        let d = Dispatcher {
+            inner: Arc::new(Inner {
+                repo,
+                http,
+                policy,
+                concurrency: concurrency.max(1),
+                workers: Mutex::new(HashMap::new()),
+                health: Mutex::new(HashMap::new()),
+            }),
+        };
+        match d.inner.repo.endpoints() {
+            Ok(endpoints) => {
+                for e in endpoints {
+                    d.nudge(&e);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not read the outbox at start-up"),
+        }
+        d
+    }
+
+    /// Rows were added for `endpoint`: wake its worker, starting one if needed.
+    pub fn nudge(&self, endpoint: &str) {
+        let Ok(mut workers) = self.inner.workers.lock() else {
+            return;
+        };
+        if let Some(n) = workers.get(endpoint) {
+            n.notify_one();
+            return;
+        }
+        let notify = Arc::new(Notify::new());
+        workers.insert(endpoint.to_string(), notify.clone());
+        tokio::spawn(worker(self.inner.clone(), endpoint.to_string(), notify));
+    }
+
+    pub fn health(&self, endpoint: &str) -> Option<EndpointHealth> {
+        self.inner.health.lock().ok()?.get(endpoint).cloned()
+    }
+
+    pub fn repo(&self) -> &OutboxRepo {
+        &self.inner.repo
+    }
+}
+
+async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
+    let mut in_flight: JoinSet<(OutboxRow, Attempt)> = JoinSet::new();
+    let mut flying: HashSet<Uuid> = HashSet::new();
+    let mut idle_since = Instant::now();
+    loop {
+        let rows = match inner.repo.scan(&endpoint, SCAN_WINDOW) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(%endpoint, error = %e, "outbox scan failed");
+                Vec::new()
+            }
+        };
+        if rows.is_empty() && in_flight.is_empty() {
+            if idle_since.elapsed() >= IDLE_EXIT && retire(&inner, &endpoint) {
+                return;
+            }
+        } else {
+            idle_since = Instant::now();
+        }
+        let now = now_ms();
+        let mut next_due: Option<u64> = None;
+        for row in rows {
+            if flying.contains(&row.uuid) {
+                continue;
+            }
+            if row.next_attempt_at_ms > now {
+                next_due = Some(
+                    next_due.map_or(row.next_attempt_at_ms, |d| d.min(row.next_attempt_at_ms)),
+                );
+                continue;
+            }
+            if in_flight.len() >= inner.concurrency {
+                continue;
+            }
+            flying.insert(row.uuid);
+            let (http, timeout) = (inner.http.clone(), inner.policy.timeout);
+            in_flight.spawn(async move {
+                let attempt = post(&http, &row, timeout).await;
+                (row, attempt)
+            });
+        }
+        let wait = next_due
+            .map(|d| Duration::from_millis(d.saturating_sub(now)))
+            .unwrap_or(IDLE_EXIT);
+        tokio::select! {
+            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                if let Ok((row, attempt)) = done {
+                    flying.remove(&row.uuid);
+                    settle(&inner, &endpoint, row, attempt);
+                    // Settle whatever else finished, then make the removals durable together:
+                    // after a crash only requests that were really in flight are sent again.
+                    while let Some(Ok((row, attempt))) = in_flight.try_join_next() {
+                        flying.remove(&row.uuid);
+                        settle(&inner, &endpoint, row, attempt);
+                    }
+                    if let Err(e) = inner.repo.sync().await {
+                        tracing::error!(%endpoint, error = %e, "could not flush the outbox");
+                    }
+                }
+            }
+            _ = notify.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Deregisters an idle worker unless rows arrived meanwhile (checked under the lock that
+/// `nudge` takes, so no row is ever left without a worker).
+fn retire(inner: &Inner, endpoint: &str) -> bool {
+    let Ok(mut workers) = inner.workers.lock() else {
+        return false;
+    };
+    if inner.repo.depth(endpoint) > 0 {
+        return false;
+    }
+    workers.remove(endpoint);
+    true
+}
+
+async fn post(http: &reqwest::Client, row: &OutboxRow, timeout: Duration) -> Attempt {
+    let started = Instant::now();
+    let now_s = now_ms() / 1000;
+    let mut req = http
+        .post(&row.url)
+        .timeout(timeout)
+        .header("content-type", "application/json");
+    for (k, v) in &row.headers {
+        if k.eq_ignore_ascii_case("jwt_key") {
+            req = req.header(
+                "authorization",
+                format!("Bearer {}", sign::evolution_jwt(v, now_s)),
+            );
+        } else {
+            req = req.header(k.as_str(), v.as_str());
+        }
+    }
+    if let Some(secret) = &row.secret {
+        let id = row.webhook_id();
+        let signature = sign::standard_webhooks(secret, &id, now_s, row.body.as_bytes());
+        req = req
+            .header("webhook-id", id)
+            .header("webhook-timestamp", now_s.to_string())
+            .header("webhook-signature", signature);
+    }
+    match req.body(row.body.clone()).send().await {
+        Ok(resp) => {
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            Attempt {
+                status: Some(resp.status().as_u16()),
+                retry_after,
+                error: None,
+                latency: started.elapsed(),
+            }
+        }
+        Err(e) => Attempt {
+            status: None,
+            retry_after: None,
+            // The URL may carry credentials: report the kind of failure only.
+            error: Some(if e.is_timeout() {
+                "timeout".into()
+            } else if e.is_connect() {
+                "connection failed".into()
+            } else if e.is_builder() {
+                "invalid request (URL or header)".into()
+            } else {
+                "request failed".into()
+            }),
+            latency: started.elapsed(),
+        },
+    }
+}
+
+/// Applies an attempt's outcome to the row and the endpoint's health.
+fn settle(inner: &Inner, endpoint: &str, mut row: OutboxRow, attempt: Attempt) {
+    let ok = attempt.status.is_some_and(|s| (200..300).contains(&s));
+    let result = if ok {
+        inner.repo.remove(&row).map(|_| "delivered")
+    } else {
+        row.attempt += 1;
+        row.last_status = attempt.status;
+        row.last_error = attempt.error.clone();
+        let unit = (Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0;
+        match inner
+            .policy
+            .next(row.attempt, attempt.status, attempt.retry_after, unit)
+        {
+            Next::RetryIn(d) => {
+                row.next_attempt_at_ms = now_ms() + d.as_millis() as u64;
+                inner.repo.update(&row).map(|_| "retry")
+            }
+            Next::DeadLetter => {
+                row.dead_at_ms = Some(now_ms());
+                inner.repo.bury(&row).map(|_| "dead")
+            }
+        }
+    };
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(%endpoint, error = %e, "could not update the outbox");
+            return;
+        }
+    };
+    if let Ok(mut all) = inner.health.lock() {
+        let h = all.entry(endpoint.to_string()).or_default();
+        h.url = row.url.clone();
+        h.last_status = attempt.status;
+        h.last_error = attempt.error;
+        if h.latencies_ms.len() >= LATENCY_SAMPLES {
+            h.latencies_ms.pop_front();
+        }
+        h.latencies_ms
+            .push_back(attempt.latency.as_millis().min(u32::MAX as u128) as u32);
+        match outcome {
+            "delivered" => {
+                h.delivered += 1;
+                h.consecutive_failures = 0;
+            }
+            "dead" => {
+                h.failed_attempts += 1;
+                h.dead_lettered += 1;
+                h.consecutive_failures += 1;
+            }
+            _ => {
+                h.failed_attempts += 1;
+                h.consecutive_failures += 1;
+            }
+        }
+    }
+}

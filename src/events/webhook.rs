@@ -1,0 +1,144 @@
+//! Which webhooks an event goes to, and the outbox rows that carry it there.
+//!
+//! An instance's own webhook (if enabled and subscribed to the event) and the global webhook
+//! (`WEBHOOK_GLOBAL_*`, per-event switches `WEBHOOK_EVENTS_<NAME>`) are independent: an event
+//! matching both is delivered to both, as in Evolution.
+
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+use super::{Event, EventKind};
+use crate::config::Config;
+use crate::instance::WebhookConfig;
+use crate::store::outbox::OutboxRow;
+
+/// Endpoint key of the global webhook.
+pub const GLOBAL_ENDPOINT: &str = "global";
+
+/// Endpoint key of an instance's webhook.
+pub fn instance_endpoint(instance_id: Uuid) -> String {
+    format!("i:{instance_id}")
+}
+
+/// Resolved once from the configuration.
+pub struct WebhookRouter {
+    global_url: Option<String>,
+    global_by_events: bool,
+    global_kinds: HashSet<EventKind>,
+    global_secret: Option<String>,
+    expose_token: bool,
+    server_url: String,
+}
+
+impl WebhookRouter {
+    pub fn new(config: &Config, server_url: &str) -> Self {
+        WebhookRouter {
+            global_url: config
+                .webhook_global_url
+                .clone()
+                .filter(|u| config.webhook_global_enabled && is_http(u)),
+            global_by_events: config.webhook_global_by_events,
+            global_kinds: config.global_webhook_events().into_iter().collect(),
+            global_secret: config.webhook_secret.clone().filter(|s| !s.is_empty()),
+            expose_token: config.expose_in_fetch_instances,
+            server_url: server_url.to_string(),
+        }
+    }
+
+    /// The rows to write for `event`; empty when nobody subscribed.
+    pub fn rows_for(
+        &self,
+        event: &Event,
+        webhook: Option<&WebhookConfig>,
+        token: &str,
+    ) -> Vec<OutboxRow> {
+        let apikey = self.expose_token.then_some(token);
+        let mut rows = Vec::new();
+        if let Some(w) = webhook.filter(|w| subscribed(w, event.kind)) {
+            let url = with_suffix(&w.url, w.by_events, event.kind);
+            let body = event.envelope(Some(&w.url), &self.server_url, apikey);
+            rows.push(self.row(
+                event,
+                instance_endpoint(event.instance_id),
+                url,
+                w.headers.clone(),
+                w.secret.clone().or_else(|| self.global_secret.clone()),
+                body.to_string(),
+            ));
+        }
+        if let Some(g) = self
+            .global_url
+            .as_deref()
+            .filter(|_| self.global_kinds.contains(&event.kind))
+        {
+            let url = with_suffix(g, self.global_by_events, event.kind);
+            let body = event.envelope(Some(&url), &self.server_url, apikey);
+            rows.push(self.row(
+                event,
+                GLOBAL_ENDPOINT.to_string(),
+                url,
+                Default::default(),
+                self.global_secret.clone(),
+                body.to_string(),
+            ));
+        }
+        rows
+    }
+
+    fn row(
+        &self,
+        event: &Event,
+        endpoint: String,
+        url: String,
+        headers: std::collections::BTreeMap<String, String>,
+        secret: Option<String>,
+        body: String,
+    ) -> OutboxRow {
+        let now = now_ms();
+        OutboxRow {
+            uuid: Uuid::now_v7(),
+            endpoint,
+            instance: event.instance.clone(),
+            instance_id: event.instance_id,
+            event: event.kind.dotted().to_string(),
+            url,
+            headers,
+            secret,
+            body,
+            created_at_ms: now,
+            attempt: 0,
+            next_attempt_at_ms: now,
+            last_status: None,
+            last_error: None,
+            dead_at_ms: None,
+        }
+    }
+}
+
+fn subscribed(w: &WebhookConfig, kind: EventKind) -> bool {
+    w.enabled
+        && is_http(&w.url)
+        && (w.events.is_empty() || w.events.iter().any(|e| EventKind::parse(e) == Some(kind)))
+}
+
+fn is_http(url: &str) -> bool {
+    let l = url.to_ascii_lowercase();
+    l.starts_with("http://") || l.starts_with("https://")
+}
+
+/// `https://x/hook` + `messages.upsert` -> `https://x/hook/messages-upsert` when by-events.
+fn with_suffix(url: &str, by_events: bool, kind: EventKind) -> String {
+    if by_events {
+        format!("{}/{}", url.trim_end_matches('/'), kind.kebab())
+    } else {
+        url.to_string()
+    }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
