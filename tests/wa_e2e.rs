@@ -1,7 +1,8 @@
 //! End to end against wa-mock (`tests/wa-mock`, a loopback WhatsApp Web peer): the real server
 //! binary runs `WHATSAPP-BAILEYS` instances on whatsapp-rust, pointed at the mock. QR -> scan ->
 //! open -> sendText to a second instance -> received; then a remote logout -> `close`, with the
-//! keys wiped and the history kept.
+//! keys wiped and the history kept. And a SIGKILL of the server: the restarted server logs the
+//! instances in again from the sled keys and their Signal sessions still work.
 //!
 //! Needs the `wa-mock-peer` feature (the mock cannot sign WhatsApp's certificate chain):
 //! `cargo test --features wa-mock-peer --test wa_e2e`.
@@ -129,6 +130,57 @@ async fn qr_pair_send_receive_then_remote_logout_wipes_keys_keeps_history() {
     let history = MessageRepo::open(&store, alice_id).expect("messages");
     assert!(history.count() >= 1, "alice's history was not kept");
     store.close().await;
+    mock.shutdown().await;
+}
+
+/// Sends `text` from one instance to another and waits until the receiver reports it.
+async fn deliver(s: &TestServer, from: &str, to: &str, to_phone: &str, text: &str) {
+    let mut events = s
+        .events(&format!("instance={to}&events=MESSAGES_UPSERT"))
+        .await;
+    let (status, sent) = s
+        .post(
+            &format!("/message/sendText/{from}"),
+            Some(KEY),
+            json!({"number": to_phone, "text": text}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let got = expect_event(&mut events, |e| {
+        e["event"] == "messages.upsert" && e["data"]["message"]["conversation"] == text
+    })
+    .await;
+    assert_eq!(got["data"]["key"]["id"], sent["key"]["id"]);
+}
+
+/// The keys survive a SIGKILL: after a crash the restarted server logs both instances in again
+/// without a QR and their Signal sessions still encrypt and decrypt in both directions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_survive_a_sigkill_and_log_in_again_without_qr() {
+    let mock = WaMock::start(0).await.expect("wa-mock");
+    let url = mock.url();
+    let env = [("ZAPGATE_WA_URL", url.as_str())];
+    let s = TestServer::start(&env).await;
+    tokio::join!(
+        paired(&s, &mock, "carol", "15557770003"),
+        paired(&s, &mock, "dave", "15557770004"),
+    );
+    deliver(&s, "carol", "dave", "15557770004", "before the crash").await;
+    let logins_before = mock.stats().logins;
+
+    let dir = s.kill().await;
+    let s = TestServer::start_in(&dir.path, &env).await;
+    wait_state(&s, "carol", "open", LOGIN).await;
+    wait_state(&s, "dave", "open", LOGIN).await;
+    let stats = mock.stats();
+    assert!(stats.logins >= logins_before + 2, "{stats:?}");
+    assert!(
+        stats.ik_logins >= 2,
+        "paired devices log in with Noise IK: {stats:?}"
+    );
+    deliver(&s, "dave", "carol", "15557770003", "after the crash, reply").await;
+    deliver(&s, "carol", "dave", "15557770004", "after the crash, again").await;
+    s.stop().await;
     mock.shutdown().await;
 }
 
