@@ -2,7 +2,8 @@
 //! binary runs `WHATSAPP-BAILEYS` instances on whatsapp-rust, pointed at the mock. QR -> scan ->
 //! open -> sendText to a second instance -> received; then a remote logout -> `close`, with the
 //! keys wiped and the history kept. And a SIGKILL of the server: the restarted server logs the
-//! instances in again from the sled keys and their Signal sessions still work.
+//! instances in again from the sled keys and their Signal sessions still work; an API logout
+//! unlinks the device on the phone.
 //!
 //! Needs the `wa-mock-peer` feature (the mock cannot sign WhatsApp's certificate chain):
 //! `cargo test --features wa-mock-peer --test wa_e2e`.
@@ -180,6 +181,24 @@ async fn sessions_survive_a_sigkill_and_log_in_again_without_qr() {
     );
     deliver(&s, "dave", "carol", "15557770003", "after the crash, reply").await;
     deliver(&s, "carol", "dave", "15557770004", "after the crash, again").await;
+
+    // Logout through the API unlinks the device on the phone's side and answers promptly.
+    let started = std::time::Instant::now();
+    let (status, body) = s.delete("/instance/logout/carol", Some(KEY)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(s.state("carol").await, "close");
+    let carol = mock
+        .accounts()
+        .into_iter()
+        .find(|a| a.phone == "15557770003")
+        .expect("carol's account");
+    assert!(carol.devices.is_empty(), "device still linked on the phone");
+    assert_eq!(s.state("dave").await, "open");
     s.stop().await;
     mock.shutdown().await;
 }
