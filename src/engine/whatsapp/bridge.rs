@@ -7,14 +7,16 @@
 //! [`Facts`]. Lifecycle outcomes (`Reconnecting`, `Failed`, `LoggedOut`) are emitted by the
 //! supervisor, not here, once the client has stopped writing to the store.
 //!
-//! Overflow policy: when the instance's queue is full the event is dropped, counted in
-//! `dropped` and logged; the actor drains that queue without awaiting the network, so this only
-//! happens when the process is overloaded.
+//! Overflow policy: the actor drains that queue without awaiting the network, so it only fills
+//! when the process is overloaded. Then a message or receipt is dropped, counted in `dropped`
+//! and logged; a lifecycle event (QR, pairing code, connected), which the instance's state
+//! depends on, is handed to a task that waits for room (it may then arrive after later events).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use whatsapp_rust::Client;
 use whatsapp_rust::types::events::{Event, EventHandler};
 use whatsapp_rust::types::presence::ReceiptType;
@@ -43,8 +45,6 @@ pub(super) struct Bridge {
     instance: String,
     events: mpsc::Sender<EngineEvent>,
     facts: Mutex<Facts>,
-    /// Wakes the supervisor on a lifecycle fact (connected, logout, fatal).
-    pub changed: Notify,
     /// Set once the client is built, so `Connected` can report the own JID.
     client: Mutex<Weak<Client>>,
     /// Events the instance queue had no room for.
@@ -57,7 +57,6 @@ impl Bridge {
             instance,
             events,
             facts: Mutex::new(Facts::default()),
-            changed: Notify::new(),
             client: Mutex::new(Weak::new()),
             dropped: AtomicU64::new(0),
         })
@@ -77,13 +76,33 @@ impl Bridge {
         if let Ok(mut facts) = self.facts.lock() {
             f(&mut facts);
         }
-        self.changed.notify_one();
     }
 
+    /// Messages and receipts: dropped (and counted) when the queue is full.
     fn emit(&self, ev: EngineEvent) {
-        if self.events.try_send(ev).is_err() {
-            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::warn!(instance = %self.instance, dropped = n, "instance event queue full or closed; event dropped");
+        match self.events.try_send(ev) {
+            Ok(()) | Err(TrySendError::Closed(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::error!(instance = %self.instance, dropped = n, "instance event queue full; event dropped");
+            }
+        }
+    }
+
+    /// Lifecycle events: never dropped while the instance listens.
+    fn emit_lifecycle(&self, ev: EngineEvent) {
+        if let Err(TrySendError::Full(ev)) = self.events.try_send(ev) {
+            let tx = self.events.clone();
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(async move {
+                        let _ = tx.send(ev).await;
+                    });
+                }
+                Err(_) => {
+                    tracing::error!(instance = %self.instance, "lifecycle event lost: queue full outside a runtime")
+                }
+            }
         }
     }
 
@@ -97,7 +116,7 @@ impl Bridge {
             None => (None, None),
         };
         self.record(|f| f.connected = true);
-        self.emit(EngineEvent::Connected {
+        self.emit_lifecycle(EngineEvent::Connected {
             jid: jid.unwrap_or_default(),
             push_name,
         });
@@ -111,11 +130,11 @@ impl EventHandler for BridgeHandler {
     fn handle_event(&self, event: Arc<Event>) {
         let b = &self.0;
         match &*event {
-            Event::PairingQrCode(q) => b.emit(EngineEvent::Qr {
+            Event::PairingQrCode(q) => b.emit_lifecycle(EngineEvent::Qr {
                 code: q.code.clone(),
                 ttl: q.timeout,
             }),
-            Event::PairingCode(p) => b.emit(EngineEvent::PairingCode {
+            Event::PairingCode(p) => b.emit_lifecycle(EngineEvent::PairingCode {
                 code: p.code.clone(),
             }),
             Event::PairingQrCodesExhausted(_) => b.record(|f| f.qr_exhausted = true),
