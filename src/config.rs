@@ -158,9 +158,78 @@ pub struct Config {
     /// Ours: deliveries in flight per endpoint.
     #[arg(long, env = "ZAPGATE_WEBHOOK_CONCURRENCY", default_value_t = 4)]
     pub webhook_concurrency: usize,
+
+    /// WHATSAPP-BAILEYS: the WhatsApp Web WebSocket endpoint. Builds with the `wa-mock-peer`
+    /// feature accept only a loopback address here.
+    #[arg(long, env = "ZAPGATE_WA_URL", default_value = crate::engine::whatsapp::DEFAULT_WA_URL)]
+    pub wa_url: String,
+
+    /// WHATSAPP-BAILEYS: WA Web version announced at login (`2.3000.N`), pinned so nothing is
+    /// fetched at connect time; `auto` fetches it from web.whatsapp.com once a day per session.
+    #[arg(long, env = "ZAPGATE_WA_VERSION", default_value = "2.3000.1026131876")]
+    pub wa_version: String,
+
+    /// WHATSAPP-BAILEYS: consecutive failed connection attempts before the instance shows
+    /// `failed` (then `/instance/restart` starts it again).
+    #[arg(long, env = "ZAPGATE_MAX_RECONNECT_ATTEMPTS", default_value_t = 20)]
+    pub max_reconnect_attempts: u32,
+
+    /// WHATSAPP-BAILEYS: delay before the first reconnect, doubled per failed attempt (jittered).
+    #[arg(long, env = "ZAPGATE_RECONNECT_BASE_MS", default_value_t = 1000)]
+    pub reconnect_base_ms: u64,
+
+    /// WHATSAPP-BAILEYS: longest delay between reconnect attempts.
+    #[arg(long, env = "ZAPGATE_RECONNECT_MAX_MS", default_value_t = 300_000)]
+    pub reconnect_max_ms: u64,
+
+    /// WHATSAPP-BAILEYS: a connected session that received nothing for this long is
+    /// reconnected (twice WhatsApp's 30 s keepalive interval).
+    #[arg(long, env = "ZAPGATE_WA_WATCHDOG_MS", default_value_t = 60_000)]
+    pub wa_watchdog_ms: u64,
+}
+
+/// A configuration the server refuses to start with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("ZAPGATE_WA_URL must be a ws:// or wss:// URL, got {0:?}")]
+    BadWaUrl(String),
+    #[error("ZAPGATE_WA_VERSION must look like 2.3000.1026131876 or be `auto`, got {0:?}")]
+    BadWaVersion(String),
+    #[error("ZAPGATE_MAX_RECONNECT_ATTEMPTS must be at least 1")]
+    NoReconnectAttempts,
+    #[error(
+        "this binary was built with the `wa-mock-peer` feature, which skips the verification of \
+         WhatsApp's server certificate; it only connects to a loopback ZAPGATE_WA_URL \
+         (ws://127.0.0.1:PORT/ws/chat), got {0:?}. Use a build without the feature for WhatsApp."
+    )]
+    MockPeerNeedsLoopback(String),
 }
 
 impl Config {
+    /// Checks what clap cannot. Called before the server opens anything.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let host =
+            ws_host(&self.wa_url).ok_or_else(|| ConfigError::BadWaUrl(self.wa_url.clone()))?;
+        if cfg!(feature = "wa-mock-peer") && !is_loopback_host(host) {
+            return Err(ConfigError::MockPeerNeedsLoopback(self.wa_url.clone()));
+        }
+        self.wa_version_triple()?;
+        if self.max_reconnect_attempts == 0 {
+            return Err(ConfigError::NoReconnectAttempts);
+        }
+        Ok(())
+    }
+
+    /// `ZAPGATE_WA_VERSION` as a triple; `None` for `auto`.
+    pub fn wa_version_triple(&self) -> Result<Option<(u32, u32, u32)>, ConfigError> {
+        if self.wa_version.trim().eq_ignore_ascii_case("auto") {
+            return Ok(None);
+        }
+        crate::engine::whatsapp::parse_version(&self.wa_version)
+            .map(Some)
+            .ok_or_else(|| ConfigError::BadWaVersion(self.wa_version.clone()))
+    }
+
     /// Event kinds switched on for the global webhook by `WEBHOOK_EVENTS_<NAME>=true`, read
     /// from the process environment once at start-up. `GROUPS_UPDATE` and `GROUP_UPDATE` both
     /// switch on `groups.update`.
@@ -226,6 +295,26 @@ impl Config {
     }
 }
 
+/// The host of a `ws://` / `wss://` URL (brackets kept off IPv6 literals).
+fn ws_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 fn parse_hex_rgb(s: &str) -> Option<[u8; 3]> {
     let h = s.trim().strip_prefix('#').unwrap_or(s.trim());
     if h.len() != 6 {
@@ -252,6 +341,38 @@ mod tests {
         assert!(w.c.tracing_filter().starts_with("debug"));
         let w = Wrap::parse_from(["x", "--log-level", "zapgate=trace"]);
         assert_eq!(w.c.tracing_filter(), "zapgate=trace");
+    }
+
+    #[test]
+    fn wa_urls_and_loopback_hosts() {
+        assert_eq!(
+            ws_host("wss://web.whatsapp.com/ws/chat"),
+            Some("web.whatsapp.com")
+        );
+        assert_eq!(ws_host("ws://127.0.0.1:9/ws/chat"), Some("127.0.0.1"));
+        assert_eq!(ws_host("ws://[::1]:9/ws/chat"), Some("::1"));
+        assert_eq!(ws_host("ws://u@localhost"), Some("localhost"));
+        assert_eq!(ws_host("http://127.0.0.1/"), None);
+        assert!(is_loopback_host("127.0.0.2") && is_loopback_host("::1"));
+        assert!(is_loopback_host("LOCALHOST"));
+        assert!(!is_loopback_host("web.whatsapp.com") && !is_loopback_host("10.0.0.1"));
+    }
+
+    #[test]
+    fn validation_follows_the_build() {
+        let w = Wrap::parse_from(["x"]);
+        assert_eq!(
+            w.c.wa_version_triple().unwrap(),
+            Some((2, 3000, 1026131876))
+        );
+        // The default URL is WhatsApp's: fine for a normal build, refused by a mock-peer build.
+        assert_eq!(w.c.validate().is_ok(), !cfg!(feature = "wa-mock-peer"));
+        let w = Wrap::parse_from(["x", "--wa-url", "ws://127.0.0.1:1/ws/chat"]);
+        assert!(w.c.validate().is_ok());
+        let w = Wrap::parse_from(["x", "--wa-version", "2.x"]);
+        assert!(w.c.validate().is_err());
+        let w = Wrap::parse_from(["x", "--wa-version", "auto", "--wa-url", "ws://localhost/"]);
+        assert!(w.c.validate().is_ok() && w.c.wa_version_triple().unwrap().is_none());
     }
 
     #[test]

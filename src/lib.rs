@@ -48,9 +48,20 @@ pub fn build_state(
             autopair: config.loopback_autopair_ms.map(Duration::from_millis),
         },
     )?;
+    let whatsapp = engine::whatsapp::WhatsAppEngine::new(engine::whatsapp::WaConfig {
+        url: config.wa_url.clone(),
+        version: config.wa_version_triple()?,
+        backoff: engine::whatsapp::Backoff {
+            base: Duration::from_millis(config.reconnect_base_ms.max(1)),
+            max: Duration::from_millis(config.reconnect_max_ms.max(config.reconnect_base_ms)),
+        },
+        max_attempts: config.max_reconnect_attempts.max(1),
+        watchdog: Duration::from_millis(config.wa_watchdog_ms.max(1000)),
+        http: whatsapp_rust::http::UreqHttpClient::new(),
+    });
     let engines = Engines {
         loopback: Arc::new(loopback),
-        whatsapp: Arc::new(engine::whatsapp::WhatsAppEngine),
+        whatsapp: Arc::new(whatsapp),
     };
     let outbox = store::outbox::OutboxRepo::new(&store)?;
     let dispatcher = events::dispatcher::Dispatcher::start(
@@ -125,6 +136,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
     on_ready: impl FnOnce(std::net::SocketAddr, Option<&str>),
 ) -> anyhow::Result<()> {
+    config.validate()?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let (api_key, generated) = resolve_api_key(&config)?;

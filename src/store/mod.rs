@@ -14,6 +14,7 @@
 pub mod instances;
 pub mod messages;
 pub mod outbox;
+pub mod signal;
 
 use std::path::Path;
 use std::sync::Arc;

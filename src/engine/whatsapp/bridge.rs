@@ -1,0 +1,241 @@
+//! The bridge between one whatsapp-rust client's event bus and our [`EngineEvent`]s.
+//!
+//! whatsapp-rust calls [`EventHandler::handle_event`] inline on its dispatch path, so the bridge
+//! never blocks: what the instance must see (QR codes, pairing codes, connected, messages,
+//! receipts) is `try_send`-ed on the session's bounded channel; what the supervisor needs to
+//! decide the next step (connected? logged out? banned? QR batch used up?) is recorded in
+//! [`Facts`]. Lifecycle outcomes (`Reconnecting`, `Failed`, `LoggedOut`) are emitted by the
+//! supervisor, not here, once the client has stopped writing to the store.
+//!
+//! Overflow policy: the actor drains that queue without awaiting the network, so it only fills
+//! when the process is overloaded. Then a message or receipt is dropped, counted in `dropped`
+//! and logged; a lifecycle event (QR, pairing code, connected), which the instance's state
+//! depends on, is handed to a task that waits for room (it may then arrive after later events).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use whatsapp_rust::Client;
+use whatsapp_rust::types::events::{Event, EventHandler};
+use whatsapp_rust::types::presence::ReceiptType;
+use whatsapp_rust::wacore::proto_helpers::MessageExt;
+
+use crate::engine::{EngineEvent, InboundMessage, MessageContent, MessageStatus, Receipt};
+
+/// What happened to one client, read by the supervisor when the client's run loop ends.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Facts {
+    /// `Connected` was seen (logged in, critical sync done).
+    pub connected: bool,
+    /// A QR scan paired the device; the server now recycles the stream (515).
+    pub paired: bool,
+    /// Every QR code of the batch was shown without a scan.
+    pub qr_exhausted: bool,
+    /// The device was unlinked: (code, reason).
+    pub logged_out: Option<(u16, String)>,
+    /// A condition reconnecting cannot fix (ban, replaced stream, outdated client).
+    pub fatal: Option<String>,
+    /// The last reason the connection ended, for logs and `Reconnecting`.
+    pub last_error: Option<String>,
+}
+
+pub(super) struct Bridge {
+    instance: String,
+    events: mpsc::Sender<EngineEvent>,
+    facts: Mutex<Facts>,
+    /// Set once the client is built, so `Connected` can report the own JID.
+    client: Mutex<Weak<Client>>,
+    /// Events the instance queue had no room for.
+    dropped: AtomicU64,
+}
+
+impl Bridge {
+    pub fn new(instance: String, events: mpsc::Sender<EngineEvent>) -> Arc<Bridge> {
+        Arc::new(Bridge {
+            instance,
+            events,
+            facts: Mutex::new(Facts::default()),
+            client: Mutex::new(Weak::new()),
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    pub fn attach(&self, client: &Arc<Client>) {
+        if let Ok(mut c) = self.client.lock() {
+            *c = Arc::downgrade(client);
+        }
+    }
+
+    pub fn facts(&self) -> Facts {
+        self.facts.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    fn record(&self, f: impl FnOnce(&mut Facts)) {
+        if let Ok(mut facts) = self.facts.lock() {
+            f(&mut facts);
+        }
+    }
+
+    /// Messages and receipts: dropped (and counted) when the queue is full.
+    fn emit(&self, ev: EngineEvent) {
+        match self.events.try_send(ev) {
+            Ok(()) | Err(TrySendError::Closed(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::error!(instance = %self.instance, dropped = n, "instance event queue full; event dropped");
+            }
+        }
+    }
+
+    /// Lifecycle events: never dropped while the instance listens.
+    fn emit_lifecycle(&self, ev: EngineEvent) {
+        if let Err(TrySendError::Full(ev)) = self.events.try_send(ev) {
+            let tx = self.events.clone();
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(async move {
+                        let _ = tx.send(ev).await;
+                    });
+                }
+                Err(_) => {
+                    tracing::error!(instance = %self.instance, "lifecycle event lost: queue full outside a runtime")
+                }
+            }
+        }
+    }
+
+    fn on_connected(&self) {
+        let client = self.client.lock().ok().and_then(|c| c.upgrade());
+        let (jid, push_name) = match &client {
+            Some(c) => (
+                c.pn().map(|j| j.to_non_ad().to_string()),
+                Some(c.push_name()).filter(|n| !n.is_empty()),
+            ),
+            None => (None, None),
+        };
+        self.record(|f| f.connected = true);
+        self.emit_lifecycle(EngineEvent::Connected {
+            jid: jid.unwrap_or_default(),
+            push_name,
+        });
+    }
+}
+
+/// `EventHandler` is implemented on a newtype so the client holds the bridge by `Arc`.
+pub(super) struct BridgeHandler(pub Arc<Bridge>);
+
+impl EventHandler for BridgeHandler {
+    fn handle_event(&self, event: Arc<Event>) {
+        let b = &self.0;
+        match &*event {
+            Event::PairingQrCode(q) => b.emit_lifecycle(EngineEvent::Qr {
+                code: q.code.clone(),
+                ttl: q.timeout,
+            }),
+            Event::PairingCode(p) => b.emit_lifecycle(EngineEvent::PairingCode {
+                code: p.code.clone(),
+            }),
+            Event::PairingQrCodesExhausted(_) => b.record(|f| f.qr_exhausted = true),
+            Event::PairSuccess(_) => b.record(|f| f.paired = true),
+            Event::PairError(e) => {
+                let reason = format!("pairing failed: {}", e.error);
+                b.record(|f| f.last_error = Some(reason));
+            }
+            Event::Connected(_) => b.on_connected(),
+            Event::Disconnected(d) => {
+                let reason = d.reason.to_string();
+                b.record(|f| f.last_error = Some(reason));
+            }
+            Event::LoggedOut(l) => {
+                let code = u16::try_from(l.reason.code()).unwrap_or(401);
+                let reason = format!("logged out ({:?})", l.reason);
+                b.record(|f| f.logged_out = Some((code, reason)));
+            }
+            Event::StreamReplaced(_) => {
+                b.record(|f| f.fatal = Some("replaced by another connection (409)".into()))
+            }
+            Event::TemporaryBan(t) => {
+                let reason = format!("temporarily banned ({:?}) for {}", t.code, t.expire);
+                b.record(|f| f.fatal = Some(reason));
+            }
+            Event::ClientOutdated(_) => b.record(|f| {
+                f.fatal = Some(
+                    "client version rejected as outdated (405); check ZAPGATE_WA_VERSION".into(),
+                )
+            }),
+            Event::ConnectFailure(c) => {
+                let reason = format!(
+                    "connect failure {} ({:?}){}",
+                    c.reason.code(),
+                    c.reason,
+                    c.message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                );
+                let fatal = !c.reason.should_reconnect();
+                b.record(|f| {
+                    if fatal {
+                        f.fatal = Some(reason.clone());
+                    }
+                    f.last_error = Some(reason);
+                });
+            }
+            Event::StreamError(s) => {
+                let reason = format!("stream error {}", s.code);
+                b.record(|f| f.last_error = Some(reason));
+            }
+            Event::Messages(batch) => {
+                for m in batch.messages.iter() {
+                    match m.message.text_content() {
+                        Some(text) => b.emit(EngineEvent::Message(InboundMessage {
+                            id: m.info.id.to_string(),
+                            remote_jid: m.info.source.chat.to_non_ad().to_string(),
+                            from_me: m.info.source.is_from_me,
+                            push_name: Some(m.info.push_name.clone()).filter(|n| !n.is_empty()),
+                            timestamp: u64::try_from(m.info.timestamp.timestamp()).unwrap_or(0),
+                            content: MessageContent::Text {
+                                text: text.to_string(),
+                            },
+                        })),
+                        None => {
+                            tracing::debug!(instance = %b.instance, id = %m.info.id, "non-text message skipped")
+                        }
+                    }
+                }
+            }
+            Event::Receipt(r) => {
+                let status = match r.r#type {
+                    ReceiptType::Delivered => MessageStatus::DeliveryAck,
+                    ReceiptType::Read => MessageStatus::Read,
+                    ReceiptType::Played => MessageStatus::Played,
+                    _ => return,
+                };
+                let remote_jid = r.source.chat.to_non_ad().to_string();
+                for id in &r.message_ids {
+                    b.emit(EngineEvent::Receipt(Receipt {
+                        id: id.to_string(),
+                        remote_jid: remote_jid.clone(),
+                        from_me: true,
+                        status,
+                    }));
+                }
+            }
+            Event::ServerAck(a) if a.class.as_deref() == Some("message") => {
+                b.emit(EngineEvent::Receipt(Receipt {
+                    id: a.id.clone(),
+                    remote_jid: a
+                        .from
+                        .as_ref()
+                        .map(|j| j.to_non_ad().to_string())
+                        .unwrap_or_default(),
+                    from_me: true,
+                    status: MessageStatus::ServerAck,
+                }));
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! End to end against wa-mock (`tests/wa-mock`, a loopback WhatsApp Web peer): the real server
+//! binary runs `WHATSAPP-BAILEYS` instances on whatsapp-rust, pointed at the mock. QR -> scan ->
+//! open -> sendText to a second instance -> received; then a remote logout -> `close`, with the
+//! keys wiped and the history kept. And a SIGKILL of the server: the restarted server logs the
+//! instances in again from the sled keys and their Signal sessions still work; an API logout
+//! unlinks the device on the phone.
+//!
+//! Needs the `wa-mock-peer` feature (the mock cannot sign WhatsApp's certificate chain):
+//! `cargo test --features wa-mock-peer --test wa_e2e`.
+
+#![cfg(feature = "wa-mock-peer")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{KEY, TestServer, expect_event};
+use serde_json::{Value, json};
+use wa_mock::WaMock;
+use zapgate::store::Store;
+use zapgate::store::messages::MessageRepo;
+
+/// The first login after pairing waits ~10 s for an app-state key the mock phone never sends.
+const LOGIN: Duration = Duration::from_secs(60);
+
+async fn wait_state(s: &TestServer, name: &str, want: &str, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut last = String::new();
+    while tokio::time::Instant::now() < deadline {
+        last = s.state(name).await;
+        if last == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} never reached {want}; last state {last}");
+}
+
+/// Creates a WHATSAPP-BAILEYS instance, shows its QR, has the mock phone `phone` scan it, and
+/// waits until it is open. Returns the instance id.
+async fn paired(s: &TestServer, mock: &WaMock, name: &str, phone: &str) -> String {
+    let (status, created) = s
+        .post(
+            "/instance/create",
+            Some(KEY),
+            json!({"instanceName": name, "integration": "WHATSAPP-BAILEYS", "qrcode": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["instance"]["instanceId"]
+        .as_str()
+        .expect("instanceId")
+        .to_string();
+    let code = match created["qrcode"]["code"].as_str() {
+        Some(c) => c.to_string(),
+        None => {
+            let (_, qr) = s.get(&format!("/instance/connect/{name}"), Some(KEY)).await;
+            qr["code"].as_str().expect("a QR code").to_string()
+        }
+    };
+    let p = mock.scan(&code, Some(phone)).await.expect("scan");
+    assert_eq!(p.phone, phone);
+    wait_state(s, name, "open", LOGIN).await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_pair_send_receive_then_remote_logout_wipes_keys_keeps_history() {
+    let mock = WaMock::start(0).await.expect("wa-mock");
+    let url = mock.url();
+    let s = TestServer::start(&[("ZAPGATE_WA_URL", url.as_str())]).await;
+    let (alice_id, _bob_id) = tokio::join!(
+        paired(&s, &mock, "alice", "15557770001"),
+        paired(&s, &mock, "bob", "15557770002"),
+    );
+    let (_, st) = s.get("/instance/connectionState/alice", Some(KEY)).await;
+    assert_eq!(st["instance"]["state"], "open");
+    let (_, list) = s.get("/instance/fetchInstances", Some(KEY)).await;
+    let alice = list
+        .as_array()
+        .and_then(|l| l.iter().find(|i| i["name"] == "alice"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(alice["ownerJid"], "15557770001@s.whatsapp.net", "{alice}");
+
+    let mut bob_events = s.events("instance=bob&events=MESSAGES_UPSERT").await;
+    let mut alice_events = s
+        .events("instance=alice&events=MESSAGES_UPDATE,CONNECTION_UPDATE,LOGOUT_INSTANCE")
+        .await;
+    let (status, sent) = s
+        .post(
+            "/message/sendText/alice",
+            Some(KEY),
+            json!({"number": "15557770002", "text": "hello bob, over wa-mock"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let id = sent["key"]["id"].as_str().expect("key.id").to_string();
+    let got = expect_event(&mut bob_events, |e| e["event"] == "messages.upsert").await;
+    assert_eq!(got["data"]["key"]["id"], id.as_str());
+    assert_eq!(got["data"]["key"]["fromMe"], false);
+    assert_eq!(
+        got["data"]["key"]["remoteJid"],
+        "15557770001@s.whatsapp.net"
+    );
+    assert_eq!(
+        got["data"]["message"]["conversation"],
+        "hello bob, over wa-mock"
+    );
+    let ack = expect_event(&mut alice_events, |e| {
+        e["event"] == "messages.update" && e["data"]["keyId"] == id.as_str()
+    })
+    .await;
+    assert_eq!(ack["data"]["status"], "SERVER_ACK", "{ack}");
+
+    // The phone unlinks alice's device.
+    assert!(mock.logout("15557770001"));
+    expect_event(&mut alice_events, |e| e["event"] == "logout.instance").await;
+    wait_state(&s, "alice", "close", LOGIN).await;
+    assert_eq!(s.state("bob").await, "open");
+
+    let dir = s.stop().await;
+    let store = Store::open(&dir.path, 8).expect("reopen the data dir");
+    let alice_id = alice_id.parse().expect("uuid");
+    assert!(
+        store
+            .tree_names_with_prefix(&format!("i/{alice_id}/session"))
+            .is_empty(),
+        "alice's keys survived the logout"
+    );
+    let history = MessageRepo::open(&store, alice_id).expect("messages");
+    assert!(history.count() >= 1, "alice's history was not kept");
+    store.close().await;
+    mock.shutdown().await;
+}
+
+/// Sends `text` from one instance to another and waits until the receiver reports it.
+async fn deliver(s: &TestServer, from: &str, to: &str, to_phone: &str, text: &str) {
+    let mut events = s
+        .events(&format!("instance={to}&events=MESSAGES_UPSERT"))
+        .await;
+    let (status, sent) = s
+        .post(
+            &format!("/message/sendText/{from}"),
+            Some(KEY),
+            json!({"number": to_phone, "text": text}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let got = expect_event(&mut events, |e| {
+        e["event"] == "messages.upsert" && e["data"]["message"]["conversation"] == text
+    })
+    .await;
+    assert_eq!(got["data"]["key"]["id"], sent["key"]["id"]);
+}
+
+/// The keys survive a SIGKILL: after a crash the restarted server logs both instances in again
+/// without a QR and their Signal sessions still encrypt and decrypt in both directions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_survive_a_sigkill_and_log_in_again_without_qr() {
+    let mock = WaMock::start(0).await.expect("wa-mock");
+    let url = mock.url();
+    let env = [("ZAPGATE_WA_URL", url.as_str())];
+    let s = TestServer::start(&env).await;
+    tokio::join!(
+        paired(&s, &mock, "carol", "15557770003"),
+        paired(&s, &mock, "dave", "15557770004"),
+    );
+    deliver(&s, "carol", "dave", "15557770004", "before the crash").await;
+    let logins_before = mock.stats().logins;
+
+    let dir = s.kill().await;
+    let s = TestServer::start_in(&dir.path, &env).await;
+    wait_state(&s, "carol", "open", LOGIN).await;
+    wait_state(&s, "dave", "open", LOGIN).await;
+    let stats = mock.stats();
+    assert!(stats.logins >= logins_before + 2, "{stats:?}");
+    assert!(
+        stats.ik_logins >= 2,
+        "paired devices log in with Noise IK: {stats:?}"
+    );
+    deliver(&s, "dave", "carol", "15557770003", "after the crash, reply").await;
+    deliver(&s, "carol", "dave", "15557770004", "after the crash, again").await;
+
+    // Logout through the API unlinks the device on the phone's side and answers promptly.
+    let started = std::time::Instant::now();
+    let (status, body) = s.delete("/instance/logout/carol", Some(KEY)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(s.state("carol").await, "close");
+    let carol = mock
+        .accounts()
+        .into_iter()
+        .find(|a| a.phone == "15557770003")
+        .expect("carol's account");
+    assert!(carol.devices.is_empty(), "device still linked on the phone");
+    assert_eq!(s.state("dave").await, "open");
+    s.stop().await;
+    mock.shutdown().await;
+}
+
+/// A binary built for wa-mock never talks to anything but a loopback address.
+#[tokio::test]
+async fn mock_peer_build_refuses_a_non_loopback_wa_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_zapgate"))
+        .args(["--port", "0", "--bind", "127.0.0.1", "--api-key", KEY])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("ZAPGATE_WA_URL", "wss://web.whatsapp.com/ws/chat")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(20), out)
+        .await
+        .expect("exits at once")
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("wa-mock-peer"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening on"));
+}
