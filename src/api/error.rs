@@ -13,7 +13,7 @@ use poem_openapi::{ApiResponse, Object};
 use serde_json::{Value, json};
 
 use crate::engine::EngineError;
-use crate::instance::actor::InstanceError;
+use crate::instance::InstanceError;
 use crate::instance::registry::RegistryError;
 use crate::store::StoreError;
 

@@ -1,6 +1,7 @@
 //! The domain core: instances, their settings, their state, and the registry that owns them.
 
 pub mod actor;
+pub mod handle;
 pub mod registry;
 pub mod state;
 
@@ -8,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use actor::{InstanceHandle, InstanceView, QrView};
+pub use handle::{InstanceError, InstanceHandle, InstanceView, QrView};
 pub use registry::Registry;
 pub use state::{ConnectionState, Timed};
 

@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::actor::{self, InstanceError, InstanceHandle};
+use super::handle::{self, InstanceError, InstanceHandle};
 use super::{ConnectionState, Integration, Settings, WebhookConfig};
 use crate::config::Config;
 use crate::engine::Engines;
@@ -194,7 +194,7 @@ impl Registry {
             if map.values().any(|h| h.token_matches(&record.token)) {
                 return Err(RegistryError::TokenTaken);
             }
-            let handle = actor::spawn(record.clone(), self.deps.clone())?;
+            let handle = handle::spawn(record.clone(), self.deps.clone())?;
             map.insert(new.name.clone(), handle.clone());
             handle
         };
@@ -238,7 +238,7 @@ impl Registry {
                 .write()
                 .map_err(|_| RegistryError::NameTaken(String::new()))?;
             for rec in &records {
-                let handle = actor::spawn(rec.clone(), self.deps.clone())?;
+                let handle = handle::spawn(rec.clone(), self.deps.clone())?;
                 if rec.paired {
                     paired.push(handle.clone());
                 }
