@@ -68,6 +68,7 @@ pub fn build_state(
         outbox,
         events::retry::RetryPolicy::from_config(&config),
         config.webhook_concurrency,
+        config.webhook_allow_private,
     );
     let webhooks = events::webhook::WebhookRouter::new(&config, &server_url);
     let registry = Registry::new(

@@ -496,3 +496,38 @@ async fn bad_input_gets_an_envelope_never_a_500() {
     // The server is still healthy.
     assert_eq!(s.get("/health", None).await.0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn websocket_stream_sends_filtered_envelopes() {
+    use tokio_tungstenite::tungstenite::Message;
+    let s = TestServer::start(&[]).await;
+    let ws_base = s.base.replacen("http://", "ws://", 1);
+    assert!(
+        tokio_tungstenite::connect_async(format!("{ws_base}/events/ws?apikey=wrong"))
+            .await
+            .is_err(),
+        "a wrong key must not upgrade"
+    );
+    let url = format!("{ws_base}/events/ws?apikey={KEY}&events=INSTANCE_CREATE,CONNECTION_UPDATE");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("upgrade");
+    s.create_loopback("wsa").await;
+    assert_eq!(s.get("/instance/connect/wsa", Some(KEY)).await.0, 200);
+    let mut events = Vec::new();
+    while events.len() < 2 {
+        let msg = tokio::time::timeout(common::DEADLINE, futures_util::StreamExt::next(&mut ws))
+            .await
+            .expect("frame in time")
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            assert!(v.get("destination").is_none());
+            assert_eq!(v["instance"], "wsa");
+            events.push(v["event"].as_str().unwrap_or("").to_string());
+        }
+    }
+    // qrcode.updated is filtered out; create comes before the first state change.
+    assert_eq!(events, ["instance.create", "connection.update"]);
+}

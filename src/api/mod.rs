@@ -11,7 +11,9 @@ pub mod ops;
 pub mod rows;
 pub mod settings;
 pub mod stream;
+pub mod stream_ws;
 pub mod webhook;
+pub mod webhook_docs;
 
 use std::sync::Arc;
 
@@ -31,7 +33,9 @@ type Apis = (
 );
 
 /// The OpenAPI service; also what `zapgate openapi` prints.
-pub fn openapi(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
+pub fn openapi(
+    state: Arc<AppState>,
+) -> OpenApiService<Apis, &'static dyn webhook_docs::OutgoingWebhooks> {
     OpenApiService::new(
         (
             ops::OpsApi {
@@ -55,6 +59,7 @@ pub fn openapi(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
         env!("CARGO_PKG_VERSION"),
     )
     .description("A multi-session WhatsApp Web gateway speaking the Evolution API v2 dialect.")
+    .webhooks::<&'static dyn webhook_docs::OutgoingWebhooks>()
 }
 
 /// The spec as JSON, independent of any runtime configuration.
@@ -73,6 +78,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .at("/events", get(stream::events))
+        .at("/events/ws", get(stream_ws::events_ws))
         .nest("/", api.into_endpoint())
         .data(state)
         .with(cors)

@@ -3,7 +3,8 @@
 //! The global key sees every instance; an instance token sees its own. Filters:
 //! `?instance=<name>` and `?events=MESSAGES_UPSERT,CONNECTION_UPDATE`. A subscriber that falls
 //! behind the bus is sent a final `error` event naming the reason and disconnected: the server
-//! never slows down for a reader.
+//! never slows down for a reader. `GET /events/ws` (in `stream_ws.rs`) is the same stream over a
+//! WebSocket.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -19,13 +20,80 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::{ApiKey, Caller, key_of};
 use super::error::ApiError;
-use crate::events::EventKind;
+use crate::events::{Event, EventKind};
 use crate::state::AppState;
 
 #[derive(Deserialize, Default)]
 pub struct StreamFilter {
+    /// Only this instance (global key); an instance token is always limited to its own.
     instance: Option<String>,
+    /// Comma-separated event names (UPPER_SNAKE or dotted).
     events: Option<String>,
+}
+
+/// Who may see what: the instance an instance token is limited to (or the `?instance=` filter of
+/// the global key) and the `?events=` set. Shared by the SSE and WebSocket streams.
+pub(crate) struct Subscription {
+    only_instance: Option<String>,
+    kinds: Option<HashSet<EventKind>>,
+}
+
+impl Subscription {
+    pub(crate) fn from_request(
+        state: &AppState,
+        req: &Request,
+        filter: &StreamFilter,
+    ) -> Result<Subscription, ApiError> {
+        let only_instance = match state.caller(&ApiKey(key_of(req)))? {
+            Caller::Global => filter.instance.clone(),
+            Caller::Instance(h) => {
+                if filter.instance.as_deref().is_some_and(|n| n != h.name()) {
+                    return Err(ApiError::Unauthorized);
+                }
+                Some(h.name().to_string())
+            }
+        };
+        let kinds: Option<HashSet<EventKind>> = match &filter.events {
+            Some(list) => {
+                let mut set = HashSet::new();
+                for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let kind = EventKind::parse(name).ok_or_else(|| {
+                        ApiError::Validation(format!("events contains an unknown event \"{name}\""))
+                    })?;
+                    set.insert(kind);
+                }
+                Some(set)
+            }
+            None => None,
+        };
+        Ok(Subscription {
+            only_instance,
+            kinds,
+        })
+    }
+
+    pub(crate) fn wants(&self, ev: &Event) -> bool {
+        self.only_instance
+            .as_deref()
+            .is_none_or(|n| n == ev.instance)
+            && self.kinds.as_ref().is_none_or(|k| k.contains(&ev.kind))
+    }
+}
+
+/// The envelope a stream subscriber gets (no `destination`).
+pub(crate) fn stream_envelope(state: &AppState, ev: &Event) -> String {
+    let token = state
+        .config
+        .expose_in_fetch_instances
+        .then(|| {
+            state
+                .registry
+                .get(&ev.instance)
+                .map(|h| h.token().to_string())
+        })
+        .flatten();
+    ev.envelope(None, &state.server_url, token.as_deref())
+        .to_string()
 }
 
 #[handler]
@@ -35,36 +103,13 @@ pub async fn events(
     Query(filter): Query<StreamFilter>,
 ) -> poem::Result<Response> {
     let state = state.0.clone();
-    let only_instance = match state.caller(&ApiKey(key_of(req)))? {
-        Caller::Global => filter.instance.clone(),
-        Caller::Instance(h) => {
-            if filter.instance.as_deref().is_some_and(|n| n != h.name()) {
-                return Err(ApiError::Unauthorized.into());
-            }
-            Some(h.name().to_string())
-        }
-    };
-    let kinds: Option<HashSet<EventKind>> = match &filter.events {
-        Some(list) => {
-            let mut set = HashSet::new();
-            for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let kind = EventKind::parse(name).ok_or_else(|| {
-                    ApiError::Validation(format!("events contains an unknown event \"{name}\""))
-                })?;
-                set.insert(kind);
-            }
-            Some(set)
-        }
-        None => None,
-    };
+    let sub = Arc::new(Subscription::from_request(&state, req, &filter)?);
     let rx = state.registry.bus().subscribe();
-    let expose = state.config.expose_in_fetch_instances;
     let stream: BoxStream<'static, SseEvent> = stream::unfold(
         (rx, false),
         move |(mut rx, done)| {
             let state = state.clone();
-            let only_instance = only_instance.clone();
-            let kinds = kinds.clone();
+            let sub = sub.clone();
             async move {
                 if done {
                     return None;
@@ -72,17 +117,11 @@ pub async fn events(
                 loop {
                     match rx.recv().await {
                         Ok(ev) => {
-                            if only_instance.as_deref().is_some_and(|n| n != ev.instance) {
+                            if !sub.wants(&ev) {
                                 continue;
                             }
-                            if kinds.as_ref().is_some_and(|k| !k.contains(&ev.kind)) {
-                                continue;
-                            }
-                            let token = expose
-                                .then(|| state.registry.get(&ev.instance).map(|h| h.token().to_string()))
-                                .flatten();
-                            let env = ev.envelope(None, &state.server_url, token.as_deref());
-                            let sse = SseEvent::message(env.to_string()).event_type(ev.kind.dotted());
+                            let env = stream_envelope(&state, &ev);
+                            let sse = SseEvent::message(env).event_type(ev.kind.dotted());
                             return Some((sse, (rx, false)));
                         }
                         Err(RecvError::Lagged(n)) => {

@@ -1,7 +1,6 @@
 //! `/webhook/*`: Evolution's set/find, and ours (global key): delivery stats, dead letters,
 //! replay. Our routes keep Evolution's shape (instance name last) under names Evolution lacks.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
@@ -14,7 +13,7 @@ use super::auth::ApiKey;
 use super::dto::WebhookBody;
 use super::error::ApiError;
 use super::instance::webhook_from_body;
-use crate::events::webhook::{GLOBAL_ENDPOINT, instance_endpoint, now_ms};
+use crate::events::webhook::{GLOBAL_ENDPOINT, instance_endpoint, is_private, now_ms};
 use crate::instance::{InstanceView, WebhookConfig};
 use crate::state::AppState;
 use crate::store::outbox::{OutboxRow, ReplayFilter};
@@ -288,52 +287,4 @@ pub(crate) async fn check_target(url: &str, allow_private: bool) -> Result<(), A
         }
     }
     Ok(())
-}
-
-fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let seg = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (seg & 0xfe00) == 0xfc00
-                || (seg & 0xffc0) == 0xfe80
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn private_ranges() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.0.1",
-            "169.254.1.1",
-            "100.64.0.1",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(is_private(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "2001:4860::8888"] {
-            assert!(!is_private(ip.parse().unwrap()), "{ip}");
-        }
-    }
 }

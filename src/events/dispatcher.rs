@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::retry::{Next, RetryPolicy};
 use super::sign;
-use super::webhook::now_ms;
+use super::webhook::{PublicOnlyResolver, is_private_literal, now_ms};
 use crate::store::outbox::{OutboxRepo, OutboxRow};
 
 /// Rows looked at per pass of a worker (memory bound per endpoint).
@@ -64,6 +64,7 @@ struct Inner {
     http: reqwest::Client,
     policy: RetryPolicy,
     concurrency: usize,
+    allow_private: bool,
     /// Running workers by endpoint; the Notify wakes one when rows arrive.
     workers: Mutex<HashMap<String, Arc<Notify>>>,
     health: Mutex<HashMap<String, EndpointHealth>>,
@@ -71,6 +72,8 @@ struct Inner {
 
 /// The result of one POST.
 struct Attempt {
+    /// The target was refused (private address while those are not allowed): no retry.
+    refused: bool,
     status: Option<u16>,
     retry_after: Option<Duration>,
     error: Option<String>,
@@ -79,18 +82,30 @@ struct Attempt {
 
 impl Dispatcher {
     /// Starts workers for every endpoint that has rows left from a previous run.
-    pub fn start(repo: OutboxRepo, policy: RetryPolicy, concurrency: usize) -> Dispatcher {
-        let http = reqwest::Client::builder()
+    pub fn start(
+        repo: OutboxRepo,
+        policy: RetryPolicy,
+        concurrency: usize,
+        allow_private: bool,
+    ) -> Dispatcher {
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("zapgate/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(concurrency.max(1))
-            .build()
-            .unwrap_or_default();
+            .pool_max_idle_per_host(concurrency.max(1));
+        if !allow_private {
+            // Names are resolved through a filter, and a redirect could point at a private
+            // literal, so redirects are not followed in this mode.
+            builder = builder
+                .dns_resolver(Arc::new(PublicOnlyResolver))
+                .redirect(reqwest::redirect::Policy::none());
+        }
+        let http = builder.build().unwrap_or_default();
         let d = Dispatcher {
             inner: Arc::new(Inner {
                 repo,
                 http,
                 policy,
                 concurrency: concurrency.max(1),
+                allow_private,
                 workers: Mutex::new(HashMap::new()),
                 health: Mutex::new(HashMap::new()),
             }),
@@ -173,8 +188,13 @@ async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
                 }
                 flying.insert(row.uuid);
                 let (http, timeout) = (inner.http.clone(), inner.policy.timeout);
+                let refuse = !inner.allow_private && is_private_literal(&row.url);
                 in_flight.spawn(async move {
-                    let attempt = post(&http, &row, timeout).await;
+                    let attempt = if refuse {
+                        Attempt::refused()
+                    } else {
+                        post(&http, &row, timeout).await
+                    };
                     (row, attempt)
                 });
             }
@@ -220,6 +240,18 @@ fn retire(inner: &Inner, endpoint: &str) -> bool {
     true
 }
 
+impl Attempt {
+    fn refused() -> Attempt {
+        Attempt {
+            refused: true,
+            status: None,
+            retry_after: None,
+            error: Some("refused: private target".into()),
+            latency: Duration::ZERO,
+        }
+    }
+}
+
 async fn post(http: &reqwest::Client, row: &OutboxRow, timeout: Duration) -> Attempt {
     let started = Instant::now();
     let now_s = now_ms() / 1000;
@@ -237,14 +269,15 @@ async fn post(http: &reqwest::Client, row: &OutboxRow, timeout: Duration) -> Att
             req = req.header(k.as_str(), v.as_str());
         }
     }
+    // Always sent: receivers deduplicate on it (deliveries are at least once).
+    let id = row.webhook_id();
     if let Some(secret) = &row.secret {
-        let id = row.webhook_id();
         let signature = sign::standard_webhooks(secret, &id, now_s, row.body.as_bytes());
         req = req
-            .header("webhook-id", id)
             .header("webhook-timestamp", now_s.to_string())
             .header("webhook-signature", signature);
     }
+    req = req.header("webhook-id", id);
     match req.body(row.body.clone()).send().await {
         Ok(resp) => {
             let retry_after = resp
@@ -254,6 +287,7 @@ async fn post(http: &reqwest::Client, row: &OutboxRow, timeout: Duration) -> Att
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
             Attempt {
+                refused: false,
                 status: Some(resp.status().as_u16()),
                 retry_after,
                 error: None,
@@ -261,6 +295,7 @@ async fn post(http: &reqwest::Client, row: &OutboxRow, timeout: Duration) -> Att
             }
         }
         Err(e) => Attempt {
+            refused: false,
             status: None,
             retry_after: None,
             // The URL may carry credentials: report the kind of failure only.
@@ -288,10 +323,14 @@ fn settle(inner: &Inner, endpoint: &str, mut row: OutboxRow, attempt: Attempt) {
         row.last_status = attempt.status;
         row.last_error = attempt.error.clone();
         let unit = (Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0;
-        match inner
-            .policy
-            .next(row.attempt, attempt.status, attempt.retry_after, unit)
-        {
+        let next = if attempt.refused {
+            Next::DeadLetter
+        } else {
+            inner
+                .policy
+                .next(row.attempt, attempt.status, attempt.retry_after, unit)
+        };
+        match next {
             Next::RetryIn(d) => {
                 row.next_attempt_at_ms = now_ms() + d.as_millis() as u64;
                 inner.repo.update(&row).map(|_| "retry")

@@ -5,6 +5,7 @@
 //! matching both is delivered to both, as in Evolution.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 
 use uuid::Uuid;
 
@@ -127,13 +128,76 @@ fn is_http(url: &str) -> bool {
     l.starts_with("http://") || l.starts_with("https://")
 }
 
-/// `https://x/hook` + `messages.upsert` -> `https://x/hook/messages-upsert` when by-events.
+/// `https://x/hook?k=1` + `messages.upsert` -> `https://x/hook/messages-upsert?k=1` when
+/// by-events (the query string stays where it was).
 fn with_suffix(url: &str, by_events: bool, kind: EventKind) -> String {
-    if by_events {
-        format!("{}/{}", url.trim_end_matches('/'), kind.kebab())
-    } else {
-        url.to_string()
+    if !by_events {
+        return url.to_string();
     }
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let path = format!("{}/{}", u.path().trim_end_matches('/'), kind.kebab());
+            u.set_path(&path);
+            u.to_string()
+        }
+        Err(_) => format!("{}/{}", url.trim_end_matches('/'), kind.kebab()),
+    }
+}
+
+/// Loopback, private, link-local, CGNAT, unspecified and broadcast addresses (v4, v6 and
+/// v4-mapped v6): the targets `ZAPGATE_WEBHOOK_ALLOW_PRIVATE=false` refuses.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let seg = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (seg & 0xfe00) == 0xfc00
+                || (seg & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// The delivery client's resolver when private targets are refused: a name that resolves to a
+/// private address fails to connect, so a DNS answer that changes after `/webhook/set` checked
+/// it (rebinding) still cannot reach the internal network.
+pub struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if addrs.iter().any(|a| is_private(a.ip())) {
+                return Err("refused: the name resolves to a private address".into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Whether a URL's host is a private IP literal (names go through [`PublicOnlyResolver`]).
+pub fn is_private_literal(url: &str) -> bool {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+        })
+        .and_then(|h| h.parse::<IpAddr>().ok())
+        .is_some_and(is_private)
 }
 
 pub fn now_ms() -> u64 {
@@ -141,4 +205,41 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_ranges() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "169.254.1.1",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "2001:4860::8888"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn suffix_goes_before_the_query() {
+        assert_eq!(
+            with_suffix("https://h.example/in?k=1", true, EventKind::MessagesUpsert),
+            "https://h.example/in/messages-upsert?k=1"
+        );
+        assert_eq!(
+            with_suffix("https://h.example/in/", false, EventKind::Call),
+            "https://h.example/in/"
+        );
+    }
 }
