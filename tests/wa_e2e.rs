@@ -69,12 +69,29 @@ async fn qr_pair_send_receive_then_remote_logout_wipes_keys_keeps_history() {
     let mock = WaMock::start(0).await.expect("wa-mock");
     let url = mock.url();
     let s = TestServer::start(&[("ZAPGATE_WA_URL", url.as_str())]).await;
+    let mut lifecycle = s
+        .events("instance=alice&events=QRCODE_UPDATED,CONNECTION_UPDATE")
+        .await;
     let (alice_id, _bob_id) = tokio::join!(
         paired(&s, &mock, "alice", "15557770001"),
         paired(&s, &mock, "bob", "15557770002"),
     );
     let (_, st) = s.get("/instance/connectionState/alice", Some(KEY)).await;
     assert_eq!(st["instance"]["state"], "open");
+    // The real engine's lifecycle, as webhooks and streams see it, in order.
+    let connecting = expect_event(&mut lifecycle, |e| e["event"] == "connection.update").await;
+    assert_eq!(connecting["data"]["state"], "connecting", "{connecting}");
+    let qr = expect_event(&mut lifecycle, |e| e["event"] == "qrcode.updated").await;
+    assert!(qr["data"]["qrcode"]["code"].is_string(), "{qr}");
+    assert!(
+        qr["data"]["qrcode"]["base64"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("data:image/png;base64,")),
+        "{qr}"
+    );
+    let open = expect_event(&mut lifecycle, |e| e["event"] == "connection.update").await;
+    assert_eq!(open["data"]["state"], "open", "{open}");
+    assert_eq!(open["data"]["wuid"], "15557770001@s.whatsapp.net", "{open}");
     let (_, list) = s.get("/instance/fetchInstances", Some(KEY)).await;
     let alice = list
         .as_array()
