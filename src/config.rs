@@ -198,9 +198,10 @@ pub enum ConfigError {
     #[error("ZAPGATE_MAX_RECONNECT_ATTEMPTS must be at least 1")]
     NoReconnectAttempts,
     #[error(
-        "this binary was built with the `wa-mock-peer` feature, which skips the verification of \
-         WhatsApp's server certificate; it only connects to a loopback ZAPGATE_WA_URL \
-         (ws://127.0.0.1:PORT/ws/chat), got {0:?}. Use a build without the feature for WhatsApp."
+        "this binary does not verify WhatsApp's server certificate (built with the `wa-mock-peer` \
+         feature, or with whatsapp-rust's danger-skip-cert-chain-verify unified in by a test \
+         build); it only connects to a loopback ZAPGATE_WA_URL (ws://127.0.0.1:PORT/ws/chat), \
+         got {0:?}. Use a default build (`cargo build --release -p zapgate`) for WhatsApp."
     )]
     MockPeerNeedsLoopback(String),
 }
@@ -210,7 +211,10 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let host =
             ws_host(&self.wa_url).ok_or_else(|| ConfigError::BadWaUrl(self.wa_url.clone()))?;
-        if cfg!(feature = "wa-mock-peer") && !is_loopback_host(host) {
+        // Our feature, or the crate's check found switched off by feature unification.
+        let unverified = cfg!(feature = "wa-mock-peer")
+            || crate::engine::whatsapp::cert_probe::cert_chain_check_disabled();
+        if unverified && !is_loopback_host(host) {
             return Err(ConfigError::MockPeerNeedsLoopback(self.wa_url.clone()));
         }
         self.wa_version_triple()?;
@@ -365,8 +369,11 @@ mod tests {
             w.c.wa_version_triple().unwrap(),
             Some((2, 3000, 1026131876))
         );
-        // The default URL is WhatsApp's: fine for a normal build, refused by a mock-peer build.
-        assert_eq!(w.c.validate().is_ok(), !cfg!(feature = "wa-mock-peer"));
+        // The default URL is WhatsApp's: fine for a build that verifies WhatsApp's certificate,
+        // refused by one that does not (our feature, or feature unification in a test build).
+        let unverified = cfg!(feature = "wa-mock-peer")
+            || crate::engine::whatsapp::cert_probe::cert_chain_check_disabled();
+        assert_eq!(w.c.validate().is_ok(), !unverified);
         let w = Wrap::parse_from(["x", "--wa-url", "ws://127.0.0.1:1/ws/chat"]);
         assert!(w.c.validate().is_ok());
         let w = Wrap::parse_from(["x", "--wa-version", "2.x"]);

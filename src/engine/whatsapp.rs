@@ -9,6 +9,7 @@
 
 mod backoff;
 mod bridge;
+pub mod cert_probe;
 mod supervisor;
 
 use std::sync::{Arc, Mutex};

@@ -49,6 +49,10 @@ impl TestServer {
             .arg("--data-dir")
             .arg(dir)
             .env("LOG_LEVEL", "warn")
+            // Test builds may not verify WhatsApp's certificate (feature unification with
+            // wa-mock's dev-dependencies); such a binary only accepts a loopback WA URL, and no
+            // test may reach the internet anyway. Tests of the real engine override this.
+            .env("ZAPGATE_WA_URL", "ws://127.0.0.1:9/ws/chat")
             .env("ZAPGATE_QR_WAIT_MS", "5000")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
