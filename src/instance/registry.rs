@@ -64,6 +64,9 @@ impl Deps {
     pub(crate) async fn remove_instance_data(&self, id: Uuid) -> Result<(), StoreError> {
         self.engines.loopback.forget(id);
         self.store.drop_instance_trees(id)?;
+        // Pending deliveries still go out (instance.delete among them); dead letters could
+        // no longer be listed or replayed, so they go with the instance.
+        self.dispatcher.repo().drop_dead_letters(id)?;
         self.instances.remove(id)?;
         self.store.sync().await
     }

@@ -163,6 +163,18 @@ impl OutboxRepo {
         Ok(out)
     }
 
+    /// Forgets an instance's dead letters (the instance was deleted; nobody can list them).
+    pub fn drop_dead_letters(&self, instance: Uuid) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for key in self.dlq.scan_prefix(instance.as_bytes()).keys() {
+            batch.remove(key?);
+            n += 1;
+        }
+        self.dlq.apply_batch(batch)?;
+        Ok(n)
+    }
+
     pub fn dead_letter_count(&self, instance: Uuid) -> usize {
         self.dlq.scan_prefix(instance.as_bytes()).count()
     }
