@@ -79,7 +79,9 @@ pub fn build_state(
         webhooks,
         dispatcher,
     )?;
+    let media = api::media::MediaFetcher::new(config.webhook_allow_private, config.max_body_bytes);
     Ok(Arc::new(AppState {
+        media,
         config,
         registry,
         api_key,

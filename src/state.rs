@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::api::media::MediaFetcher;
 use crate::config::Config;
 use crate::instance::Registry;
 
@@ -14,4 +15,6 @@ pub struct AppState {
     pub started: Instant,
     /// `SERVER_URL`, or `http://<bound address>` when unset.
     pub server_url: String,
+    /// Fetches and decodes the media clients send.
+    pub media: MediaFetcher,
 }

@@ -160,7 +160,7 @@ impl From<EngineError> for ApiError {
             EngineError::NotConnected => {
                 ApiError::BadRequest("The instance is not connected".into())
             }
-            EngineError::Unavailable(m) => ApiError::BadRequest(m),
+            EngineError::Unavailable(m) | EngineError::Rejected(m) => ApiError::BadRequest(m),
             EngineError::Busy => {
                 ApiError::Unavailable("recipient queue is full, retry later".into())
             }

@@ -1,17 +1,28 @@
 //! `/message/*`: sending. Every send answers 201 with the message record (Evolution §6).
+//!
+//! The bodies share Evolution's "metadata" fields (`number`, `delay`, `quoted`, `mentioned`),
+//! handled once in [`Target::prepare`]; each handler adds its own content and calls
+//! [`InstanceHandle::send`].
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::types::multipart::Upload;
+use poem_openapi::{ApiRequest, ApiResponse, Multipart, Object, OpenApi, Tags};
 use serde_json::Value;
 
 use super::auth::ApiKey;
 use super::error::ApiError;
-use crate::engine::Presence;
-use crate::engine::jid::to_jid;
+use super::media::sniff_mimetype;
+use crate::engine::jid::{to_jid, user_of};
+use crate::engine::{
+    ContactCard, Context, MediaKind, MessageKey, Outgoing, OutgoingMessage, Presence, Quote,
+};
+use crate::instance::InstanceHandle;
+use crate::instance::record::text_of;
 use crate::state::AppState;
 
 /// Longest `delay` honoured; Evolution blocks the request for the whole delay.
@@ -27,28 +38,43 @@ pub struct MessageApi {
     pub state: Arc<AppState>,
 }
 
-#[derive(Object, Debug)]
-pub struct QuotedKey {
+/// A message key as clients send it.
+#[derive(Object, Debug, Clone)]
+pub struct KeyBody {
     pub id: Option<String>,
     #[oai(rename = "remoteJid")]
     pub remote_jid: Option<String>,
     #[oai(rename = "fromMe")]
     pub from_me: Option<bool>,
+    pub participant: Option<String>,
+}
+
+impl KeyBody {
+    /// A full key; `remoteJid` accepts a number too.
+    pub fn into_key(self) -> Result<MessageKey, ApiError> {
+        let id = required(self.id, "key.id")?;
+        let remote = required(self.remote_jid, "key.remoteJid")?;
+        Ok(MessageKey {
+            remote_jid: jid(&remote)?,
+            from_me: self.from_me.unwrap_or(false),
+            id,
+            participant: self.participant.map(|p| jid(&p)).transpose()?,
+        })
+    }
 }
 
 #[derive(Object, Debug)]
 pub struct Quoted {
-    pub key: Option<QuotedKey>,
+    pub key: Option<KeyBody>,
     pub message: Option<Value>,
 }
 
-/// `POST /message/sendText` body.
-#[derive(Object, Debug)]
+/// Evolution's shared send fields.
+#[derive(Object, Debug, Default)]
 #[oai(rename_all = "camelCase")]
-pub struct SendTextBody {
+pub struct Meta {
     /// Digits, a JID, or a group id.
     pub number: Option<String>,
-    pub text: Option<String>,
     /// Milliseconds of "composing" shown before sending; the request waits that long.
     pub delay: Option<i64>,
     pub quoted: Option<Quoted>,
@@ -57,11 +83,319 @@ pub struct SendTextBody {
     pub mentioned: Option<Vec<String>>,
 }
 
+pub(crate) fn required<T>(v: Option<T>, name: &str) -> Result<T, ApiError> {
+    v.ok_or_else(|| ApiError::Validation(format!("instance requires property \"{name}\"")))
+}
+
+pub(crate) fn jid(number: &str) -> Result<String, ApiError> {
+    to_jid(number).ok_or_else(|| {
+        ApiError::Validation("number does not match pattern \"^\\d+[\\.@\\w-]+\"".into())
+    })
+}
+
+pub(crate) fn delay_ms(delay: Option<i64>) -> Result<u64, ApiError> {
+    match delay {
+        Some(d) if d < 0 => Err(ApiError::Validation(
+            "delay must be greater than or equal to 0".into(),
+        )),
+        Some(d) => Ok((d as u64).min(MAX_DELAY_MS)),
+        None => Ok(0),
+    }
+}
+
+/// The resolved metadata of one send.
+struct Target {
+    to: String,
+    context: Context,
+    delay: u64,
+}
+
+impl Target {
+    /// Validates the shared fields; `presence` is what the delay shows (typing or recording).
+    fn prepare(h: &InstanceHandle, meta: Meta) -> Result<Target, ApiError> {
+        let to = jid(&required(meta.number, "number")?)?;
+        let delay = delay_ms(meta.delay)?;
+        let quoted = match meta.quoted.and_then(|q| q.key.map(|k| (k, q.message))) {
+            Some((k, message)) => {
+                let id = required(k.id, "quoted.key.id")?;
+                let stored = h.message(&id)?;
+                let text = message
+                    .map(|m| serde_json::json!({ "message": m }))
+                    .as_ref()
+                    .or(stored.as_ref())
+                    .and_then(text_of);
+                let from_me = k.from_me.unwrap_or_else(|| {
+                    stored
+                        .as_ref()
+                        .and_then(|r| r["key"]["fromMe"].as_bool())
+                        .unwrap_or(false)
+                });
+                let participant = stored
+                    .as_ref()
+                    .and_then(|r| r["key"]["participant"].as_str())
+                    .map(str::to_string);
+                Some(Quote {
+                    key: MessageKey {
+                        remote_jid: k.remote_jid.map_or_else(|| Ok(to.clone()), |r| jid(&r))?,
+                        from_me,
+                        id,
+                        participant,
+                    },
+                    text,
+                })
+            }
+            None => None,
+        };
+        let mentions = meta
+            .mentioned
+            .unwrap_or_default()
+            .iter()
+            .map(|m| jid(m))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Target {
+            to,
+            context: Context { quoted, mentions },
+            delay,
+        })
+    }
+
+    /// Shows `presence` in the chat for the delay (the request waits, as Evolution's does).
+    async fn wait(&self, h: &InstanceHandle, presence: Presence) -> Result<(), ApiError> {
+        if self.delay > 0 {
+            h.chat_presence(self.to.clone(), presence).await?;
+            tokio::time::sleep(Duration::from_millis(self.delay)).await;
+            h.chat_presence(self.to.clone(), Presence::Paused).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(
+        self,
+        h: &InstanceHandle,
+        content: Outgoing,
+        presence: Presence,
+    ) -> Result<SendResponse, ApiError> {
+        self.wait(h, presence).await?;
+        let record = h
+            .send(OutgoingMessage {
+                to: self.to,
+                content,
+                context: self.context,
+            })
+            .await?;
+        Ok(SendResponse::Created(Json(record)))
+    }
+}
+
+/// `POST /message/sendText` body.
+#[derive(Object, Debug)]
+pub struct SendTextBody {
+    pub text: Option<String>,
+    #[oai(flatten)]
+    pub meta: Meta,
+}
+
+/// `POST /message/sendMedia` JSON body.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SendMediaBody {
+    /// `image`, `video`, `audio` or `document`.
+    pub mediatype: Option<String>,
+    pub mimetype: Option<String>,
+    pub caption: Option<String>,
+    /// A URL, or base64 (raw or a `data:` URI).
+    pub media: Option<String>,
+    pub file_name: Option<String>,
+    #[oai(flatten)]
+    pub meta: Meta,
+}
+
+/// `POST /message/sendMedia` as `multipart/form-data`, the file in `file`.
+#[derive(Multipart, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SendMediaForm {
+    pub number: Option<String>,
+    pub mediatype: Option<String>,
+    pub mimetype: Option<String>,
+    pub caption: Option<String>,
+    pub file_name: Option<String>,
+    pub delay: Option<i64>,
+    pub file: Option<Upload>,
+    /// Used when no `file` part is sent: a URL or base64.
+    pub media: Option<String>,
+}
+
+#[derive(ApiRequest)]
+pub enum SendMediaRequest {
+    Json(Json<SendMediaBody>),
+    Form(SendMediaForm),
+}
+
+#[derive(Object, Debug)]
+pub struct SendAudioBody {
+    /// A URL or base64; sent as a voice note without transcoding (send OGG/Opus).
+    pub audio: Option<String>,
+    /// Accepted for compatibility; zapgate never transcodes.
+    pub encoding: Option<bool>,
+    #[oai(flatten)]
+    pub meta: Meta,
+}
+
+#[derive(Object, Debug)]
+pub struct SendStickerBody {
+    /// A WebP image: URL or base64.
+    pub sticker: Option<String>,
+    #[oai(flatten)]
+    pub meta: Meta,
+}
+
+#[derive(Object, Debug)]
+pub struct SendLocationBody {
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub name: Option<String>,
+    pub address: Option<String>,
+    #[oai(flatten)]
+    pub meta: Meta,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct ContactBody {
+    pub full_name: Option<String>,
+    /// Digits of the contact's WhatsApp account, for the vCard's `waid`.
+    pub wuid: Option<String>,
+    pub phone_number: Option<String>,
+    pub organization: Option<String>,
+    pub email: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct SendContactBody {
+    pub contact: Option<Vec<ContactBody>>,
+    #[oai(flatten)]
+    pub meta: Meta,
+}
+
+#[derive(Object, Debug)]
+pub struct SendReactionBody {
+    pub key: Option<KeyBody>,
+    /// One emoji, or "" to remove the reaction.
+    pub reaction: Option<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SendPollBody {
+    pub name: Option<String>,
+    pub selectable_count: Option<i64>,
+    pub values: Option<Vec<String>>,
+    #[oai(flatten)]
+    pub meta: Meta,
+}
+
 #[derive(ApiResponse)]
 enum SendResponse {
     /// The message record, status PENDING.
     #[oai(status = 201)]
     Created(Json<Value>),
+}
+
+fn media_kind(s: &str) -> Result<MediaKind, ApiError> {
+    match MediaKind::parse(s) {
+        Some(k) if k != MediaKind::Sticker => Ok(k),
+        _ => Err(ApiError::BadRequest(
+            "mediatype must be one of: image, document, video, audio".into(),
+        )),
+    }
+}
+
+/// Escapes a vCard value (RFC 6350 §3.4).
+fn vcard_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace(',', "\\,")
+        .replace(';', "\\;")
+        .replace('\n', "\\n")
+}
+
+fn vcard(c: &ContactBody, name: &str, phone: &str) -> String {
+    let digits: String = phone.chars().filter(|c| c.is_ascii_digit()).collect();
+    let waid = c
+        .wuid
+        .as_deref()
+        .map(|w| user_of(w).to_string())
+        .unwrap_or_else(|| digits.clone());
+    let mut v = format!(
+        "BEGIN:VCARD\nVERSION:3.0\nN:{n}\nFN:{n}\n",
+        n = vcard_escape(name)
+    );
+    if let Some(o) = &c.organization {
+        v.push_str(&format!("ORG:{};\n", vcard_escape(o)));
+    }
+    if let Some(e) = &c.email {
+        v.push_str(&format!("EMAIL:{}\n", vcard_escape(e)));
+    }
+    if let Some(u) = &c.url {
+        v.push_str(&format!("URL:{}\n", vcard_escape(u)));
+    }
+    v.push_str(&format!(
+        "TEL;type=CELL;type=VOICE;waid={waid}:{}\nEND:VCARD",
+        vcard_escape(phone)
+    ));
+    v
+}
+
+/// One emoji (possibly several code points joined), nothing else.
+fn is_one_emoji(s: &str) -> bool {
+    let n = s.chars().count();
+    (1..=10).contains(&n)
+        && s.chars().all(|c| !c.is_ascii() && !c.is_whitespace())
+        && s.chars().any(|c| (c as u32) >= 0x2100)
+}
+
+impl MessageApi {
+    async fn media_bytes(&self, media: Option<String>, field: &str) -> Result<Vec<u8>, ApiError> {
+        let media = required(media, field)?;
+        self.state.media.resolve(&media).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_media_parts(
+        &self,
+        h: &InstanceHandle,
+        meta: Meta,
+        mediatype: Option<String>,
+        mimetype: Option<String>,
+        caption: Option<String>,
+        file_name: Option<String>,
+        data: Vec<u8>,
+    ) -> Result<SendResponse, ApiError> {
+        let kind = media_kind(&required(mediatype, "mediatype")?)?;
+        if kind == MediaKind::Document && file_name.is_none() {
+            return Err(ApiError::BadRequest(
+                "fileName is required for documents".into(),
+            ));
+        }
+        let target = Target::prepare(h, meta)?;
+        let mimetype = mimetype
+            .or_else(|| sniff_mimetype(&data).map(str::to_string))
+            .unwrap_or_else(|| kind.default_mimetype().to_string());
+        let content = Outgoing::Media {
+            kind,
+            data,
+            mimetype,
+            caption: caption.filter(|c| !c.is_empty() && kind != MediaKind::Audio),
+            file_name,
+            ptt: false,
+        };
+        let presence = if kind == MediaKind::Audio {
+            Presence::Recording
+        } else {
+            Presence::Composing
+        };
+        target.send(h, content, presence).await
+    }
 }
 
 #[OpenApi(tag = "Tag::Message")]
@@ -80,35 +414,325 @@ impl MessageApi {
     ) -> Result<SendResponse, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
         let b = body.0;
-        let number = b
-            .number
-            .ok_or_else(|| ApiError::Validation("instance requires property \"number\"".into()))?;
-        let text = b
-            .text
-            .ok_or_else(|| ApiError::Validation("instance requires property \"text\"".into()))?;
+        let text = required(b.text, "text")?;
         if text.trim().is_empty() {
             return Err(ApiError::BadRequest("Text is required".into()));
         }
-        let to = to_jid(&number).ok_or_else(|| {
-            ApiError::Validation("number does not match pattern \"^\\d+[\\.@\\w-]+\"".into())
-        })?;
-        let delay = match b.delay {
-            Some(d) if d < 0 => {
+        let target = Target::prepare(&h, b.meta)?;
+        target
+            .send(&h, Outgoing::Text(text), Presence::Composing)
+            .await
+    }
+
+    /// Send an image, video, audio file or document (JSON with a URL or base64, or multipart).
+    #[oai(
+        path = "/message/sendMedia/:instanceName",
+        method = "post",
+        operation_id = "send_media"
+    )]
+    async fn send_media(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: SendMediaRequest,
+    ) -> Result<SendResponse, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        match body {
+            SendMediaRequest::Json(Json(b)) => {
+                let data = self.media_bytes(b.media, "media").await?;
+                self.send_media_parts(
+                    &h,
+                    b.meta,
+                    b.mediatype,
+                    b.mimetype,
+                    b.caption,
+                    b.file_name,
+                    data,
+                )
+                .await
+            }
+            SendMediaRequest::Form(f) => {
+                let (data, file_name) = match f.file {
+                    Some(file) => {
+                        let file_name =
+                            f.file_name.or_else(|| file.file_name().map(str::to_string));
+                        let data = file.into_vec().await.map_err(|e| {
+                            ApiError::BadRequest(format!("could not read the file part: {e}"))
+                        })?;
+                        (data, file_name)
+                    }
+                    None => (self.media_bytes(f.media, "file").await?, f.file_name),
+                };
+                let meta = Meta {
+                    number: f.number,
+                    delay: f.delay,
+                    ..Meta::default()
+                };
+                self.send_media_parts(
+                    &h,
+                    meta,
+                    f.mediatype,
+                    f.mimetype,
+                    f.caption,
+                    file_name,
+                    data,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Send a voice note (push-to-talk audio).
+    #[oai(
+        path = "/message/sendWhatsAppAudio/:instanceName",
+        method = "post",
+        operation_id = "send_whatsapp_audio"
+    )]
+    async fn send_audio(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<SendAudioBody>,
+    ) -> Result<SendResponse, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        let data = self.media_bytes(b.audio, "audio").await?;
+        let target = Target::prepare(&h, b.meta)?;
+        let mimetype = sniff_mimetype(&data)
+            .filter(|m| m.starts_with("audio/"))
+            .unwrap_or(MediaKind::Audio.default_mimetype())
+            .to_string();
+        let content = Outgoing::Media {
+            kind: MediaKind::Audio,
+            data,
+            mimetype,
+            caption: None,
+            file_name: None,
+            ptt: true,
+        };
+        target.send(&h, content, Presence::Recording).await
+    }
+
+    /// Send a sticker (a WebP image; zapgate does not convert).
+    #[oai(
+        path = "/message/sendSticker/:instanceName",
+        method = "post",
+        operation_id = "send_sticker"
+    )]
+    async fn send_sticker(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<SendStickerBody>,
+    ) -> Result<SendResponse, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        let data = self.media_bytes(b.sticker, "sticker").await?;
+        if sniff_mimetype(&data) != Some("image/webp") {
+            return Err(ApiError::BadRequest(
+                "sticker must be a WebP image (zapgate does not convert images)".into(),
+            ));
+        }
+        let target = Target::prepare(&h, b.meta)?;
+        let content = Outgoing::Media {
+            kind: MediaKind::Sticker,
+            data,
+            mimetype: "image/webp".into(),
+            caption: None,
+            file_name: None,
+            ptt: false,
+        };
+        target.send(&h, content, Presence::Composing).await
+    }
+
+    /// Send a location pin.
+    #[oai(
+        path = "/message/sendLocation/:instanceName",
+        method = "post",
+        operation_id = "send_location"
+    )]
+    async fn send_location(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<SendLocationBody>,
+    ) -> Result<SendResponse, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        let latitude = required(b.latitude, "latitude")?;
+        let longitude = required(b.longitude, "longitude")?;
+        let name = required(b.name, "name")?;
+        let address = required(b.address, "address")?;
+        if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
+            return Err(ApiError::BadRequest(
+                "latitude must be within ±90 and longitude within ±180".into(),
+            ));
+        }
+        let target = Target::prepare(&h, b.meta)?;
+        let content = Outgoing::Location {
+            latitude,
+            longitude,
+            name: Some(name),
+            address: Some(address),
+        };
+        target.send(&h, content, Presence::Composing).await
+    }
+
+    /// Send one or more contact cards (vCards built here).
+    #[oai(
+        path = "/message/sendContact/:instanceName",
+        method = "post",
+        operation_id = "send_contact"
+    )]
+    async fn send_contact(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<SendContactBody>,
+    ) -> Result<SendResponse, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        let contacts = required(b.contact, "contact")?;
+        if contacts.is_empty() {
+            return Err(ApiError::Validation(
+                "contact must contain at least 1 item".into(),
+            ));
+        }
+        let mut cards = Vec::with_capacity(contacts.len());
+        for c in &contacts {
+            let name = c
+                .full_name
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .ok_or_else(|| {
+                    ApiError::Validation("contact requires property \"fullName\"".into())
+                })?;
+            let phone = c.phone_number.clone().ok_or_else(|| {
+                ApiError::Validation("contact requires property \"phoneNumber\"".into())
+            })?;
+            if phone.chars().filter(char::is_ascii_digit).count() < 10 {
                 return Err(ApiError::Validation(
-                    "delay must be greater than or equal to 0".into(),
+                    "phoneNumber must have at least 10 digits".into(),
                 ));
             }
-            Some(d) => (d as u64).min(MAX_DELAY_MS),
-            None => 0,
-        };
-        if delay > 0 {
-            h.set_presence(Presence::Composing).await?;
-            tokio::time::sleep(Duration::from_millis(delay)).await;
+            cards.push(ContactCard {
+                vcard: vcard(c, &name, &phone),
+                display_name: name,
+            });
         }
-        let quoted_id = b.quoted.and_then(|q| q.key).and_then(|k| k.id);
+        let target = Target::prepare(&h, b.meta)?;
+        target
+            .send(&h, Outgoing::Contacts(cards), Presence::Composing)
+            .await
+    }
+
+    /// React to a message with an emoji ("" removes the reaction).
+    #[oai(
+        path = "/message/sendReaction/:instanceName",
+        method = "post",
+        operation_id = "send_reaction"
+    )]
+    async fn send_reaction(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<SendReactionBody>,
+    ) -> Result<SendResponse, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        let target = required(b.key, "key")?.into_key()?;
+        let emoji = required(b.reaction, "reaction")?;
+        if !emoji.is_empty() && !is_one_emoji(&emoji) {
+            return Err(ApiError::BadRequest(
+                "reaction must be a single emoji, or \"\" to remove it".into(),
+            ));
+        }
+        let to = target.remote_jid.clone();
         let record = h
-            .send_text(to, text, quoted_id, b.mentioned.unwrap_or_default())
+            .send(OutgoingMessage {
+                to,
+                content: Outgoing::Reaction { key: target, emoji },
+                context: Context::default(),
+            })
             .await?;
         Ok(SendResponse::Created(Json(record)))
+    }
+
+    /// Send a poll.
+    #[oai(
+        path = "/message/sendPoll/:instanceName",
+        method = "post",
+        operation_id = "send_poll"
+    )]
+    async fn send_poll(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<SendPollBody>,
+    ) -> Result<SendResponse, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        let poll_name = required(b.name, "name")?;
+        let count = required(b.selectable_count, "selectableCount")?;
+        let values = required(b.values, "values")?;
+        if poll_name.trim().is_empty() {
+            return Err(ApiError::BadRequest("name must not be empty".into()));
+        }
+        if !(2..=12).contains(&values.len()) {
+            return Err(ApiError::BadRequest(
+                "values must have between 2 and 12 options".into(),
+            ));
+        }
+        if values.iter().collect::<HashSet<_>>().len() != values.len()
+            || values.iter().any(|v| v.trim().is_empty())
+        {
+            return Err(ApiError::BadRequest(
+                "values must be unique and not empty".into(),
+            ));
+        }
+        if count < 0 || count as usize > values.len() {
+            return Err(ApiError::BadRequest(format!(
+                "selectableCount must be between 0 (any number) and {}",
+                values.len()
+            )));
+        }
+        let target = Target::prepare(&h, b.meta)?;
+        let content = Outgoing::Poll {
+            name: poll_name,
+            options: values,
+            selectable_count: count as u32,
+        };
+        target.send(&h, content, Presence::Composing).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emoji_check() {
+        for ok in ["👍", "❤️", "👩‍💻", "🇧🇷"] {
+            assert!(is_one_emoji(ok), "{ok}");
+        }
+        for bad in ["a", "ok", " ", "👍 ", "é"] {
+            assert!(!is_one_emoji(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn vcards_escape_and_carry_waid() {
+        let c = ContactBody {
+            full_name: Some("Ana; Maria".into()),
+            wuid: None,
+            phone_number: Some("+55 11 99999-0000".into()),
+            organization: Some("ACME".into()),
+            email: None,
+            url: None,
+        };
+        let v = vcard(&c, "Ana; Maria", "+55 11 99999-0000");
+        assert!(v.contains("FN:Ana\\; Maria\n"));
+        assert!(v.contains("waid=5511999990000:"));
+        assert!(v.starts_with("BEGIN:VCARD\n") && v.ends_with("END:VCARD"));
     }
 }

@@ -1,11 +1,13 @@
 //! The HTTP surface. Handlers are thin: parse, call the instance layer, shape Evolution's answer.
 
 pub mod auth;
+pub mod chat;
 pub mod dto;
 pub mod error;
 pub mod instance;
 pub mod limits;
 pub mod loopback;
+pub mod media;
 pub mod message;
 pub mod ops;
 pub mod rows;
@@ -28,6 +30,7 @@ type Apis = (
     instance::InstanceApi,
     settings::SettingsApi,
     message::MessageApi,
+    chat::ChatApi,
     loopback::LoopbackApi,
     webhook::WebhookApi,
 );
@@ -48,6 +51,9 @@ pub fn openapi(
                 state: state.clone(),
             },
             message::MessageApi {
+                state: state.clone(),
+            },
+            chat::ChatApi {
                 state: state.clone(),
             },
             loopback::LoopbackApi {

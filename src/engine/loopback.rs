@@ -21,11 +21,14 @@ use uuid::Uuid;
 
 use super::jid::{USER_SERVER, to_jid, user_of};
 use super::{
-    Engine, EngineError, EngineEvent, InboundMessage, MessageContent, MessageStatus, NumberCheck,
-    OutgoingMessage, Presence, Receipt, SentMessage, Session, SessionContext, new_message_id,
-    unix_now,
+    Context, Engine, EngineError, EngineEvent, InboundMessage, Media, MessageContent, MessageKey,
+    MessageStatus, NumberCheck, Outgoing, OutgoingMessage, Presence, Privacy, PrivacyValue,
+    Profile, Receipt, SentMessage, Session, SessionContext, new_message_id, unix_now,
 };
 use crate::store::{Store, StoreError};
+
+mod book;
+use book::Book;
 
 /// Messages waiting for an offline or slow receiver, per account.
 const INBOX_CAPACITY: usize = 10_000;
@@ -59,6 +62,8 @@ struct Network {
     /// Directory tree: phone -> instance id. The source of truth for "is on WhatsApp".
     directory: sled::Tree,
     accounts: Mutex<HashMap<String, Account>>,
+    /// Profiles, privacy, blocklists and the media store.
+    book: Book,
     /// Sessions showing a QR, by instance: sending a phone (or None) pairs them.
     waiting: Mutex<HashMap<Uuid, mpsc::Sender<Option<String>>>>,
 }
@@ -75,6 +80,7 @@ impl LoopbackEngine {
         Ok(LoopbackEngine {
             net: Arc::new(Network {
                 directory: store.tree("loopback")?,
+                book: Book::open(&store)?,
                 store,
                 accounts: Mutex::new(HashMap::new()),
                 waiting: Mutex::new(HashMap::new()),
@@ -221,6 +227,14 @@ impl LoopbackSession {
     /// Marks the account online, reports Connected and pumps the inbox until stopped.
     async fn go_online(self: Arc<Self>, phone: String) {
         let notify = self.net.attach(&phone);
+        let name = self.name.clone();
+        if let Err(e) = self
+            .net
+            .book
+            .update(&phone, |c| c.default_name = Some(name))
+        {
+            tracing::warn!(instance = %self.name, error = %e, "could not record the loopback profile name");
+        }
         if let Ok(mut p) = self.phone.lock() {
             *p = Some(phone.clone());
         }
@@ -270,49 +284,226 @@ impl LoopbackSession {
     }
 }
 
-impl Session for LoopbackSession {
-    fn send(&self, msg: OutgoingMessage) -> BoxFuture<'_, Result<SentMessage, EngineError>> {
-        Box::pin(async move {
-            let from = self.own_phone()?;
-            let OutgoingMessage::Text { to, text, .. } = msg;
-            let to_phone = user_of(&to).to_string();
-            if self.net.owner_of(&to_phone).is_none() {
-                return Err(EngineError::NotOnWhatsApp {
-                    jid: to.clone(),
-                    number: to_phone,
-                });
-            }
-            let sent = SentMessage {
-                id: new_message_id(),
-                remote_jid: to.clone(),
-                timestamp: unix_now(),
-            };
+/// `key` as the other side of the chat sees it: the chat is the sender, ownership flips.
+fn mirror(key: &MessageKey, sender_jid: &str) -> MessageKey {
+    MessageKey {
+        remote_jid: sender_jid.to_string(),
+        from_me: !key.from_me,
+        id: key.id.clone(),
+        participant: None,
+    }
+}
+
+fn mirror_content(content: &MessageContent, sender_jid: &str) -> MessageContent {
+    match content {
+        MessageContent::Reaction { key, text } => MessageContent::Reaction {
+            key: mirror(key, sender_jid),
+            text: text.clone(),
+        },
+        MessageContent::Revoke { key } => MessageContent::Revoke {
+            key: mirror(key, sender_jid),
+        },
+        MessageContent::Edit { key, text } => MessageContent::Edit {
+            key: mirror(key, sender_jid),
+            text: text.clone(),
+        },
+        other => other.clone(),
+    }
+}
+
+impl LoopbackSession {
+    fn own_jid(&self) -> Result<(String, String), EngineError> {
+        let phone = self.own_phone()?;
+        let jid = format!("{phone}@{USER_SERVER}");
+        Ok((phone, jid))
+    }
+
+    fn push_name(&self, phone: &str) -> String {
+        self.net
+            .book
+            .display_name(phone)
+            .unwrap_or_else(|| self.name.clone())
+    }
+
+    /// Hands `content` to the chat's other side and reports the receipts WhatsApp would.
+    fn deliver(
+        &self,
+        to: &str,
+        content: MessageContent,
+        context: Context,
+    ) -> Result<SentMessage, EngineError> {
+        let (from, from_jid) = self.own_jid()?;
+        let to_phone = user_of(to).to_string();
+        if self.net.owner_of(&to_phone).is_none() {
+            return Err(EngineError::NotOnWhatsApp {
+                jid: to.to_string(),
+                number: to_phone,
+            });
+        }
+        let sent = SentMessage {
+            id: new_message_id(),
+            remote_jid: to.to_string(),
+            timestamp: unix_now(),
+            content: content.clone(),
+        };
+        let receipt = |status| {
+            EngineEvent::Receipt(Receipt {
+                id: sent.id.clone(),
+                remote_jid: sent.remote_jid.clone(),
+                from_me: true,
+                status,
+            })
+        };
+        // A blocked sender still gets the server's ack, never a delivery (one grey tick).
+        if !self.net.book.has_blocked(&to_phone, &from) {
+            let quoted = context.quoted.map(|mut q| {
+                q.key = mirror(&q.key, &from_jid);
+                q
+            });
             let inbound = InboundMessage {
                 id: sent.id.clone(),
-                remote_jid: format!("{from}@{USER_SERVER}"),
+                remote_jid: from_jid.clone(),
                 from_me: false,
-                push_name: Some(self.name.clone()),
+                participant: None,
+                push_name: Some(self.push_name(&from)),
                 timestamp: sent.timestamp,
-                content: MessageContent::Text { text },
+                content: mirror_content(&content, &from_jid),
+                context: Context {
+                    quoted,
+                    mentions: context.mentions,
+                },
             };
             self.net
-                .push(&to_phone, EngineEvent::Message(inbound))
+                .push(&to_phone, EngineEvent::Message(Box::new(inbound)))
                 .then_some(())
                 .ok_or(EngineError::Busy)?;
             // Receipts come back through our own inbox, after the send has returned.
-            let receipt = |status| {
-                EngineEvent::Receipt(Receipt {
-                    id: sent.id.clone(),
-                    remote_jid: sent.remote_jid.clone(),
-                    from_me: true,
-                    status,
-                })
-            };
             self.net.push(&from, receipt(MessageStatus::ServerAck));
             if self.net.is_online(&to_phone) {
                 self.net.push(&from, receipt(MessageStatus::DeliveryAck));
             }
+        } else {
+            self.net.push(&from, receipt(MessageStatus::ServerAck));
+        }
+        Ok(sent)
+    }
+
+    fn own_message(key: &MessageKey) -> Result<(), EngineError> {
+        if key.from_me {
+            Ok(())
+        } else {
+            Err(EngineError::Rejected(
+                "only your own messages can be changed".into(),
+            ))
+        }
+    }
+
+    /// Reads `phone`'s card as `viewer` may see it.
+    fn visible(&self, phone: &str, viewer: &str, pick: fn(&Privacy) -> PrivacyValue) -> bool {
+        let Ok(card) = self.net.book.card(phone) else {
+            return false;
+        };
+        phone == viewer
+            || match pick(&card.privacy) {
+                PrivacyValue::None => false,
+                // The loopback network has no address books: "contacts" means nobody else.
+                PrivacyValue::Contacts => false,
+                _ => !card.blocked.iter().any(|b| b == viewer),
+            }
+    }
+}
+
+impl Session for LoopbackSession {
+    fn send(&self, msg: OutgoingMessage) -> BoxFuture<'_, Result<SentMessage, EngineError>> {
+        Box::pin(async move {
+            self.own_phone()?;
+            let content = match msg.content {
+                Outgoing::Text(text) => MessageContent::Text { text },
+                Outgoing::Media {
+                    kind,
+                    data,
+                    mimetype,
+                    caption,
+                    file_name,
+                    ptt,
+                } => MessageContent::Media(
+                    self.net
+                        .book
+                        .media(kind, data, mimetype, caption, file_name, ptt)?,
+                ),
+                Outgoing::Location {
+                    latitude,
+                    longitude,
+                    name,
+                    address,
+                } => MessageContent::Location {
+                    latitude,
+                    longitude,
+                    name,
+                    address,
+                },
+                Outgoing::Contacts(contacts) => MessageContent::Contacts { contacts },
+                Outgoing::Reaction { key, emoji } => MessageContent::Reaction { key, text: emoji },
+                Outgoing::Poll {
+                    name,
+                    options,
+                    selectable_count,
+                } => MessageContent::Poll {
+                    name,
+                    options,
+                    selectable_count,
+                },
+            };
+            self.deliver(&msg.to, content, msg.context)
+        })
+    }
+
+    fn edit(
+        &self,
+        key: MessageKey,
+        text: String,
+    ) -> BoxFuture<'_, Result<SentMessage, EngineError>> {
+        Box::pin(async move {
+            Self::own_message(&key)?;
+            let to = key.remote_jid.clone();
+            self.deliver(&to, MessageContent::Edit { key, text }, Context::default())
+        })
+    }
+
+    fn revoke(&self, key: MessageKey) -> BoxFuture<'_, Result<SentMessage, EngineError>> {
+        Box::pin(async move {
+            Self::own_message(&key)?;
+            let to = key.remote_jid.clone();
+            let mut sent = self.deliver(
+                &to,
+                MessageContent::Revoke { key: key.clone() },
+                Context::default(),
+            )?;
+            // A revoke is known by the id of the message it deletes.
+            sent.id = key.id;
             Ok(sent)
+        })
+    }
+
+    fn mark_read(&self, keys: Vec<MessageKey>) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let (phone, jid) = self.own_jid()?;
+            let card = self.net.book.card(&phone)?;
+            if card.privacy.readreceipts == PrivacyValue::None {
+                return Ok(());
+            }
+            for k in keys.into_iter().filter(|k| !k.from_me) {
+                self.net.push(
+                    user_of(&k.remote_jid),
+                    EngineEvent::Receipt(Receipt {
+                        id: k.id,
+                        remote_jid: jid.clone(),
+                        from_me: true,
+                        status: MessageStatus::Read,
+                    }),
+                );
+            }
+            Ok(())
         })
     }
 
@@ -339,6 +530,120 @@ impl Session for LoopbackSession {
 
     fn set_presence(&self, _presence: Presence) -> BoxFuture<'_, Result<(), EngineError>> {
         Box::pin(async move { self.own_phone().map(|_| ()) })
+    }
+
+    fn chat_presence(
+        &self,
+        to: String,
+        presence: Presence,
+    ) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let (phone, jid) = self.own_jid()?;
+            let to_phone = user_of(&to);
+            // Presence is not queued for offline receivers, and blocked senders are invisible.
+            if self.net.is_online(to_phone) && !self.net.book.has_blocked(to_phone, &phone) {
+                self.net
+                    .push(to_phone, EngineEvent::Presence { jid, presence });
+            }
+            Ok(())
+        })
+    }
+
+    fn profile_picture_url(
+        &self,
+        jid: String,
+    ) -> BoxFuture<'_, Result<Option<String>, EngineError>> {
+        Box::pin(async move {
+            let me = self.own_phone()?;
+            let phone = user_of(&jid);
+            if !self.visible(phone, &me, |p| p.profile) {
+                return Ok(None);
+            }
+            let card = self.net.book.card(phone)?;
+            Ok(card.picture.map(|path| format!("loopback://media{path}")))
+        })
+    }
+
+    fn fetch_profile(&self, jid: String) -> BoxFuture<'_, Result<Profile, EngineError>> {
+        Box::pin(async move {
+            let me = self.own_phone()?;
+            let phone = user_of(&jid).to_string();
+            if self.net.owner_of(&phone).is_none() {
+                return Ok(Profile {
+                    jid,
+                    ..Profile::default()
+                });
+            }
+            let card = self.net.book.card(&phone)?;
+            let picture_url = self.profile_picture_url(jid.clone()).await?;
+            let name = self.net.book.display_name(&phone);
+            Ok(Profile {
+                jid,
+                exists: true,
+                name,
+                status: card
+                    .status
+                    .filter(|_| self.visible(&phone, &me, |p| p.status)),
+                picture_url,
+                is_business: false,
+            })
+        })
+    }
+
+    fn download(&self, media: Media) -> BoxFuture<'_, Result<Vec<u8>, EngineError>> {
+        Box::pin(async move {
+            self.own_phone()?;
+            self.net.book.download(&media.blob)
+        })
+    }
+
+    fn set_blocked(&self, jid: String, blocked: bool) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let me = self.own_phone()?;
+            let other = user_of(&jid).to_string();
+            self.net.book.update(&me, |c| {
+                c.blocked.retain(|b| *b != other);
+                if blocked {
+                    c.blocked.push(other);
+                }
+            })
+        })
+    }
+
+    fn privacy(&self) -> BoxFuture<'_, Result<Privacy, EngineError>> {
+        Box::pin(async move { Ok(self.net.book.card(&self.own_phone()?)?.privacy) })
+    }
+
+    fn set_privacy(&self, privacy: Privacy) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let me = self.own_phone()?;
+            self.net.book.update(&me, |c| c.privacy = privacy)
+        })
+    }
+
+    fn set_profile_name(&self, name: String) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let me = self.own_phone()?;
+            self.net.book.update(&me, |c| c.name = Some(name))
+        })
+    }
+
+    fn set_profile_status(&self, status: String) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let me = self.own_phone()?;
+            self.net.book.update(&me, |c| c.status = Some(status))
+        })
+    }
+
+    fn set_profile_picture(&self, jpeg: Option<Vec<u8>>) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let me = self.own_phone()?;
+            let path = match jpeg {
+                Some(bytes) => Some(self.net.book.upload(&bytes)?.direct_path),
+                None => None,
+            };
+            self.net.book.update(&me, |c| c.picture = path)
+        })
     }
 
     fn logout(&self) -> BoxFuture<'_, Result<(), EngineError>> {
@@ -395,6 +700,7 @@ impl Network {
 
     fn release_phone(&self, phone: &str) {
         let _ = self.directory.remove(phone.as_bytes());
+        self.book.forget(phone);
         if let Ok(mut a) = self.accounts.lock() {
             a.remove(phone);
         }

@@ -5,6 +5,7 @@
 //! (QR codes, connected, messages, receipts, logout) as [`EngineEvent`]s on the bounded channel
 //! it was given, and offers the operations the API needs (send, presence, number check, logout).
 
+pub mod content;
 pub mod jid;
 pub mod loopback;
 pub mod whatsapp;
@@ -16,6 +17,11 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use uuid::Uuid;
+
+pub use content::{
+    ContactCard, Context, Media, MediaKind, MediaRef, MessageContent, MessageKey, Outgoing,
+    OutgoingMessage, Privacy, PrivacyValue, Profile, Quote,
+};
 
 use crate::instance::Integration;
 use crate::store::{Store, StoreError};
@@ -33,15 +39,48 @@ pub struct SessionContext {
     pub store: Store,
 }
 
-/// One running WhatsApp session of one instance.
+/// One running WhatsApp session of one instance. Every operation needs the session to be
+/// logged in and fails with [`EngineError::NotConnected`] otherwise.
 pub trait Session: Send + Sync {
+    /// Uploads media if there is any, then sends.
     fn send(&self, msg: OutgoingMessage) -> BoxFuture<'_, Result<SentMessage, EngineError>>;
+    /// Replaces the text (or caption) of one of our messages.
+    fn edit(
+        &self,
+        key: MessageKey,
+        text: String,
+    ) -> BoxFuture<'_, Result<SentMessage, EngineError>>;
+    /// Deletes a message for everyone.
+    fn revoke(&self, key: MessageKey) -> BoxFuture<'_, Result<SentMessage, EngineError>>;
+    /// Sends read receipts.
+    fn mark_read(&self, keys: Vec<MessageKey>) -> BoxFuture<'_, Result<(), EngineError>>;
     /// Which of these phone numbers (digits) have WhatsApp.
     fn check_numbers(
         &self,
         numbers: Vec<String>,
     ) -> BoxFuture<'_, Result<Vec<NumberCheck>, EngineError>>;
+    /// Global presence (available / unavailable).
     fn set_presence(&self, presence: Presence) -> BoxFuture<'_, Result<(), EngineError>>;
+    /// Typing or recording in one chat (`paused` ends it).
+    fn chat_presence(
+        &self,
+        to: String,
+        presence: Presence,
+    ) -> BoxFuture<'_, Result<(), EngineError>>;
+    fn profile_picture_url(
+        &self,
+        jid: String,
+    ) -> BoxFuture<'_, Result<Option<String>, EngineError>>;
+    fn fetch_profile(&self, jid: String) -> BoxFuture<'_, Result<Profile, EngineError>>;
+    /// Downloads and decrypts the media of a message.
+    fn download(&self, media: Media) -> BoxFuture<'_, Result<Vec<u8>, EngineError>>;
+    fn set_blocked(&self, jid: String, blocked: bool) -> BoxFuture<'_, Result<(), EngineError>>;
+    fn privacy(&self) -> BoxFuture<'_, Result<Privacy, EngineError>>;
+    fn set_privacy(&self, privacy: Privacy) -> BoxFuture<'_, Result<(), EngineError>>;
+    fn set_profile_name(&self, name: String) -> BoxFuture<'_, Result<(), EngineError>>;
+    fn set_profile_status(&self, status: String) -> BoxFuture<'_, Result<(), EngineError>>;
+    /// `None` removes the picture.
+    fn set_profile_picture(&self, jpeg: Option<Vec<u8>>) -> BoxFuture<'_, Result<(), EngineError>>;
     /// Unlinks the device on WhatsApp's side and ends the session. Keys are wiped by the caller.
     fn logout(&self) -> BoxFuture<'_, Result<(), EngineError>>;
     /// Ends the session, keeping its keys so it can log in again without a QR.
@@ -99,38 +138,28 @@ pub enum EngineEvent {
         code: u16,
         reason: String,
     },
-    Message(InboundMessage),
+    Message(Box<InboundMessage>),
     Receipt(Receipt),
+    /// A contact's presence or typing state changed.
+    Presence {
+        jid: String,
+        presence: Presence,
+    },
 }
 
-/// A message that arrived.
+/// A message that arrived (or that we sent from another device).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InboundMessage {
     pub id: String,
-    /// The chat: the sender's JID for a direct message.
+    /// The chat: the sender's JID for a direct message, the group's for a group message.
     pub remote_jid: String,
     pub from_me: bool,
+    /// The sender inside a group.
+    pub participant: Option<String>,
     pub push_name: Option<String>,
     pub timestamp: u64,
     pub content: MessageContent,
-}
-
-/// Message contents the engines understand so far.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum MessageContent {
-    Text { text: String },
-}
-
-/// A message to send.
-#[derive(Debug, Clone)]
-pub enum OutgoingMessage {
-    Text {
-        to: String,
-        text: String,
-        quoted_id: Option<String>,
-        mentions: Vec<String>,
-    },
+    pub context: Context,
 }
 
 /// What the engine tells about a message it accepted for sending.
@@ -139,6 +168,8 @@ pub struct SentMessage {
     pub id: String,
     pub remote_jid: String,
     pub timestamp: u64,
+    /// What went out: media now carries where it was uploaded.
+    pub content: MessageContent,
 }
 
 /// A change of a sent message's status.
@@ -214,6 +245,9 @@ pub enum EngineError {
     Unavailable(String),
     #[error("recipient queue is full")]
     Busy,
+    /// The request cannot be carried out as asked (unknown message, not allowed...).
+    #[error("{0}")]
+    Rejected(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -4,12 +4,13 @@
 //! a whatsapp-rust client over the instance's sled backend ([`SledBackend`], trees
 //! `i/<id>/session...`), runs it, and rebuilds it on our own reconnect schedule. The [`bridge`]
 //! turns the client's events into [`EngineEvent`]s. This file holds the engine, its
-//! configuration and the [`Session`] operations (send, number check, presence, logout, close),
-//! which act on whichever client is current.
+//! configuration and the [`Session`] operations, which act on whichever client is current;
+//! [`convert`] maps our message types to and from the crate's protobuf.
 
 mod backoff;
 mod bridge;
 pub mod cert_probe;
+mod convert;
 mod supervisor;
 
 use std::sync::{Arc, Mutex};
@@ -18,18 +19,20 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use whatsapp_rust::Client;
-use whatsapp_rust::Jid;
+use whatsapp_rust::download::DownloadParams;
 use whatsapp_rust::http::UreqHttpClient;
+use whatsapp_rust::wacore::iq::privacy::{PrivacyCategory, PrivacyValue as WaPrivacyValue};
 use whatsapp_rust::wacore::proto_helpers::MessageBuilderExt;
 use whatsapp_rust::waproto::whatsapp as wa;
+use whatsapp_rust::{Client, Jid, RevokeType, UploadOptions};
 
 pub use backoff::Backoff;
 use supervisor::{Stop, Supervisor};
 
 use super::jid::user_of;
 use super::{
-    Engine, EngineError, NumberCheck, OutgoingMessage, Presence, SentMessage, Session,
+    Engine, EngineError, Media, MediaKind, MediaRef, MessageContent, MessageKey, NumberCheck,
+    Outgoing, OutgoingMessage, Presence, Privacy, PrivacyValue, Profile, SentMessage, Session,
     SessionContext, unix_now,
 };
 use crate::store::signal::SledBackend;
@@ -135,35 +138,212 @@ impl WaSession {
 
 fn parse_jid(s: &str) -> Result<Jid, EngineError> {
     s.parse::<Jid>()
-        .map_err(|e| EngineError::Unavailable(format!("invalid JID {s}: {e}")))
+        .map_err(|e| EngineError::Rejected(format!("invalid JID {s}: {e}")))
+}
+
+/// A network or protocol failure of one operation, worded for the API caller.
+fn failed(what: &str) -> impl FnOnce(String) -> EngineError + '_ {
+    move |e| EngineError::Unavailable(format!("{what} failed: {e}"))
+}
+
+fn privacy_value(v: PrivacyValue) -> WaPrivacyValue {
+    match v {
+        PrivacyValue::All => WaPrivacyValue::All,
+        PrivacyValue::Contacts => WaPrivacyValue::Contacts,
+        PrivacyValue::ContactBlacklist => WaPrivacyValue::ContactBlacklist,
+        PrivacyValue::None => WaPrivacyValue::None,
+        PrivacyValue::MatchLastSeen => WaPrivacyValue::MatchLastSeen,
+    }
+}
+
+fn our_privacy_value(v: &WaPrivacyValue) -> Option<PrivacyValue> {
+    Some(match v {
+        WaPrivacyValue::All => PrivacyValue::All,
+        WaPrivacyValue::Contacts => PrivacyValue::Contacts,
+        WaPrivacyValue::ContactBlacklist => PrivacyValue::ContactBlacklist,
+        WaPrivacyValue::None => PrivacyValue::None,
+        WaPrivacyValue::MatchLastSeen => PrivacyValue::MatchLastSeen,
+        _ => return None,
+    })
+}
+
+impl WaSession {
+    async fn upload(
+        &self,
+        client: &Client,
+        kind: MediaKind,
+        data: Vec<u8>,
+    ) -> Result<MediaRef, EngineError> {
+        let up = client
+            .upload(data, convert::media_type(kind), UploadOptions::default())
+            .await
+            .map_err(|e| failed("media upload")(e.to_string()))?;
+        Ok(MediaRef {
+            url: up.url,
+            direct_path: up.direct_path,
+            media_key: up.media_key.to_vec(),
+            file_sha256: up.file_sha256.to_vec(),
+            file_enc_sha256: up.file_enc_sha256.to_vec(),
+            media_key_timestamp: up.media_key_timestamp,
+        })
+    }
 }
 
 impl Session for WaSession {
     fn send(&self, msg: OutgoingMessage) -> BoxFuture<'_, Result<SentMessage, EngineError>> {
         Box::pin(async move {
             let client = self.client()?;
-            let OutgoingMessage::Text {
-                to, text, mentions, ..
-            } = msg;
-            let jid = parse_jid(&to)?;
-            let message = if mentions.is_empty() {
-                wa::Message::text(text)
-            } else {
-                let context = wa::ContextInfo {
-                    mentioned_jid: mentions,
-                    ..Default::default()
-                };
-                wa::Message::text_with_context(text, context)
+            let jid = parse_jid(&msg.to)?;
+            let content = match msg.content {
+                Outgoing::Text(text) => MessageContent::Text { text },
+                Outgoing::Media {
+                    kind,
+                    data,
+                    mimetype,
+                    caption,
+                    file_name,
+                    ptt,
+                } => {
+                    let file_length = data.len() as u64;
+                    let blob = self.upload(&client, kind, data).await?;
+                    MessageContent::Media(Media {
+                        kind,
+                        mimetype,
+                        caption,
+                        file_name,
+                        file_length,
+                        ptt,
+                        seconds: None,
+                        blob,
+                    })
+                }
+                Outgoing::Location {
+                    latitude,
+                    longitude,
+                    name,
+                    address,
+                } => MessageContent::Location {
+                    latitude,
+                    longitude,
+                    name,
+                    address,
+                },
+                Outgoing::Contacts(contacts) => MessageContent::Contacts { contacts },
+                Outgoing::Reaction { key, emoji } => {
+                    let sent = client
+                        .send_reaction(jid, convert::key_to_wa(&key), &emoji)
+                        .await
+                        .map_err(|e| failed("reaction")(e.to_string()))?;
+                    return Ok(SentMessage {
+                        id: sent.message_id,
+                        remote_jid: msg.to,
+                        timestamp: unix_now(),
+                        content: MessageContent::Reaction { key, text: emoji },
+                    });
+                }
+                Outgoing::Poll {
+                    name,
+                    options,
+                    selectable_count,
+                } => {
+                    let (sent, _secret) = client
+                        .polls()
+                        .create(jid, &name, &options, selectable_count)
+                        .await
+                        .map_err(|e| failed("poll")(e.to_string()))?;
+                    return Ok(SentMessage {
+                        id: sent.message_id,
+                        remote_jid: msg.to,
+                        timestamp: unix_now(),
+                        content: MessageContent::Poll {
+                            name,
+                            options,
+                            selectable_count,
+                        },
+                    });
+                }
             };
+            let message = convert::to_wa(&content, &msg.context);
             let sent = client
                 .send_message(jid, message)
                 .await
-                .map_err(|e| EngineError::Unavailable(format!("send failed: {e}")))?;
+                .map_err(|e| failed("send")(e.to_string()))?;
             Ok(SentMessage {
                 id: sent.message_id,
-                remote_jid: to,
+                remote_jid: msg.to,
                 timestamp: unix_now(),
+                content,
             })
+        })
+    }
+
+    fn edit(
+        &self,
+        key: MessageKey,
+        text: String,
+    ) -> BoxFuture<'_, Result<SentMessage, EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let jid = parse_jid(&key.remote_jid)?;
+            let id = client
+                .edit_message(jid, key.id.clone(), wa::Message::text(text.clone()))
+                .await
+                .map_err(|e| failed("edit")(e.to_string()))?;
+            Ok(SentMessage {
+                id,
+                remote_jid: key.remote_jid.clone(),
+                timestamp: unix_now(),
+                content: MessageContent::Edit { key, text },
+            })
+        })
+    }
+
+    fn revoke(&self, key: MessageKey) -> BoxFuture<'_, Result<SentMessage, EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let jid = parse_jid(&key.remote_jid)?;
+            let how = match (&key.participant, key.from_me) {
+                (Some(p), false) => RevokeType::Admin {
+                    original_sender: parse_jid(p)?,
+                },
+                _ => RevokeType::Sender,
+            };
+            client
+                .revoke_message(jid, key.id.clone(), how)
+                .await
+                .map_err(|e| failed("delete")(e.to_string()))?;
+            Ok(SentMessage {
+                id: key.id.clone(),
+                remote_jid: key.remote_jid.clone(),
+                timestamp: unix_now(),
+                content: MessageContent::Revoke { key },
+            })
+        })
+    }
+
+    fn mark_read(&self, keys: Vec<MessageKey>) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            // One receipt per (chat, sender), as WhatsApp Web batches them.
+            type Chat = (String, Option<String>);
+            let mut batches: Vec<(Chat, Vec<String>)> = Vec::new();
+            for k in keys.into_iter().filter(|k| !k.from_me) {
+                let group = (k.remote_jid, k.participant);
+                match batches.iter_mut().find(|(g, _)| *g == group) {
+                    Some((_, ids)) => ids.push(k.id),
+                    None => batches.push((group, vec![k.id])),
+                }
+            }
+            for ((chat, sender), ids) in batches {
+                let chat = parse_jid(&chat)?;
+                let sender = sender.as_deref().map(parse_jid).transpose()?;
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                client
+                    .mark_as_read(&chat, sender.as_ref(), &ids)
+                    .await
+                    .map_err(|e| failed("read receipt")(e.to_string()))?;
+            }
+            Ok(())
         })
     }
 
@@ -181,7 +361,7 @@ impl Session for WaSession {
                 .contacts()
                 .is_on_whatsapp(&jids)
                 .await
-                .map_err(|e| EngineError::Unavailable(format!("number check failed: {e}")))?;
+                .map_err(|e| failed("number check")(e.to_string()))?;
             Ok(numbers
                 .into_iter()
                 .zip(jids)
@@ -205,7 +385,185 @@ impl Session for WaSession {
                 // Typing states need a chat; the global presence they imply is "available".
                 _ => client.presence().set_available().await,
             };
-            r.map_err(|e| EngineError::Unavailable(format!("presence failed: {e}")))
+            r.map_err(|e| failed("presence")(e.to_string()))
+        })
+    }
+
+    fn chat_presence(
+        &self,
+        to: String,
+        presence: Presence,
+    ) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let jid = parse_jid(&to)?;
+            let r = match presence {
+                Presence::Composing => client.chatstate().send_composing(&jid).await,
+                Presence::Recording => client.chatstate().send_recording(&jid).await,
+                Presence::Paused => client.chatstate().send_paused(&jid).await,
+                Presence::Available | Presence::Unavailable => {
+                    return self.set_presence(presence).await;
+                }
+            };
+            r.map_err(|e| failed("chat presence")(e.to_string()))
+        })
+    }
+
+    fn profile_picture_url(
+        &self,
+        jid: String,
+    ) -> BoxFuture<'_, Result<Option<String>, EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let jid = parse_jid(&jid)?;
+            let pic = client
+                .contacts()
+                .get_profile_picture(&jid, false)
+                .await
+                .map_err(|e| failed("profile picture")(e.to_string()))?;
+            Ok(pic.map(|p| p.url))
+        })
+    }
+
+    fn fetch_profile(&self, jid: String) -> BoxFuture<'_, Result<Profile, EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let target = parse_jid(&jid)?;
+            let own = client.pn().map(|j| j.to_non_ad());
+            let is_self = own.as_ref().is_some_and(|o| o.user == target.user);
+            let info = client
+                .contacts()
+                .get_user_info(std::slice::from_ref(&target))
+                .await
+                .map_err(|e| failed("user info")(e.to_string()))?;
+            let info = info.into_iter().find(|(j, _)| j.user == target.user);
+            let picture_url = self.profile_picture_url(jid.clone()).await.unwrap_or(None);
+            Ok(Profile {
+                exists: info.is_some() || is_self,
+                name: if is_self {
+                    Some(client.push_name()).filter(|n| !n.is_empty())
+                } else {
+                    None
+                },
+                status: info.as_ref().and_then(|(_, i)| i.status.clone()),
+                is_business: info.as_ref().is_some_and(|(_, i)| i.is_business),
+                picture_url,
+                jid,
+            })
+        })
+    }
+
+    fn download(&self, media: Media) -> BoxFuture<'_, Result<Vec<u8>, EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let b = &media.blob;
+            if b.direct_path.is_empty() || b.media_key.is_empty() {
+                return Err(EngineError::Rejected(
+                    "the message carries no downloadable media".into(),
+                ));
+            }
+            let params = DownloadParams::encrypted(
+                b.direct_path.clone(),
+                &b.media_key,
+                &b.file_sha256,
+                &b.file_enc_sha256,
+                media.file_length,
+                convert::media_type(media.kind),
+            );
+            client
+                .download(&params)
+                .await
+                .map_err(|e| failed("media download")(e.to_string()))
+        })
+    }
+
+    fn set_blocked(&self, jid: String, blocked: bool) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let jid = parse_jid(&jid)?;
+            let r = if blocked {
+                client.blocking().block(&jid).await
+            } else {
+                client.blocking().unblock(&jid).await
+            };
+            r.map_err(|e| failed("block")(e.to_string()))
+        })
+    }
+
+    fn privacy(&self) -> BoxFuture<'_, Result<Privacy, EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let got = client
+                .fetch_privacy_settings()
+                .await
+                .map_err(|e| failed("privacy settings")(e.to_string()))?;
+            let mut p = Privacy::default();
+            let read = |c: PrivacyCategory, slot: &mut PrivacyValue| {
+                if let Some(v) = got.get_value(&c).and_then(our_privacy_value) {
+                    *slot = v;
+                }
+            };
+            read(PrivacyCategory::ReadReceipts, &mut p.readreceipts);
+            read(PrivacyCategory::Profile, &mut p.profile);
+            read(PrivacyCategory::Status, &mut p.status);
+            read(PrivacyCategory::Online, &mut p.online);
+            read(PrivacyCategory::Last, &mut p.last);
+            read(PrivacyCategory::GroupAdd, &mut p.groupadd);
+            Ok(p)
+        })
+    }
+
+    fn set_privacy(&self, p: Privacy) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            for (c, v) in [
+                (PrivacyCategory::ReadReceipts, p.readreceipts),
+                (PrivacyCategory::Profile, p.profile),
+                (PrivacyCategory::Status, p.status),
+                (PrivacyCategory::Online, p.online),
+                (PrivacyCategory::Last, p.last),
+                (PrivacyCategory::GroupAdd, p.groupadd),
+            ] {
+                client
+                    .set_privacy_setting(c, privacy_value(v))
+                    .await
+                    .map_err(|e| failed("privacy update")(e.to_string()))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_profile_name(&self, name: String) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            client
+                .profile()
+                .set_push_name(&name)
+                .await
+                .map_err(|e| failed("profile name")(e.to_string()))
+        })
+    }
+
+    fn set_profile_status(&self, status: String) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            client
+                .profile()
+                .set_status_text(&status)
+                .await
+                .map_err(|e| failed("profile status")(e.to_string()))
+        })
+    }
+
+    fn set_profile_picture(&self, jpeg: Option<Vec<u8>>) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let r = match jpeg {
+                Some(bytes) => client.profile().set_profile_picture(bytes).await,
+                None => client.profile().remove_profile_picture().await,
+            };
+            r.map(|_| ())
+                .map_err(|e| failed("profile picture")(e.to_string()))
         })
     }
 

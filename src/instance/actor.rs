@@ -10,9 +10,13 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::handle::{InstanceError, InstanceView, QrView, Shared, message_record};
+use super::handle::{InstanceError, InstanceView, QrView, Shared, mark_deleted, mark_edited};
+use super::record::{RecordMeta, key_json, message_record};
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
-use crate::engine::{EngineEvent, InboundMessage, Receipt, Session, SessionContext};
+use crate::engine::{
+    EngineEvent, InboundMessage, MessageContent, MessageKey, Presence, Receipt, Session,
+    SessionContext,
+};
 use crate::events::{Event, EventKind};
 use crate::store::instances::InstanceRecord;
 
@@ -255,8 +259,9 @@ impl Actor {
                     tracing::error!(instance = %self.shared.name, error = %e, "could not wipe keys after logout");
                 }
             }
-            EngineEvent::Message(m) => self.on_message(m),
+            EngineEvent::Message(m) => self.on_message(*m),
             EngineEvent::Receipt(r) => self.on_receipt(r),
+            EngineEvent::Presence { jid, presence } => self.on_presence(jid, presence),
         }
     }
 
@@ -311,21 +316,64 @@ impl Actor {
     }
 
     fn on_message(&mut self, m: InboundMessage) {
+        let name = &self.shared.name;
+        let messages = &self.shared.messages;
+        // Engines may hand a message over twice (redelivery after a crash before the ack).
+        if messages.contains(&m.id).unwrap_or(false) {
+            tracing::debug!(instance = %name, id = %m.id, "duplicate message skipped");
+            return;
+        }
+        let key = MessageKey {
+            remote_jid: m.remote_jid.clone(),
+            from_me: m.from_me,
+            id: m.id.clone(),
+            participant: m.participant.clone(),
+        };
+        match &m.content {
+            // Evolution reports a delete as the key of the deleted message and keeps the row.
+            MessageContent::Revoke { key: target } => {
+                if let Err(e) = messages.update(&target.id, mark_deleted) {
+                    tracing::error!(instance = %name, error = %e, "could not mark a message deleted");
+                }
+                self.publish(EventKind::MessagesDelete, key_json(target));
+                return;
+            }
+            MessageContent::Edit { key: target, text } => {
+                if let Err(e) = messages.update(&target.id, |r| mark_edited(r, text)) {
+                    tracing::error!(instance = %name, error = %e, "could not store an edit");
+                }
+            }
+            _ => {}
+        }
         let record = message_record(
-            &self.shared.id,
-            &m.id,
-            &m.remote_jid,
-            m.from_me,
-            m.push_name.as_deref(),
-            "DELIVERY_ACK",
+            RecordMeta {
+                instance_id: &self.shared.id,
+                key: &key,
+                push_name: m.push_name.as_deref(),
+                status: "DELIVERY_ACK",
+                timestamp: m.timestamp,
+            },
             &m.content,
-            m.timestamp,
+            &m.context,
         );
-        if let Err(e) = self.shared.messages.put(m.timestamp, &m.id, &record) {
-            tracing::error!(instance = %self.shared.name, error = %e, "could not store message");
+        if let MessageContent::Edit { .. } = m.content {
+            self.publish(EventKind::MessagesEdited, record);
+            return;
+        }
+        if let Err(e) = messages.put(m.timestamp, &m.id, &record) {
+            tracing::error!(instance = %name, error = %e, "could not store message");
         }
         self.shared.message_count.fetch_add(1, Ordering::Relaxed);
         self.publish(EventKind::MessagesUpsert, record);
+    }
+
+    /// Baileys' `presence.update` shape: `{id, presences: {jid: {lastKnownPresence}}}`.
+    fn on_presence(&mut self, jid: String, presence: Presence) {
+        let data = json!({
+            "id": jid,
+            "presences": { jid.as_str(): {"lastKnownPresence": presence.as_str()} },
+        });
+        self.publish(EventKind::PresenceUpdate, data);
     }
 
     fn on_receipt(&mut self, r: Receipt) {

@@ -14,8 +14,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::actor::{Actor, Command};
+use super::record::{RecordMeta, key_json, message_record, raw_message};
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
-use crate::engine::{EngineError, MessageContent, OutgoingMessage, Presence, Session};
+use crate::engine::{EngineError, MessageKey, OutgoingMessage, Presence, Session};
 use crate::events::{Event, EventKind};
 use crate::instance::registry::Deps;
 use crate::store::StoreError;
@@ -176,47 +177,26 @@ impl InstanceHandle {
         }
     }
 
-    /// Sends a text and returns Evolution's message record (status PENDING). The record is
-    /// stored and `send.message` published before this returns.
-    pub async fn send_text(
+    /// Stores a record, publishes it as `kind` and, when that made an outbox row, waits until it
+    /// is durable: the HTTP answer leaves only once the event cannot be lost.
+    async fn record_and_publish(
         &self,
-        to: String,
-        text: String,
-        quoted_id: Option<String>,
-        mentions: Vec<String>,
+        kind: EventKind,
+        stored: Option<(u64, &str)>,
+        record: Value,
     ) -> Result<Value, InstanceError> {
-        let session = self.connected_session()?;
-        let sent = session
-            .send(OutgoingMessage::Text {
-                to,
-                text: text.clone(),
-                quoted_id,
-                mentions,
-            })
-            .await?;
-        let record = message_record(
-            &self.shared.id,
-            &sent.id,
-            &sent.remote_jid,
-            true,
-            Some("Você"),
-            "PENDING",
-            &MessageContent::Text { text },
-            sent.timestamp,
-        );
-        self.shared
-            .messages
-            .put(sent.timestamp, &sent.id, &record)?;
-        self.shared.message_count.fetch_add(1, Ordering::Relaxed);
+        if let Some((timestamp, id)) = stored {
+            self.shared.messages.put(timestamp, id, &record)?;
+            self.shared.message_count.fetch_add(1, Ordering::Relaxed);
+        }
         let view = self.view();
         let event = Event::new(
-            EventKind::SendMessage,
+            kind,
             &self.shared.name,
             self.shared.id,
             view.record.owner_jid.clone(),
             record.clone(),
         );
-        // The 201 leaves only once send.message is durable in the outbox.
         let webhook = view.record.webhook.as_ref();
         if self.shared.deps.publish(event, webhook, &self.shared.token) {
             self.shared.deps.store.sync().await?;
@@ -224,8 +204,90 @@ impl InstanceHandle {
         Ok(record)
     }
 
+    /// Sends a message and returns Evolution's message record (status PENDING). The record is
+    /// stored and `send.message` published before this returns.
+    pub async fn send(&self, msg: OutgoingMessage) -> Result<Value, InstanceError> {
+        let session = self.connected_session()?;
+        let context = msg.context.clone();
+        let sent = session.send(msg).await?;
+        let key = MessageKey {
+            remote_jid: sent.remote_jid.clone(),
+            from_me: true,
+            id: sent.id.clone(),
+            participant: None,
+        };
+        let record = message_record(
+            RecordMeta {
+                instance_id: &self.shared.id,
+                key: &key,
+                push_name: Some("Você"),
+                status: "PENDING",
+                timestamp: sent.timestamp,
+            },
+            &sent.content,
+            &context,
+        );
+        self.record_and_publish(
+            EventKind::SendMessage,
+            Some((sent.timestamp, &sent.id)),
+            record,
+        )
+        .await
+    }
+
+    /// A stored message by id.
+    pub fn message(&self, id: &str) -> Result<Option<Value>, InstanceError> {
+        Ok(self.shared.messages.get(id)?)
+    }
+
+    /// Edits one of our messages; returns Baileys' raw `WAMessage` of the edit, as Evolution.
+    pub async fn edit(&self, key: MessageKey, text: String) -> Result<Value, InstanceError> {
+        let session = self.connected_session()?;
+        let sent = session.edit(key.clone(), text.clone()).await?;
+        self.shared
+            .messages
+            .update(&key.id, |r| mark_edited(r, &text))?;
+        let edit_key = MessageKey {
+            remote_jid: sent.remote_jid.clone(),
+            from_me: true,
+            id: sent.id.clone(),
+            participant: None,
+        };
+        let raw = raw_message(&edit_key, &sent.content, sent.timestamp);
+        self.record_and_publish(EventKind::SendMessageUpdate, None, raw)
+            .await
+    }
+
+    /// Deletes a message for everyone; returns the raw `WAMessage` of the revoke.
+    pub async fn revoke(&self, key: MessageKey) -> Result<Value, InstanceError> {
+        let session = self.connected_session()?;
+        let sent = session.revoke(key.clone()).await?;
+        self.shared.messages.update(&key.id, mark_deleted)?;
+        let raw = raw_message(&key, &sent.content, sent.timestamp);
+        self.record_and_publish(EventKind::MessagesDelete, None, key_json(&key))
+            .await?;
+        Ok(raw)
+    }
+
+    pub async fn mark_read(&self, keys: Vec<MessageKey>) -> Result<(), InstanceError> {
+        Ok(self.connected_session()?.mark_read(keys).await?)
+    }
+
     pub async fn set_presence(&self, presence: Presence) -> Result<(), InstanceError> {
         Ok(self.connected_session()?.set_presence(presence).await?)
+    }
+
+    pub async fn chat_presence(&self, to: String, presence: Presence) -> Result<(), InstanceError> {
+        Ok(self
+            .connected_session()?
+            .chat_presence(to, presence)
+            .await?)
+    }
+
+    /// The connected session, for operations that need no bookkeeping here (profiles, privacy,
+    /// blocking, number checks).
+    pub fn session(&self) -> Result<Arc<dyn Session>, InstanceError> {
+        self.connected_session()
     }
 
     pub fn message_count(&self) -> u64 {
@@ -263,30 +325,21 @@ pub(crate) fn spawn(record: InstanceRecord, deps: Arc<Deps>) -> Result<InstanceH
     tokio::spawn(Actor::new(shared.clone(), record, view_tx).run(cmd_rx));
     Ok(InstanceHandle { shared })
 }
-/// Evolution's message record (§6 of the reference).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn message_record(
-    instance_id: &Uuid,
-    id: &str,
-    remote_jid: &str,
-    from_me: bool,
-    push_name: Option<&str>,
-    status: &str,
-    content: &MessageContent,
-    timestamp: u64,
-) -> Value {
-    let (message, message_type) = match content {
-        MessageContent::Text { text } => (json!({"conversation": text}), "conversation"),
-    };
-    json!({
-        "key": {"remoteJid": remote_jid, "fromMe": from_me, "id": id},
-        "pushName": push_name,
-        "status": status,
-        "message": message,
-        "contextInfo": null,
-        "messageType": message_type,
-        "messageTimestamp": timestamp,
-        "instanceId": instance_id,
-        "source": if id.starts_with("3EB0") { "web" } else { "unknown" },
-    })
+
+/// An edited message keeps its record with the new text and status `EDITED`.
+pub(super) fn mark_edited(record: &mut Value, text: &str) {
+    record["status"] = json!("EDITED");
+    if let Some(m) = record.get_mut("message").and_then(Value::as_object_mut) {
+        if m.contains_key("conversation") {
+            m.insert("conversation".into(), json!(text));
+        } else if let Some(body) = m.values_mut().find(|b| b.get("caption").is_some()) {
+            body["caption"] = json!(text);
+        }
+    }
+}
+
+/// A message deleted for everyone stays, flagged, as Evolution's `DATABASE_DELETE_MESSAGE=false`.
+pub(super) fn mark_deleted(record: &mut Value) {
+    record["status"] = json!("DELETED");
+    record["key"]["deleted"] = json!(true);
 }

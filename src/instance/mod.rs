@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod handle;
+pub mod record;
 pub mod registry;
 pub mod state;
 

@@ -1,7 +1,8 @@
 //! Per-instance message history, tree `i/<id>/messages`.
 //!
 //! Key: message timestamp (u64 seconds, big-endian) ++ message id, so a range scan returns time
-//! order. Value: the Evolution message record (§6 of the reference) as JSON.
+//! order. Value: the Evolution message record (§6 of the reference) as JSON. A second tree,
+//! `i/<id>/message-ids`, maps a message id to that key, for quoting, edits, deletes and media.
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -11,20 +12,56 @@ use super::{Store, StoreError, decode, encode};
 #[derive(Clone)]
 pub struct MessageRepo {
     tree: sled::Tree,
+    ids: sled::Tree,
 }
 
 impl MessageRepo {
     pub fn open(store: &Store, instance: Uuid) -> Result<Self, StoreError> {
         Ok(MessageRepo {
             tree: store.instance_tree(instance, "messages")?,
+            ids: store.instance_tree(instance, "message-ids")?,
         })
     }
 
     pub fn put(&self, timestamp: u64, id: &str, record: &Value) -> Result<(), StoreError> {
         let mut key = timestamp.to_be_bytes().to_vec();
         key.extend_from_slice(id.as_bytes());
-        self.tree.insert(key, encode(record)?)?;
+        self.tree.insert(key.as_slice(), encode(record)?)?;
+        self.ids.insert(id.as_bytes(), key)?;
         Ok(())
+    }
+
+    /// Whether a message with this id is stored (engines may deliver a message twice).
+    pub fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.ids.contains_key(id.as_bytes())?)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Value>, StoreError> {
+        let Some(key) = self.ids.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        match self.tree.get(key)? {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Rewrites a stored record in place; returns the new record, `None` if unknown.
+    pub fn update(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Value),
+    ) -> Result<Option<Value>, StoreError> {
+        let Some(key) = self.ids.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let Some(v) = self.tree.get(&key)? else {
+            return Ok(None);
+        };
+        let mut record: Value = decode(&v)?;
+        f(&mut record);
+        self.tree.insert(key, encode(&record)?)?;
+        Ok(Some(record))
     }
 
     pub fn count(&self) -> usize {

@@ -19,10 +19,10 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use whatsapp_rust::Client;
 use whatsapp_rust::types::events::{Event, EventHandler};
-use whatsapp_rust::types::presence::ReceiptType;
-use whatsapp_rust::wacore::proto_helpers::MessageExt;
+use whatsapp_rust::types::presence::{ChatPresence, ChatPresenceMedia, ReceiptType};
 
-use crate::engine::{EngineEvent, InboundMessage, MessageContent, MessageStatus, Receipt};
+use super::convert;
+use crate::engine::{EngineEvent, InboundMessage, MessageStatus, Presence, Receipt};
 
 /// What happened to one client, read by the supervisor when the client's run loop ends.
 #[derive(Debug, Default, Clone)]
@@ -189,23 +189,42 @@ impl EventHandler for BridgeHandler {
             }
             Event::Messages(batch) => {
                 for m in batch.messages.iter() {
-                    match m.message.text_content() {
-                        Some(text) => b.emit(EngineEvent::Message(InboundMessage {
-                            id: m.info.id.to_string(),
-                            remote_jid: m.info.source.chat.to_non_ad().to_string(),
-                            from_me: m.info.source.is_from_me,
-                            push_name: Some(m.info.push_name.clone()).filter(|n| !n.is_empty()),
-                            timestamp: u64::try_from(m.info.timestamp.timestamp()).unwrap_or(0),
-                            content: MessageContent::Text {
-                                text: text.to_string(),
-                            },
-                        })),
-                        None => {
-                            tracing::debug!(instance = %b.instance, id = %m.info.id, "non-text message skipped")
-                        }
-                    }
+                    let Some((content, context)) = convert::from_wa(&m.message) else {
+                        tracing::debug!(instance = %b.instance, id = %m.info.id, "message kind not handled; skipped");
+                        continue;
+                    };
+                    let src = &m.info.source;
+                    b.emit(EngineEvent::Message(Box::new(InboundMessage {
+                        id: m.info.id.to_string(),
+                        remote_jid: src.chat.to_non_ad().to_string(),
+                        from_me: src.is_from_me,
+                        participant: src.is_group.then(|| src.sender.to_non_ad().to_string()),
+                        push_name: Some(m.info.push_name.clone()).filter(|n| !n.is_empty()),
+                        timestamp: u64::try_from(m.info.timestamp.timestamp()).unwrap_or(0),
+                        content,
+                        context,
+                    })));
                 }
             }
+            Event::ChatPresence(p) => {
+                let presence = match (&p.state, &p.media) {
+                    (ChatPresence::Composing, ChatPresenceMedia::Audio) => Presence::Recording,
+                    (ChatPresence::Composing, _) => Presence::Composing,
+                    _ => Presence::Paused,
+                };
+                b.emit(EngineEvent::Presence {
+                    jid: p.source.sender.to_non_ad().to_string(),
+                    presence,
+                });
+            }
+            Event::Presence(p) => b.emit(EngineEvent::Presence {
+                jid: p.from.to_non_ad().to_string(),
+                presence: if p.unavailable {
+                    Presence::Unavailable
+                } else {
+                    Presence::Available
+                },
+            }),
             Event::Receipt(r) => {
                 let status = match r.r#type {
                     ReceiptType::Delivered => MessageStatus::DeliveryAck,

@@ -1,0 +1,537 @@
+//! `/chat/*`: what is done to chats and messages besides sending (read receipts, edits,
+//! deletes, presence, media download, profiles, privacy, blocking). Shapes follow Evolution §2.6.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde_json::{Value, json};
+
+use super::auth::ApiKey;
+use super::error::ApiError;
+use super::message::{KeyBody, delay_ms, jid, required};
+use crate::engine::{MessageKey, Presence, Privacy, PrivacyValue};
+use crate::instance::record::media_from_message;
+use crate::state::AppState;
+
+#[derive(Tags)]
+enum Tag {
+    /// Chats, messages, profiles and privacy.
+    Chat,
+}
+
+pub struct ChatApi {
+    pub state: Arc<AppState>,
+}
+
+#[derive(ApiResponse)]
+enum Answer {
+    #[oai(status = 200)]
+    Ok(Json<Value>),
+    #[oai(status = 201)]
+    Created(Json<Value>),
+}
+
+#[derive(Object, Debug)]
+pub struct NumbersBody {
+    pub numbers: Option<Vec<String>>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct ReadBody {
+    pub read_messages: Option<Vec<KeyBody>>,
+}
+
+/// `DELETE /chat/deleteMessageForEveryone` body: the key itself.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct DeleteBody {
+    pub id: Option<String>,
+    pub remote_jid: Option<String>,
+    pub from_me: Option<bool>,
+    pub participant: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct UpdateMessageBody {
+    pub number: Option<String>,
+    pub key: Option<KeyBody>,
+    pub text: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct ChatPresenceBody {
+    pub number: Option<String>,
+    pub presence: Option<String>,
+    pub delay: Option<i64>,
+}
+
+#[derive(Object, Debug)]
+pub struct NumberBody {
+    pub number: Option<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct Base64Body {
+    /// `{key:{id}}` to use the stored message, or a full `{key, message}`.
+    pub message: Option<Value>,
+    /// Accepted for compatibility; zapgate does not transcode.
+    pub convert_to_mp4: Option<bool>,
+}
+
+#[derive(Object, Debug)]
+pub struct BlockBody {
+    pub number: Option<String>,
+    /// `block` or `unblock`.
+    pub status: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct PrivacyBody {
+    pub readreceipts: Option<String>,
+    pub profile: Option<String>,
+    pub status: Option<String>,
+    pub online: Option<String>,
+    pub last: Option<String>,
+    pub groupadd: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct ProfileNameBody {
+    pub name: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct ProfileStatusBody {
+    pub status: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct ProfilePictureBody {
+    /// A URL or base64 JPEG.
+    pub picture: Option<String>,
+}
+
+fn privacy_value(
+    v: Option<String>,
+    name: &str,
+    allowed: &[PrivacyValue],
+) -> Result<PrivacyValue, ApiError> {
+    let v = required(v, name)?;
+    PrivacyValue::parse(&v)
+        .filter(|p| allowed.contains(p))
+        .ok_or_else(|| {
+            let names: Vec<String> = allowed
+                .iter()
+                .map(|a| {
+                    serde_json::to_value(a)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                })
+                .collect();
+            ApiError::Validation(format!("{name} must be one of: {}", names.join(", ")))
+        })
+}
+
+const UPDATED: &str = "success";
+
+#[OpenApi(tag = "Tag::Chat")]
+impl ChatApi {
+    /// Which numbers have WhatsApp.
+    #[oai(
+        path = "/chat/whatsappNumbers/:instanceName",
+        method = "post",
+        operation_id = "whatsapp_numbers"
+    )]
+    async fn whatsapp_numbers(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<NumbersBody>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let numbers = required(body.0.numbers, "numbers")?;
+        if numbers.is_empty() {
+            return Err(ApiError::Validation(
+                "numbers must contain at least 1 item".into(),
+            ));
+        }
+        let checks = h.session()?.check_numbers(numbers).await?;
+        let rows: Vec<Value> = checks
+            .into_iter()
+            .map(|c| json!({"jid": c.jid, "exists": c.exists, "number": c.number}))
+            .collect();
+        Ok(Answer::Ok(Json(Value::Array(rows))))
+    }
+
+    /// Send read receipts.
+    #[oai(
+        path = "/chat/markMessageAsRead/:instanceName",
+        method = "post",
+        operation_id = "mark_message_as_read"
+    )]
+    async fn mark_read(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<ReadBody>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let keys = required(body.0.read_messages, "readMessages")?
+            .into_iter()
+            .map(KeyBody::into_key)
+            .collect::<Result<Vec<_>, _>>()?;
+        h.mark_read(keys).await?;
+        Ok(Answer::Created(Json(
+            json!({"message": "Read messages", "read": "success"}),
+        )))
+    }
+
+    /// Delete a message for everyone.
+    #[oai(
+        path = "/chat/deleteMessageForEveryone/:instanceName",
+        method = "delete",
+        operation_id = "delete_message_for_everyone"
+    )]
+    async fn delete_for_everyone(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<DeleteBody>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        let target = KeyBody {
+            id: b.id,
+            remote_jid: b.remote_jid,
+            from_me: Some(required(b.from_me, "fromMe")?),
+            participant: b.participant,
+        }
+        .into_key()?;
+        Ok(Answer::Created(Json(h.revoke(target).await?)))
+    }
+
+    /// Edit the text or caption of one of your messages.
+    #[oai(
+        path = "/chat/updateMessage/:instanceName",
+        method = "post",
+        operation_id = "update_message"
+    )]
+    async fn update_message(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<UpdateMessageBody>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        let text = required(b.text, "text")?;
+        if text.trim().is_empty() {
+            return Err(ApiError::BadRequest("Text is required".into()));
+        }
+        let mut kb = required(b.key, "key")?;
+        if kb.remote_jid.is_none() {
+            kb.remote_jid = Some(required(b.number, "number")?);
+        }
+        let target: MessageKey = kb.into_key()?;
+        if !target.from_me {
+            return Err(ApiError::BadRequest(
+                "only messages sent by this instance (fromMe) can be edited".into(),
+            ));
+        }
+        Ok(Answer::Ok(Json(h.edit(target, text).await?)))
+    }
+
+    /// Show typing or recording in a chat for `delay` ms (the request waits that long).
+    #[oai(
+        path = "/chat/sendPresence/:instanceName",
+        method = "post",
+        operation_id = "send_presence"
+    )]
+    async fn send_presence(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<ChatPresenceBody>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        let to = jid(&required(b.number, "number")?)?;
+        let raw = required(b.presence, "presence")?;
+        let presence = Presence::parse(&raw).ok_or_else(|| {
+            ApiError::Validation(
+                "presence must be one of: available, unavailable, composing, recording, paused"
+                    .into(),
+            )
+        })?;
+        let delay = delay_ms(Some(required(b.delay, "delay")?))?;
+        h.chat_presence(to.clone(), presence).await?;
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            if matches!(presence, Presence::Composing | Presence::Recording) {
+                h.chat_presence(to, Presence::Paused).await?;
+            }
+        }
+        Ok(Answer::Created(Json(json!({"presence": raw}))))
+    }
+
+    /// The URL of a profile picture, or null.
+    #[oai(
+        path = "/chat/fetchProfilePictureUrl/:instanceName",
+        method = "post",
+        operation_id = "fetch_profile_picture_url"
+    )]
+    async fn profile_picture_url(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<NumberBody>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let target = jid(&required(body.0.number, "number")?)?;
+        let url = h.session()?.profile_picture_url(target.clone()).await?;
+        Ok(Answer::Ok(Json(
+            json!({"wuid": target, "profilePictureUrl": url}),
+        )))
+    }
+
+    /// A profile (yours when `number` is omitted).
+    #[oai(
+        path = "/chat/fetchProfile/:instanceName",
+        method = "post",
+        operation_id = "fetch_profile"
+    )]
+    async fn fetch_profile(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<NumberBody>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let target = match body.0.number {
+            Some(n) => jid(&n)?,
+            None => h.view().record.owner_jid.clone().ok_or_else(|| {
+                ApiError::BadRequest(format!("The \"{}\" instance is not connected", h.name()))
+            })?,
+        };
+        let p = h.session()?.fetch_profile(target).await?;
+        Ok(Answer::Ok(Json(json!({
+            "wuid": p.jid,
+            "name": p.name,
+            "numberExists": p.exists,
+            "picture": p.picture_url,
+            "status": p.status.map(|s| json!({"status": s})),
+            "isBusiness": p.is_business,
+        }))))
+    }
+
+    /// Download the media of a message, as base64.
+    #[oai(
+        path = "/chat/getBase64FromMediaMessage/:instanceName",
+        method = "post",
+        operation_id = "get_base64_from_media_message"
+    )]
+    async fn media_base64(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<Base64Body>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let given = required(body.0.message, "message")?;
+        let message = match given.get("message") {
+            Some(m) => m.clone(),
+            None => {
+                let id = given["key"]["id"].as_str().ok_or_else(|| {
+                    ApiError::Validation(
+                        "message requires property \"key.id\" or \"message\"".into(),
+                    )
+                })?;
+                let stored = h
+                    .message(id)?
+                    .ok_or_else(|| ApiError::NotFound(format!("Message {id} not found")))?;
+                stored["message"].clone()
+            }
+        };
+        let media = media_from_message(&message)
+            .ok_or_else(|| ApiError::BadRequest("The message is not a media message".into()))?;
+        let data = h.session()?.download(media.clone()).await?;
+        Ok(Answer::Created(Json(json!({
+            "mediaType": media.kind.message_type(),
+            "fileName": media.file_name,
+            "caption": media.caption,
+            "size": {"fileLength": data.len().to_string()},
+            "mimetype": media.mimetype,
+            "base64": B64.encode(&data),
+            "buffer": null,
+        }))))
+    }
+
+    /// Block or unblock a contact.
+    #[oai(
+        path = "/chat/updateBlockStatus/:instanceName",
+        method = "post",
+        operation_id = "update_block_status"
+    )]
+    async fn block(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<BlockBody>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        let target = jid(&required(b.number, "number")?)?;
+        let blocked = match required(b.status, "status")?.as_str() {
+            "block" => true,
+            "unblock" => false,
+            _ => {
+                return Err(ApiError::Validation(
+                    "status must be one of: block, unblock".into(),
+                ));
+            }
+        };
+        h.session()?.set_blocked(target, blocked).await?;
+        Ok(Answer::Created(Json(json!({"block": "success"}))))
+    }
+
+    /// Your privacy settings.
+    #[oai(
+        path = "/chat/fetchPrivacySettings/:instanceName",
+        method = "get",
+        operation_id = "fetch_privacy_settings"
+    )]
+    async fn privacy(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let p = h.session()?.privacy().await?;
+        Ok(Answer::Ok(Json(
+            serde_json::to_value(p).unwrap_or(Value::Null),
+        )))
+    }
+
+    /// Change every privacy setting at once.
+    #[oai(
+        path = "/chat/updatePrivacySettings/:instanceName",
+        method = "post",
+        operation_id = "update_privacy_settings"
+    )]
+    async fn set_privacy(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<PrivacyBody>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        use PrivacyValue::*;
+        let lists = [All, Contacts, ContactBlacklist, None];
+        let p = Privacy {
+            readreceipts: privacy_value(b.readreceipts, "readreceipts", &[All, None])?,
+            profile: privacy_value(b.profile, "profile", &lists)?,
+            status: privacy_value(b.status, "status", &lists)?,
+            online: privacy_value(b.online, "online", &[All, MatchLastSeen])?,
+            last: privacy_value(b.last, "last", &lists)?,
+            groupadd: privacy_value(b.groupadd, "groupadd", &lists)?,
+        };
+        h.session()?.set_privacy(p).await?;
+        Ok(Answer::Created(Json(json!({
+            "update": UPDATED,
+            "data": serde_json::to_value(p).unwrap_or(Value::Null),
+        }))))
+    }
+
+    /// Change your profile name.
+    #[oai(
+        path = "/chat/updateProfileName/:instanceName",
+        method = "post",
+        operation_id = "update_profile_name"
+    )]
+    async fn profile_name(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<ProfileNameBody>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let new = required(body.0.name, "name")?;
+        if new.trim().is_empty() || new.chars().count() > 25 {
+            return Err(ApiError::BadRequest(
+                "name must have between 1 and 25 characters".into(),
+            ));
+        }
+        h.session()?.set_profile_name(new).await?;
+        Ok(Answer::Ok(Json(json!({"update": UPDATED}))))
+    }
+
+    /// Change your "about" text.
+    #[oai(
+        path = "/chat/updateProfileStatus/:instanceName",
+        method = "post",
+        operation_id = "update_profile_status"
+    )]
+    async fn profile_status(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<ProfileStatusBody>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let status = required(body.0.status, "status")?;
+        if status.chars().count() > 139 {
+            return Err(ApiError::BadRequest(
+                "status must have at most 139 characters".into(),
+            ));
+        }
+        h.session()?.set_profile_status(status).await?;
+        Ok(Answer::Ok(Json(json!({"update": UPDATED}))))
+    }
+
+    /// Change your profile picture (a JPEG, URL or base64).
+    #[oai(
+        path = "/chat/updateProfilePicture/:instanceName",
+        method = "post",
+        operation_id = "update_profile_picture"
+    )]
+    async fn profile_picture(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<ProfilePictureBody>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let data = self
+            .state
+            .media
+            .resolve(&required(body.0.picture, "picture")?)
+            .await?;
+        h.session()?.set_profile_picture(Some(data)).await?;
+        Ok(Answer::Ok(Json(json!({"update": UPDATED}))))
+    }
+
+    /// Remove your profile picture.
+    #[oai(
+        path = "/chat/removeProfilePicture/:instanceName",
+        method = "delete",
+        operation_id = "remove_profile_picture"
+    )]
+    async fn remove_profile_picture(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+    ) -> Result<Answer, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        h.session()?.set_profile_picture(None).await?;
+        Ok(Answer::Ok(Json(json!({"update": UPDATED}))))
+    }
+}

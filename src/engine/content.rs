@@ -1,0 +1,277 @@
+//! What a message holds, in our own terms: engines convert to and from their wire types, the
+//! instance layer renders these into Evolution's records (`instance::record`).
+
+use serde::{Deserialize, Serialize};
+
+/// Which message in which chat (Evolution's `key`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageKey {
+    pub remote_jid: String,
+    pub from_me: bool,
+    pub id: String,
+    /// The sender inside a group, when the message is not ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaKind {
+    Image,
+    Video,
+    Audio,
+    Document,
+    Sticker,
+}
+
+impl MediaKind {
+    pub fn parse(s: &str) -> Option<MediaKind> {
+        Some(match s {
+            "image" => MediaKind::Image,
+            "video" => MediaKind::Video,
+            "audio" => MediaKind::Audio,
+            "document" => MediaKind::Document,
+            "sticker" => MediaKind::Sticker,
+            _ => return None,
+        })
+    }
+
+    /// The proto field name Evolution uses as `messageType` and as the key under `message`.
+    pub fn message_type(self) -> &'static str {
+        match self {
+            MediaKind::Image => "imageMessage",
+            MediaKind::Video => "videoMessage",
+            MediaKind::Audio => "audioMessage",
+            MediaKind::Document => "documentMessage",
+            MediaKind::Sticker => "stickerMessage",
+        }
+    }
+
+    pub fn from_message_type(s: &str) -> Option<MediaKind> {
+        [
+            MediaKind::Image,
+            MediaKind::Video,
+            MediaKind::Audio,
+            MediaKind::Document,
+            MediaKind::Sticker,
+        ]
+        .into_iter()
+        .find(|k| k.message_type() == s)
+    }
+
+    /// What WhatsApp assumes when the sender gives no mimetype.
+    pub fn default_mimetype(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image/jpeg",
+            MediaKind::Video => "video/mp4",
+            MediaKind::Audio => "audio/ogg; codecs=opus",
+            MediaKind::Document => "application/octet-stream",
+            MediaKind::Sticker => "image/webp",
+        }
+    }
+}
+
+/// Where an uploaded (encrypted) blob lives and how to decrypt it: enough to download it again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaRef {
+    pub url: String,
+    pub direct_path: String,
+    pub media_key: Vec<u8>,
+    pub file_sha256: Vec<u8>,
+    pub file_enc_sha256: Vec<u8>,
+    pub media_key_timestamp: i64,
+}
+
+/// A media message as sent or received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Media {
+    pub kind: MediaKind,
+    pub mimetype: String,
+    pub caption: Option<String>,
+    pub file_name: Option<String>,
+    pub file_length: u64,
+    /// A voice note (audio only).
+    pub ptt: bool,
+    pub seconds: Option<u32>,
+    pub blob: MediaRef,
+}
+
+/// One contact card of a contact message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactCard {
+    pub display_name: String,
+    pub vcard: String,
+}
+
+/// Message contents the engines understand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum MessageContent {
+    Text {
+        text: String,
+    },
+    Media(Media),
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: Option<String>,
+        address: Option<String>,
+    },
+    Contacts {
+        contacts: Vec<ContactCard>,
+    },
+    /// An emoji on another message; an empty `text` takes the reaction back.
+    Reaction {
+        key: MessageKey,
+        text: String,
+    },
+    Poll {
+        name: String,
+        options: Vec<String>,
+        selectable_count: u32,
+    },
+    /// "Deleted for everyone".
+    Revoke {
+        key: MessageKey,
+    },
+    /// New text for an earlier message.
+    Edit {
+        key: MessageKey,
+        text: String,
+    },
+}
+
+/// Quote and mentions around a message (Evolution's `contextInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Context {
+    pub quoted: Option<Quote>,
+    pub mentions: Vec<String>,
+}
+
+impl Context {
+    pub fn is_empty(&self) -> bool {
+        self.quoted.is_none() && self.mentions.is_empty()
+    }
+}
+
+/// The message a reply quotes: its key and, when known, its text (shown in the reply bubble).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quote {
+    pub key: MessageKey,
+    pub text: Option<String>,
+}
+
+/// What to send, before upload: media carries its bytes.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Text(String),
+    Media {
+        kind: MediaKind,
+        data: Vec<u8>,
+        mimetype: String,
+        caption: Option<String>,
+        file_name: Option<String>,
+        ptt: bool,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: Option<String>,
+        address: Option<String>,
+    },
+    Contacts(Vec<ContactCard>),
+    Reaction {
+        key: MessageKey,
+        emoji: String,
+    },
+    Poll {
+        name: String,
+        options: Vec<String>,
+        selectable_count: u32,
+    },
+}
+
+/// A message to send.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    /// The chat's JID.
+    pub to: String,
+    pub content: Outgoing,
+    pub context: Context,
+}
+
+impl OutgoingMessage {
+    pub fn text(to: impl Into<String>, text: impl Into<String>) -> OutgoingMessage {
+        OutgoingMessage {
+            to: to.into(),
+            content: Outgoing::Text(text.into()),
+            context: Context::default(),
+        }
+    }
+}
+
+/// A profile as others see it (`/chat/fetchProfile`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Profile {
+    pub jid: String,
+    pub exists: bool,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub picture_url: Option<String>,
+    pub is_business: bool,
+}
+
+/// Who may see or do something (Evolution's privacy values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrivacyValue {
+    All,
+    Contacts,
+    ContactBlacklist,
+    None,
+    MatchLastSeen,
+}
+
+impl PrivacyValue {
+    pub fn parse(s: &str) -> Option<PrivacyValue> {
+        Some(match s {
+            "all" => PrivacyValue::All,
+            "contacts" => PrivacyValue::Contacts,
+            "contact_blacklist" => PrivacyValue::ContactBlacklist,
+            "none" => PrivacyValue::None,
+            "match_last_seen" => PrivacyValue::MatchLastSeen,
+            _ => return None,
+        })
+    }
+}
+
+/// Evolution's privacy settings object, one value per category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Privacy {
+    pub readreceipts: PrivacyValue,
+    pub profile: PrivacyValue,
+    pub status: PrivacyValue,
+    pub online: PrivacyValue,
+    pub last: PrivacyValue,
+    pub groupadd: PrivacyValue,
+}
+
+impl Default for Privacy {
+    /// WhatsApp's defaults for a new account.
+    fn default() -> Privacy {
+        Privacy {
+            readreceipts: PrivacyValue::All,
+            profile: PrivacyValue::All,
+            status: PrivacyValue::Contacts,
+            online: PrivacyValue::All,
+            last: PrivacyValue::All,
+            groupadd: PrivacyValue::All,
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Evolution's message record (§6 of the reference) from our message types, and back for the
+//! parts a client sends us (media to download).
+//!
+//! Bytes are base64 strings and 64-bit integers decimal strings, as Evolution 2.2 wrote them
+//! (protobufjs JSON); clients written against 2.3's index-keyed objects are accepted on input.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::engine::{ContactCard, Context, Media, MediaKind, MediaRef, MessageContent, MessageKey};
+
+/// What a record is about, beside its content.
+pub struct RecordMeta<'a> {
+    pub instance_id: &'a Uuid,
+    pub key: &'a MessageKey,
+    pub push_name: Option<&'a str>,
+    pub status: &'a str,
+    pub timestamp: u64,
+}
+
+pub fn key_json(key: &MessageKey) -> Value {
+    let mut k = json!({"remoteJid": key.remote_jid, "fromMe": key.from_me, "id": key.id});
+    if let Some(p) = &key.participant {
+        k["participant"] = json!(p);
+    }
+    k
+}
+
+pub fn message_record(meta: RecordMeta<'_>, content: &MessageContent, context: &Context) -> Value {
+    let (message, message_type) = message_json(content);
+    json!({
+        "key": key_json(meta.key),
+        "pushName": meta.push_name,
+        "status": meta.status,
+        "message": message,
+        "contextInfo": context_json(context),
+        "messageType": message_type,
+        "messageTimestamp": meta.timestamp,
+        "instanceId": meta.instance_id,
+        "source": if meta.key.id.starts_with("3EB0") { "web" } else { "unknown" },
+    })
+}
+
+/// Baileys' raw `WAMessage` (`{key, message, messageTimestamp, status}`), which Evolution returns
+/// for edits and deletes.
+pub fn raw_message(key: &MessageKey, content: &MessageContent, timestamp: u64) -> Value {
+    json!({
+        "key": key_json(key),
+        "message": message_json(content).0,
+        "messageTimestamp": timestamp.to_string(),
+        "status": "PENDING",
+    })
+}
+
+fn context_json(ctx: &Context) -> Value {
+    if ctx.is_empty() {
+        return Value::Null;
+    }
+    let mut c = Map::new();
+    if let Some(q) = &ctx.quoted {
+        c.insert("stanzaId".into(), json!(q.key.id));
+        let participant = q
+            .key
+            .participant
+            .clone()
+            .unwrap_or_else(|| q.key.remote_jid.clone());
+        c.insert("participant".into(), json!(participant));
+        if let Some(text) = &q.text {
+            c.insert("quotedMessage".into(), json!({"conversation": text}));
+        }
+    }
+    c.insert("mentionedJid".into(), json!(ctx.mentions));
+    Value::Object(c)
+}
+
+fn b64(bytes: &[u8]) -> Value {
+    json!(B64.encode(bytes))
+}
+
+/// `(message, messageType)`.
+pub fn message_json(content: &MessageContent) -> (Value, &'static str) {
+    match content {
+        MessageContent::Text { text } => (json!({"conversation": text}), "conversation"),
+        MessageContent::Media(m) => {
+            let b = &m.blob;
+            let mut body = json!({
+                "url": b.url,
+                "mimetype": m.mimetype,
+                "fileSha256": b64(&b.file_sha256),
+                "fileLength": m.file_length.to_string(),
+                "mediaKey": b64(&b.media_key),
+                "fileEncSha256": b64(&b.file_enc_sha256),
+                "directPath": b.direct_path,
+                "mediaKeyTimestamp": b.media_key_timestamp.to_string(),
+            });
+            if let Some(c) = &m.caption {
+                body["caption"] = json!(c);
+            }
+            if let Some(f) = &m.file_name {
+                body["fileName"] = json!(f);
+                body["title"] = json!(f);
+            }
+            if let Some(s) = m.seconds {
+                body["seconds"] = json!(s);
+            }
+            if m.kind == MediaKind::Audio {
+                body["ptt"] = json!(m.ptt);
+            }
+            let t = m.kind.message_type();
+            (json!({ t: body }), t)
+        }
+        MessageContent::Location {
+            latitude,
+            longitude,
+            name,
+            address,
+        } => (
+            json!({"locationMessage": {"degreesLatitude": latitude, "degreesLongitude": longitude, "name": name, "address": address}}),
+            "locationMessage",
+        ),
+        MessageContent::Contacts { contacts } => {
+            let card = |c: &ContactCard| json!({"displayName": c.display_name, "vcard": c.vcard});
+            match contacts.as_slice() {
+                [one] => (json!({"contactMessage": card(one)}), "contactMessage"),
+                many => (
+                    json!({"contactsArrayMessage": {"displayName": format!("{} contacts", many.len()), "contacts": many.iter().map(card).collect::<Vec<_>>()}}),
+                    "contactsArrayMessage",
+                ),
+            }
+        }
+        MessageContent::Reaction { key, text } => (
+            json!({"reactionMessage": {"key": key_json(key), "text": text}}),
+            "reactionMessage",
+        ),
+        MessageContent::Poll {
+            name,
+            options,
+            selectable_count,
+        } => (
+            json!({"pollCreationMessageV3": {"name": name, "options": options.iter().map(|o| json!({"optionName": o})).collect::<Vec<_>>(), "selectableOptionsCount": selectable_count}}),
+            "pollCreationMessageV3",
+        ),
+        MessageContent::Revoke { key } => (
+            json!({"protocolMessage": {"key": key_json(key), "type": "REVOKE"}}),
+            "protocolMessage",
+        ),
+        MessageContent::Edit { key, text } => (
+            json!({"protocolMessage": {"key": key_json(key), "type": "MESSAGE_EDIT", "editedMessage": {"conversation": text}}}),
+            "protocolMessage",
+        ),
+    }
+}
+
+/// Bytes as Evolution clients send them back: base64, a number array, or 2.3's `{"0":n,...}`.
+fn bytes_of(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::String(s) => B64.decode(s).ok(),
+        Value::Array(a) => a
+            .iter()
+            .map(|n| n.as_u64().and_then(|n| u8::try_from(n).ok()))
+            .collect(),
+        Value::Object(o) => {
+            let mut pairs: Vec<(usize, u8)> = o
+                .iter()
+                .map(|(k, n)| Some((k.parse().ok()?, u8::try_from(n.as_u64()?).ok()?)))
+                .collect::<Option<_>>()?;
+            pairs.sort_unstable();
+            Some(pairs.into_iter().map(|(_, b)| b).collect())
+        }
+        _ => None,
+    }
+}
+
+/// Integers as a number, a decimal string, or protobufjs' `{low, high}`.
+fn int_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        Value::Object(o) => {
+            let low = o.get("low")?.as_i64()? & 0xffff_ffff;
+            let high = o.get("high")?.as_i64()?;
+            Some((high << 32) | low)
+        }
+        _ => None,
+    }
+}
+
+/// The media of a record's `message`, if it has any.
+pub fn media_from_message(message: &Value) -> Option<Media> {
+    let obj = message.as_object()?;
+    let (kind, body) = obj
+        .iter()
+        .find_map(|(k, v)| MediaKind::from_message_type(k).map(|kind| (kind, v)))
+        .or_else(|| {
+            // documentWithCaptionMessage wraps the document one level down.
+            let inner = obj.get("documentWithCaptionMessage")?.get("message")?;
+            Some((MediaKind::Document, inner.get("documentMessage")?))
+        })?;
+    let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
+    let bytes = |k: &str| body.get(k).and_then(bytes_of).unwrap_or_default();
+    Some(Media {
+        kind,
+        mimetype: s("mimetype").unwrap_or_else(|| kind.default_mimetype().to_string()),
+        caption: s("caption"),
+        file_name: s("fileName"),
+        file_length: body
+            .get("fileLength")
+            .and_then(int_of)
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0),
+        ptt: body.get("ptt").and_then(Value::as_bool).unwrap_or(false),
+        seconds: body
+            .get("seconds")
+            .and_then(int_of)
+            .and_then(|n| u32::try_from(n).ok()),
+        blob: MediaRef {
+            url: s("url").unwrap_or_default(),
+            direct_path: s("directPath")?,
+            media_key: bytes("mediaKey"),
+            file_sha256: bytes("fileSha256"),
+            file_enc_sha256: bytes("fileEncSha256"),
+            media_key_timestamp: body.get("mediaKeyTimestamp").and_then(int_of).unwrap_or(0),
+        },
+    })
+}
+
+/// The text of a record, for quoting it.
+pub fn text_of(record: &Value) -> Option<String> {
+    let m = record.get("message")?;
+    m.get("conversation")
+        .or_else(|| m.get("extendedTextMessage").and_then(|e| e.get("text")))
+        .or_else(|| m.as_object()?.values().find_map(|v| v.get("caption")))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_survives_the_record() {
+        let media = Media {
+            kind: MediaKind::Document,
+            mimetype: "application/pdf".into(),
+            caption: Some("the file".into()),
+            file_name: Some("a.pdf".into()),
+            file_length: 1234,
+            ptt: false,
+            seconds: None,
+            blob: MediaRef {
+                url: "https://mmg.example/x".into(),
+                direct_path: "/v/x".into(),
+                media_key: vec![7; 32],
+                file_sha256: vec![8; 32],
+                file_enc_sha256: vec![9; 32],
+                media_key_timestamp: 1_700_000_000,
+            },
+        };
+        let (message, t) = message_json(&MessageContent::Media(media.clone()));
+        assert_eq!(t, "documentMessage");
+        assert_eq!(media_from_message(&message), Some(media));
+    }
+
+    #[test]
+    fn evolution_23_encodings_are_read() {
+        let message = json!({"imageMessage": {
+            "directPath": "/v/y",
+            "mediaKey": {"1": 2, "0": 1},
+            "fileSha256": [3, 4],
+            "fileEncSha256": "BQY=",
+            "fileLength": {"low": 262748, "high": 0, "unsigned": true},
+            "mediaKeyTimestamp": "17",
+        }});
+        let m = media_from_message(&message).expect("media");
+        assert_eq!(m.kind, MediaKind::Image);
+        assert_eq!(m.blob.media_key, vec![1, 2]);
+        assert_eq!(m.blob.file_sha256, vec![3, 4]);
+        assert_eq!(m.blob.file_enc_sha256, vec![5, 6]);
+        assert_eq!(m.file_length, 262748);
+        assert_eq!(m.blob.media_key_timestamp, 17);
+        assert_eq!(m.mimetype, "image/jpeg");
+    }
+}
