@@ -8,6 +8,10 @@
 //! Delivery never waits on the receiver: `deliver` appends to the receiver's bounded inbox and a
 //! per-session pump moves the inbox into that session's event channel. Two instances sending to
 //! each other therefore cannot deadlock on each other's full channels.
+//!
+//! Groups live in [`groups`] (their own tree, `loopback.groups`).
+
+mod groups;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +23,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
+use super::group::{GroupOps, is_group_jid};
 use super::jid::{USER_SERVER, to_jid, user_of};
 use super::{
     Engine, EngineError, EngineEvent, InboundMessage, MessageContent, MessageStatus, NumberCheck,
@@ -58,6 +63,7 @@ struct Network {
     store: Store,
     /// Directory tree: phone -> instance id. The source of truth for "is on WhatsApp".
     directory: sled::Tree,
+    groups: groups::GroupTable,
     accounts: Mutex<HashMap<String, Account>>,
     /// Sessions showing a QR, by instance: sending a phone (or None) pairs them.
     waiting: Mutex<HashMap<Uuid, mpsc::Sender<Option<String>>>>,
@@ -75,6 +81,7 @@ impl LoopbackEngine {
         Ok(LoopbackEngine {
             net: Arc::new(Network {
                 directory: store.tree("loopback")?,
+                groups: groups::GroupTable::open(&store)?,
                 store,
                 accounts: Mutex::new(HashMap::new()),
                 waiting: Mutex::new(HashMap::new()),
@@ -275,6 +282,11 @@ impl Session for LoopbackSession {
         Box::pin(async move {
             let from = self.own_phone()?;
             let OutgoingMessage::Text { to, text, .. } = msg;
+            if is_group_jid(&to) {
+                return self
+                    .send_to_group(&from, to, MessageContent::Text { text })
+                    .await;
+            }
             let to_phone = user_of(&to).to_string();
             if self.net.owner_of(&to_phone).is_none() {
                 return Err(EngineError::NotOnWhatsApp {
@@ -294,6 +306,7 @@ impl Session for LoopbackSession {
                 push_name: Some(self.name.clone()),
                 timestamp: sent.timestamp,
                 content: MessageContent::Text { text },
+                participant: None,
             };
             self.net
                 .push(&to_phone, EngineEvent::Message(inbound))
@@ -355,6 +368,10 @@ impl Session for LoopbackSession {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move { self.stop() })
+    }
+
+    fn groups(&self) -> &dyn GroupOps {
+        self
     }
 }
 

@@ -5,6 +5,7 @@
 //! (QR codes, connected, messages, receipts, logout) as [`EngineEvent`]s on the bounded channel
 //! it was given, and offers the operations the API needs (send, presence, number check, logout).
 
+pub mod group;
 pub mod jid;
 pub mod loopback;
 pub mod whatsapp;
@@ -46,6 +47,8 @@ pub trait Session: Send + Sync {
     fn logout(&self) -> BoxFuture<'_, Result<(), EngineError>>;
     /// Ends the session, keeping its keys so it can log in again without a QR.
     fn close(&self) -> BoxFuture<'_, ()>;
+    /// The group operations of this session.
+    fn groups(&self) -> &dyn group::GroupOps;
 }
 
 /// Starts sessions of one integration.
@@ -113,6 +116,9 @@ pub struct InboundMessage {
     pub push_name: Option<String>,
     pub timestamp: u64,
     pub content: MessageContent,
+    /// The sender inside a group chat (`remote_jid` is then the group).
+    #[serde(default)]
+    pub participant: Option<String>,
 }
 
 /// Message contents the engines understand so far.
@@ -214,6 +220,15 @@ pub enum EngineError {
     Unavailable(String),
     #[error("recipient queue is full")]
     Busy,
+    /// The thing asked about does not exist (for this account), e.g. an unknown group.
+    #[error("{0}")]
+    NotFound(String),
+    /// The account's role does not allow it, e.g. a non-admin changing a locked group.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request breaks a WhatsApp rule (too long a subject, ...).
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

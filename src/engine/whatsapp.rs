@@ -5,11 +5,12 @@
 //! `i/<id>/session...`), runs it, and rebuilds it on our own reconnect schedule. The [`bridge`]
 //! turns the client's events into [`EngineEvent`]s. This file holds the engine, its
 //! configuration and the [`Session`] operations (send, number check, presence, logout, close),
-//! which act on whichever client is current.
+//! which act on whichever client is current; [`groups`] holds the group operations.
 
 mod backoff;
 mod bridge;
 pub mod cert_probe;
+mod groups;
 mod supervisor;
 
 use std::sync::{Arc, Mutex};
@@ -218,6 +219,10 @@ impl Session for WaSession {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.stop_with(Stop::Close))
+    }
+
+    fn groups(&self) -> &dyn super::group::GroupOps {
+        self
     }
 }
 

@@ -311,7 +311,7 @@ impl Actor {
     }
 
     fn on_message(&mut self, m: InboundMessage) {
-        let record = message_record(
+        let mut record = message_record(
             &self.shared.id,
             &m.id,
             &m.remote_jid,
@@ -321,6 +321,9 @@ impl Actor {
             &m.content,
             m.timestamp,
         );
+        if let Some(p) = m.participant {
+            record["key"]["participant"] = Value::String(p);
+        }
         if let Err(e) = self.shared.messages.put(m.timestamp, &m.id, &record) {
             tracing::error!(instance = %self.shared.name, error = %e, "could not store message");
         }

@@ -199,6 +199,11 @@ impl EventHandler for BridgeHandler {
                             content: MessageContent::Text {
                                 text: text.to_string(),
                             },
+                            participant: m
+                                .info
+                                .source
+                                .is_group
+                                .then(|| m.info.source.sender.to_non_ad().to_string()),
                         })),
                         None => {
                             tracing::debug!(instance = %b.instance, id = %m.info.id, "non-text message skipped")
