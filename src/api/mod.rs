@@ -3,6 +3,8 @@
 pub mod auth;
 pub mod dto;
 pub mod error;
+pub mod group;
+pub mod group_dto;
 pub mod instance;
 pub mod limits;
 pub mod loopback;
@@ -28,6 +30,7 @@ type Apis = (
     instance::InstanceApi,
     settings::SettingsApi,
     message::MessageApi,
+    group::GroupApi,
     loopback::LoopbackApi,
     webhook::WebhookApi,
 );
@@ -48,6 +51,9 @@ pub fn openapi(
                 state: state.clone(),
             },
             message::MessageApi {
+                state: state.clone(),
+            },
+            group::GroupApi {
                 state: state.clone(),
             },
             loopback::LoopbackApi {
