@@ -1,0 +1,382 @@
+//! The `w:g2` namespace: groups. The mock keeps groups in the registry and
+//! answers the IQs whatsapp-rust's `client.groups()` sends: create, query
+//! (metadata), participating, add/remove/promote/demote, subject,
+//! description, locked/unlocked, announcement/not_announcement, invite
+//! (get, or set = reset) and leave.
+//!
+//! Groups are phone-number addressed (`addressing_mode="pn"`): members are
+//! `<phone>@s.whatsapp.net`. Rules are WhatsApp's: the creator is
+//! `superadmin`; only admins change participants and settings or see the
+//! invite; a locked group lets only admins edit subject and description.
+//! Errors are `<error code=..>` IQs: 404 unknown group, 403 not allowed or
+//! not a member, 409 a stale description `prev`. Group *messages* (sender
+//! keys) are not relayed.
+
+use crate::iq::{error, result};
+use crate::session::Conn;
+use crate::shared::now_secs;
+use std::collections::BTreeMap;
+use wacore_binary::builder::NodeBuilder;
+use wacore_binary::{Jid, Node, Server};
+
+const INVITE_LEN: usize = 22;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Member,
+    Admin,
+    SuperAdmin,
+}
+
+struct Group {
+    subject: String,
+    subject_owner: String,
+    subject_time: i64,
+    creator: String,
+    creation: i64,
+    /// `(id, body)` of the current description.
+    description: Option<(String, String)>,
+    locked: bool,
+    announce: bool,
+    invite: String,
+    /// Phone numbers and roles, in joining order.
+    members: Vec<(String, Role)>,
+}
+
+/// Every group, by the user part of its JID (`1203630...`).
+#[derive(Default)]
+pub struct Groups {
+    groups: BTreeMap<String, Group>,
+}
+
+fn attr(node: &Node, key: &str) -> String {
+    node.attrs
+        .get(key)
+        .map(|v| v.to_string())
+        .unwrap_or_default()
+}
+
+fn invite_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..INVITE_LEN)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Phone numbers of the `<participant jid=..>` children of `node`.
+fn participant_phones(node: &Node) -> Vec<String> {
+    node.get_children_by_tag("participant")
+        .filter_map(|p| p.attrs().optional_jid("jid"))
+        .filter(|j| j.server == Server::Pn)
+        .map(|j| j.user.to_string())
+        .collect()
+}
+
+impl Group {
+    fn role(&self, phone: &str) -> Option<Role> {
+        self.members
+            .iter()
+            .find(|(p, _)| p == phone)
+            .map(|(_, r)| *r)
+    }
+
+    fn is_admin(&self, phone: &str) -> bool {
+        matches!(self.role(phone), Some(Role::Admin | Role::SuperAdmin))
+    }
+
+    fn to_node(&self, id: &str) -> Node {
+        let mut children: Vec<Node> = self
+            .members
+            .iter()
+            .map(|(phone, role)| {
+                let b = NodeBuilder::new("participant").attr("jid", Jid::pn(phone.as_str()));
+                match role {
+                    Role::Member => b.build(),
+                    Role::Admin => b.attr("type", "admin").build(),
+                    Role::SuperAdmin => b.attr("type", "superadmin").build(),
+                }
+            })
+            .collect();
+        if let Some((desc_id, body)) = &self.description {
+            children.push(
+                NodeBuilder::new("description")
+                    .attr("id", desc_id.as_str())
+                    .children([NodeBuilder::new("body")
+                        .string_content(body.as_str())
+                        .build()])
+                    .build(),
+            );
+        }
+        if self.locked {
+            children.push(NodeBuilder::new("locked").build());
+        }
+        if self.announce {
+            children.push(NodeBuilder::new("announcement").build());
+        }
+        NodeBuilder::new("group")
+            .attr("id", id)
+            .attr("subject", self.subject.as_str())
+            .attr("addressing_mode", "pn")
+            .attr("creator", Jid::pn(self.creator.as_str()))
+            .attr("creation", self.creation.to_string())
+            .attr("s_o", Jid::pn(self.subject_owner.as_str()))
+            .attr("s_t", self.subject_time.to_string())
+            .attr("size", self.members.len().to_string())
+            .children(children)
+            .build()
+    }
+
+    /// Keeps an admin while there are members.
+    fn ensure_admin(&mut self) {
+        if !self.members.iter().any(|(_, r)| *r != Role::Member)
+            && let Some(first) = self.members.first_mut()
+        {
+            first.1 = Role::Admin;
+        }
+    }
+}
+
+pub fn handle(conn: &Conn, node: &Node) -> Node {
+    let Some((phone, _)) = conn.login.clone() else {
+        return error(node, 401, "not-authorized");
+    };
+    let Some(op) = node.children().and_then(|c| c.first()) else {
+        return error(node, 400, "bad-request");
+    };
+    let to = attr(node, "to");
+    let group_id = to.split_once('@').map(|(u, _)| u.to_string());
+    let mut reg = conn.shared.reg();
+    let groups = &mut reg.groups;
+    match (op.tag.as_ref(), group_id.as_deref()) {
+        ("create", _) => create(groups, node, op, &phone),
+        ("participating", _) => {
+            let list: Vec<Node> = groups
+                .groups
+                .iter()
+                .filter(|(_, g)| g.role(&phone).is_some())
+                .map(|(id, g)| g.to_node(id))
+                .collect();
+            result(
+                node,
+                vec![NodeBuilder::new("groups").children(list).build()],
+            )
+        }
+        ("leave", _) => {
+            for g in op.get_children_by_tag("group") {
+                let id = attr(g, "id");
+                let id = id.split('@').next().unwrap_or_default().to_string();
+                leave(groups, &id, &phone);
+            }
+            result(node, vec![])
+        }
+        (_, Some(id)) if !id.is_empty() => on_group(groups, node, op, id, &phone),
+        _ => error(node, 400, "bad-request"),
+    }
+}
+
+fn create(groups: &mut Groups, node: &Node, op: &Node, phone: &str) -> Node {
+    let subject = attr(op, "subject");
+    if subject.trim().is_empty() {
+        return error(node, 400, "bad-request");
+    }
+    let now = now_secs();
+    let mut members = vec![(phone.to_string(), Role::SuperAdmin)];
+    for p in participant_phones(op) {
+        if !members.iter().any(|(m, _)| *m == p) {
+            members.push((p, Role::Member));
+        }
+    }
+    let description = op.get_optional_child("description").and_then(|d| {
+        d.get_optional_child("body")
+            .and_then(|b| b.content_as_string())
+            .map(|body| (attr(d, "id"), body.to_string()))
+    });
+    let id = loop {
+        let id = format!("1203630{:011}", rand::random_range(0..100_000_000_000u64));
+        if !groups.groups.contains_key(&id) {
+            break id;
+        }
+    };
+    let group = Group {
+        subject,
+        subject_owner: phone.to_string(),
+        subject_time: now,
+        creator: phone.to_string(),
+        creation: now,
+        description,
+        locked: false,
+        announce: false,
+        invite: invite_code(),
+        members,
+    };
+    let reply = result(node, vec![group.to_node(&id)]);
+    groups.groups.insert(id, group);
+    reply
+}
+
+fn leave(groups: &mut Groups, id: &str, phone: &str) {
+    let empty = match groups.groups.get_mut(id) {
+        Some(g) => {
+            g.members.retain(|(p, _)| p != phone);
+            g.ensure_admin();
+            g.members.is_empty()
+        }
+        None => false,
+    };
+    if empty {
+        groups.groups.remove(id);
+    }
+}
+
+fn on_group(groups: &mut Groups, node: &Node, op: &Node, id: &str, phone: &str) -> Node {
+    let Some(g) = groups.groups.get_mut(id) else {
+        return error(node, 404, "item-not-found");
+    };
+    if g.role(phone).is_none() {
+        return error(node, 403, "forbidden");
+    }
+    let tag = op.tag.as_ref();
+    let admin_only = matches!(
+        tag,
+        "add"
+            | "remove"
+            | "promote"
+            | "demote"
+            | "locked"
+            | "unlocked"
+            | "announcement"
+            | "not_announcement"
+            | "invite"
+    ) || (g.locked && matches!(tag, "subject" | "description"));
+    if admin_only && !g.is_admin(phone) {
+        return error(node, 403, "forbidden");
+    }
+    match tag {
+        "query" => result(node, vec![g.to_node(id)]),
+        "add" | "remove" | "promote" | "demote" => {
+            let caller_super = g.role(phone) == Some(Role::SuperAdmin);
+            let changes: Vec<Node> = participant_phones(op)
+                .into_iter()
+                .map(|p| {
+                    let code = change(g, tag, &p, caller_super);
+                    let b = NodeBuilder::new("participant").attr("jid", Jid::pn(p.as_str()));
+                    match code {
+                        200 => b.build(),
+                        c => b.attr("error", c.to_string()).build(),
+                    }
+                })
+                .collect();
+            g.ensure_admin();
+            result(
+                node,
+                vec![
+                    NodeBuilder::new_dynamic(tag.to_string())
+                        .children(changes)
+                        .build(),
+                ],
+            )
+        }
+        "subject" => match op.content_as_string() {
+            Some(s) if !s.trim().is_empty() => {
+                g.subject = s.to_string();
+                g.subject_owner = phone.to_string();
+                g.subject_time = now_secs();
+                result(node, vec![])
+            }
+            _ => error(node, 400, "bad-request"),
+        },
+        "description" => {
+            let prev = op.attrs.get("prev").map(|v| v.to_string());
+            if prev != g.description.as_ref().map(|(i, _)| i.clone()) {
+                return error(node, 409, "conflict");
+            }
+            let body = op
+                .get_optional_child("body")
+                .and_then(|b| b.content_as_string());
+            g.description = match (attr(op, "delete").as_str(), body) {
+                ("true", _) | (_, None) => None,
+                (_, Some(body)) => Some((attr(op, "id"), body.to_string())),
+            };
+            result(node, vec![])
+        }
+        "locked" | "unlocked" => {
+            g.locked = tag == "locked";
+            result(node, vec![])
+        }
+        "announcement" | "not_announcement" => {
+            g.announce = tag == "announcement";
+            result(node, vec![])
+        }
+        "invite" => {
+            if attr(node, "type") == "set" {
+                g.invite = invite_code();
+            }
+            let invite = NodeBuilder::new("invite")
+                .attr("code", g.invite.as_str())
+                .build();
+            result(node, vec![invite])
+        }
+        _ => error(node, 400, "bad-request"),
+    }
+}
+
+/// One participant change; WhatsApp's per-participant code.
+fn change(g: &mut Group, action: &str, phone: &str, caller_super: bool) -> u16 {
+    let pos = g.members.iter().position(|(p, _)| p == phone);
+    match (action, pos) {
+        ("add", Some(_)) => 409,
+        ("add", None) => {
+            g.members.push((phone.to_string(), Role::Member));
+            200
+        }
+        (_, None) => 404,
+        ("remove" | "demote", Some(i)) if g.members[i].1 == Role::SuperAdmin && !caller_super => {
+            403
+        }
+        ("remove", Some(i)) => {
+            g.members.remove(i);
+            200
+        }
+        ("promote", Some(i)) => {
+            if g.members[i].1 == Role::Member {
+                g.members[i].1 = Role::Admin;
+            }
+            200
+        }
+        (_, Some(i)) => {
+            g.members[i].1 = Role::Member;
+            200
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn participant_changes_follow_the_rules() {
+        let mut g = Group {
+            subject: "s".into(),
+            subject_owner: "1".into(),
+            subject_time: 0,
+            creator: "1".into(),
+            creation: 0,
+            description: None,
+            locked: false,
+            announce: false,
+            invite: invite_code(),
+            members: vec![("1".into(), Role::SuperAdmin), ("2".into(), Role::Member)],
+        };
+        assert_eq!(change(&mut g, "add", "2", true), 409);
+        assert_eq!(change(&mut g, "add", "3", true), 200);
+        assert_eq!(change(&mut g, "promote", "3", true), 200);
+        assert!(g.is_admin("3"));
+        assert_eq!(change(&mut g, "remove", "1", false), 403);
+        assert_eq!(change(&mut g, "demote", "9", true), 404);
+        assert_eq!(change(&mut g, "remove", "2", true), 200);
+        assert_eq!(g.invite.len(), INVITE_LEN);
+        let node = g.to_node("120363000");
+        assert_eq!(node.get_children_by_tag("participant").count(), 2);
+    }
+}
