@@ -415,6 +415,112 @@ async fn a_text_to_the_group_reaches_every_other_member() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn group_changes_reach_members_as_events() {
+    let s = three_paired().await;
+    let filter = "events=GROUPS_UPSERT,GROUP_UPDATE,GROUP_PARTICIPANTS_UPDATE";
+    let mut bia = s.events(&format!("instance=bia&{filter}")).await;
+    let mut caio = s.events(&format!("instance=caio&{filter}")).await;
+    let g = create_team(&s).await;
+
+    let joined = expect_event(&mut bia, |e| e["event"] == "groups.upsert").await;
+    assert_eq!(joined["data"][0]["id"], g.as_str());
+    assert_eq!(joined["data"][0]["subject"], "Team");
+    assert_eq!(
+        joined["data"][0]["participants"].as_array().unwrap().len(),
+        3
+    );
+
+    let (status, _) = s
+        .post(
+            &format!("/group/updateGroupSubject/ana?groupJid={g}"),
+            Some(KEY),
+            json!({"subject": "Renamed"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let upd = expect_event(&mut caio, |e| e["event"] == "groups.update").await;
+    assert_eq!(
+        upd["data"],
+        json!([{"id": g, "author": jid(ANA), "subject": "Renamed"}])
+    );
+    let (status, _) = s
+        .post(
+            &format!("/group/updateSetting/ana?groupJid={g}"),
+            Some(KEY),
+            json!({"action": "announcement"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let upd = expect_event(&mut caio, |e| e["event"] == "groups.update").await;
+    assert_eq!(upd["data"][0]["announce"], true);
+
+    let (status, _) = update_participant(&s, "ana", &g, "promote", BIA).await;
+    assert_eq!(status, 201);
+    let p = expect_event(&mut caio, |e| e["event"] == "group-participants.update").await;
+    assert_eq!(p["data"]["id"], g.as_str());
+    assert_eq!(p["data"]["action"], "promote");
+    assert_eq!(p["data"]["author"], jid(ANA));
+    assert_eq!(p["data"]["participants"], json!([jid(BIA)]));
+    assert_eq!(p["data"]["participantsData"][0]["phoneNumber"], BIA);
+
+    // caio leaves: the others hear it; added back, caio hears of the group again.
+    let (status, _) = s
+        .delete(&format!("/group/leaveGroup/caio?groupJid={g}"), Some(KEY))
+        .await;
+    assert_eq!(status, 200);
+    let p = expect_event(&mut bia, |e| {
+        e["event"] == "group-participants.update" && e["data"]["action"] == "remove"
+    })
+    .await;
+    assert_eq!(p["data"]["participants"], json!([jid(CAIO)]));
+    let (status, _) = update_participant(&s, "ana", &g, "add", CAIO).await;
+    assert_eq!(status, 201);
+    let again = expect_event(&mut caio, |e| e["event"] == "groups.upsert").await;
+    assert_eq!(again["data"][0]["subject"], "Renamed");
+    assert_eq!(again["data"][0]["announce"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_ignore_drops_group_messages_only() {
+    let s = three_paired().await;
+    let g = create_team(&s).await;
+    let (status, body) = s
+        .post(
+            "/settings/set/caio",
+            Some(KEY),
+            json!({"rejectCall": false, "groupsIgnore": true, "alwaysOnline": false,
+                   "readMessages": false, "readStatus": false, "syncFullHistory": false}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut bia = s.events("instance=bia&events=MESSAGES_UPSERT").await;
+    let mut caio = s.events("instance=caio&events=MESSAGES_UPSERT").await;
+    let (status, _) = s
+        .post(
+            "/message/sendText/ana",
+            Some(KEY),
+            json!({"number": g, "text": "to the group"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // Sent after the group text, so it reaches caio after it: caio's first upsert being the
+    // direct one shows the group text was dropped.
+    let (status, _) = s
+        .post(
+            "/message/sendText/ana",
+            Some(KEY),
+            json!({"number": CAIO, "text": "just to you"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let got = expect_event(&mut bia, |e| e["event"] == "messages.upsert").await;
+    assert_eq!(got["data"]["message"]["conversation"], "to the group");
+    let got = expect_event(&mut caio, |e| e["event"] == "messages.upsert").await;
+    assert_eq!(got["data"]["message"]["conversation"], "just to you");
+    assert_eq!(got["data"]["key"]["remoteJid"], jid(ANA));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn groups_survive_a_restart() {
     let s = three_paired().await;
     let g = create_team(&s).await;

@@ -74,6 +74,15 @@ pub enum ParticipantAction {
 }
 
 impl ParticipantAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParticipantAction::Add => "add",
+            ParticipantAction::Remove => "remove",
+            ParticipantAction::Promote => "promote",
+            ParticipantAction::Demote => "demote",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<ParticipantAction> {
         Some(match s {
             "add" => ParticipantAction::Add,
@@ -114,6 +123,36 @@ impl GroupSetting {
             _ => return None,
         })
     }
+}
+
+/// A change to a group the account is in, reported by the engine as it learns of it (the
+/// account's own changes included, as WhatsApp notifies every member).
+#[derive(Debug, Clone)]
+pub enum GroupEvent {
+    /// The account created or joined a group (Evolution's `groups.upsert`).
+    Joined(GroupInfo),
+    /// Subject, description or a setting changed (`groups.update`).
+    Updated(GroupUpdate),
+    /// Members were added, removed, promoted or demoted (`group-participants.update`).
+    Participants {
+        group: String,
+        /// Who made the change.
+        author: Option<String>,
+        action: ParticipantAction,
+        participants: Vec<String>,
+    },
+}
+
+/// What changed in a group; fields left `None` did not change.
+#[derive(Debug, Clone, Default)]
+pub struct GroupUpdate {
+    pub id: String,
+    pub author: Option<String>,
+    pub subject: Option<String>,
+    /// `Some(None)`: the description was removed.
+    pub description: Option<Option<String>>,
+    pub announce: Option<bool>,
+    pub restrict: Option<bool>,
 }
 
 /// A group to create. Participants are user JIDs; those not on WhatsApp are left out.

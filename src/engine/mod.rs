@@ -104,6 +104,8 @@ pub enum EngineEvent {
     },
     Message(InboundMessage),
     Receipt(Receipt),
+    /// A group the account is in changed.
+    Group(group::GroupEvent),
 }
 
 /// A message that arrived.

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::handle::{InstanceError, InstanceView, QrView, Shared, message_record};
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
+use crate::engine::group::is_group_jid;
 use crate::engine::{EngineEvent, InboundMessage, Receipt, Session, SessionContext};
 use crate::events::{Event, EventKind};
 use crate::store::instances::InstanceRecord;
@@ -257,6 +258,10 @@ impl Actor {
             }
             EngineEvent::Message(m) => self.on_message(m),
             EngineEvent::Receipt(r) => self.on_receipt(r),
+            EngineEvent::Group(g) => {
+                let (kind, data) = super::group_events::evolution(&g);
+                self.publish(kind, data);
+            }
         }
     }
 
@@ -311,6 +316,10 @@ impl Actor {
     }
 
     fn on_message(&mut self, m: InboundMessage) {
+        // Evolution's groupsIgnore: group messages are neither stored nor announced.
+        if self.record.settings.groups_ignore && is_group_jid(&m.remote_jid) {
+            return;
+        }
         let mut record = message_record(
             &self.shared.id,
             &m.id,

@@ -10,6 +10,9 @@
 //! admins change subject and description, an `announcement` group lets only admins send. A
 //! superadmin can be neither removed nor demoted. When the last admin leaves, the longest-standing
 //! member becomes admin; when the last member leaves, the group is gone.
+//!
+//! Every change is announced to the members as a [`GroupEvent`] (the author included, as
+//! WhatsApp notifies every member), once it is durable.
 
 use std::sync::Mutex;
 
@@ -18,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::super::group::{
-    Admin, GroupInfo, GroupOps, GroupParticipant, GroupSetting, NewGroup, ParticipantAction,
-    ParticipantResult, check_description, check_subject,
+    Admin, GroupEvent, GroupInfo, GroupOps, GroupParticipant, GroupSetting, GroupUpdate, NewGroup,
+    ParticipantAction, ParticipantResult, check_description, check_subject,
 };
 use super::super::jid::{USER_SERVER, to_jid, user_of};
 use super::super::{
@@ -48,6 +51,14 @@ struct StoredGroup {
 }
 
 impl StoredGroup {
+    fn member_jids(&self) -> Vec<String> {
+        self.info
+            .participants
+            .iter()
+            .map(|p| p.id.clone())
+            .collect()
+    }
+
     fn role_of(&self, jid: &str) -> Option<Option<Admin>> {
         self.info
             .participants
@@ -217,6 +228,31 @@ impl LoopbackSession {
         Ok(self.net.store.sync().await?)
     }
 
+    /// Queues `event` for each of `members` (JIDs).
+    fn announce(&self, members: &[String], event: GroupEvent) {
+        for m in members {
+            if !self.net.push(user_of(m), EngineEvent::Group(event.clone())) {
+                tracing::warn!(member = %m, "member inbox full; group event dropped for it");
+            }
+        }
+    }
+
+    /// Applies a change of subject, description or settings, makes it durable and announces it.
+    async fn update_info(
+        &self,
+        group: &str,
+        change: impl FnOnce(&mut StoredGroup, &str) -> Result<GroupUpdate, EngineError>,
+    ) -> Result<(), EngineError> {
+        let me = self.me()?;
+        let (update, members) = self.table().update(group, |g| {
+            let update = change(g, &me)?;
+            Ok((update, g.member_jids()))
+        })?;
+        self.durable().await?;
+        self.announce(&members, GroupEvent::Updated(update));
+        Ok(())
+    }
+
     /// Sends to a group: every other member gets the message with the sender as `participant`.
     pub(super) async fn send_to_group(
         &self,
@@ -304,17 +340,20 @@ impl LoopbackSession {
         self.table().insert_new(StoredGroup { info, invite: None })
     }
 
+    /// Applies participant changes; returns the results, who was a member before and the group
+    /// after.
     fn change_participants(
         &self,
+        me: &str,
         group: &str,
         action: ParticipantAction,
         targets: Vec<String>,
-    ) -> Result<Vec<ParticipantResult>, EngineError> {
-        let me = self.me()?;
+    ) -> Result<(Vec<ParticipantResult>, Vec<String>, GroupInfo), EngineError> {
         let net = &self.net;
         self.table().update(group, |g| {
-            g.admin(&me)?;
-            let caller_super = g.role_of(&me) == Some(Some(Admin::SuperAdmin));
+            let before = g.member_jids();
+            g.admin(me)?;
+            let caller_super = g.role_of(me) == Some(Some(Admin::SuperAdmin));
             let mut results = Vec::with_capacity(targets.len());
             for t in targets {
                 let jid = to_jid(&t).map_or(t, |j| user_jid(user_of(&j)));
@@ -327,7 +366,7 @@ impl LoopbackSession {
                 });
             }
             g.ensure_admin();
-            Ok(results)
+            Ok((results, before, g.info.clone()))
         })
     }
 }
@@ -380,6 +419,8 @@ impl GroupOps for LoopbackSession {
         Box::pin(async move {
             let info = self.create_group(group)?;
             self.durable().await?;
+            let members: Vec<String> = info.participants.iter().map(|p| p.id.clone()).collect();
+            self.announce(&members, GroupEvent::Joined(info.clone()));
             Ok(info)
         })
     }
@@ -413,8 +454,37 @@ impl GroupOps for LoopbackSession {
         participants: Vec<String>,
     ) -> BoxFuture<'a, Result<Vec<ParticipantResult>, EngineError>> {
         Box::pin(async move {
-            let results = self.change_participants(group, action, participants)?;
+            let me = self.me()?;
+            let (results, before, after) =
+                self.change_participants(&me, group, action, participants)?;
             self.durable().await?;
+            let changed: Vec<String> = results
+                .iter()
+                .filter(|r| r.status == "200")
+                .map(|r| r.jid.clone())
+                .collect();
+            if !changed.is_empty() {
+                let mut told = before;
+                told.extend(
+                    changed
+                        .iter()
+                        .filter(|j| !told.contains(j))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                );
+                self.announce(
+                    &told,
+                    GroupEvent::Participants {
+                        group: group.to_string(),
+                        author: Some(me),
+                        action,
+                        participants: changed.clone(),
+                    },
+                );
+                if action == ParticipantAction::Add {
+                    self.announce(&changed, GroupEvent::Joined(after));
+                }
+            }
             Ok(results)
         })
     }
@@ -425,16 +495,20 @@ impl GroupOps for LoopbackSession {
         subject: String,
     ) -> BoxFuture<'a, Result<(), EngineError>> {
         Box::pin(async move {
-            let me = self.me()?;
             check_subject(&subject)?;
-            self.table().update(group, |g| {
-                g.may_edit_info(&me)?;
-                g.info.subject = subject;
-                g.info.subject_owner = Some(me.clone());
+            self.update_info(group, |g, me| {
+                g.may_edit_info(me)?;
+                g.info.subject = subject.clone();
+                g.info.subject_owner = Some(me.to_string());
                 g.info.subject_time = Some(unix_now());
-                Ok(())
-            })?;
-            self.durable().await
+                Ok(GroupUpdate {
+                    id: g.info.id.clone(),
+                    author: Some(me.to_string()),
+                    subject: Some(subject),
+                    ..Default::default()
+                })
+            })
+            .await
         })
     }
 
@@ -444,18 +518,22 @@ impl GroupOps for LoopbackSession {
         description: Option<String>,
     ) -> BoxFuture<'a, Result<(), EngineError>> {
         Box::pin(async move {
-            let me = self.me()?;
             let description = description.filter(|d| !d.is_empty());
             if let Some(d) = &description {
                 check_description(d)?;
             }
-            self.table().update(group, |g| {
-                g.may_edit_info(&me)?;
+            self.update_info(group, |g, me| {
+                g.may_edit_info(me)?;
                 g.info.description_id = description.as_ref().map(|_| new_message_id());
-                g.info.description = description;
-                Ok(())
-            })?;
-            self.durable().await
+                g.info.description = description.clone();
+                Ok(GroupUpdate {
+                    id: g.info.id.clone(),
+                    author: Some(me.to_string()),
+                    description: Some(description),
+                    ..Default::default()
+                })
+            })
+            .await
         })
     }
 
@@ -465,18 +543,26 @@ impl GroupOps for LoopbackSession {
         setting: GroupSetting,
     ) -> BoxFuture<'a, Result<(), EngineError>> {
         Box::pin(async move {
-            let me = self.me()?;
-            self.table().update(group, |g| {
-                g.admin(&me)?;
+            self.update_info(group, |g, me| {
+                g.admin(me)?;
+                let mut update = GroupUpdate {
+                    id: g.info.id.clone(),
+                    author: Some(me.to_string()),
+                    ..Default::default()
+                };
                 match setting {
-                    GroupSetting::Announcement => g.info.announce = true,
-                    GroupSetting::NotAnnouncement => g.info.announce = false,
-                    GroupSetting::Locked => g.info.restrict = true,
-                    GroupSetting::Unlocked => g.info.restrict = false,
+                    GroupSetting::Announcement | GroupSetting::NotAnnouncement => {
+                        g.info.announce = setting == GroupSetting::Announcement;
+                        update.announce = Some(g.info.announce);
+                    }
+                    GroupSetting::Locked | GroupSetting::Unlocked => {
+                        g.info.restrict = setting == GroupSetting::Locked;
+                        update.restrict = Some(g.info.restrict);
+                    }
                 }
-                Ok(())
-            })?;
-            self.durable().await
+                Ok(update)
+            })
+            .await
         })
     }
 
@@ -506,13 +592,24 @@ impl GroupOps for LoopbackSession {
     fn leave<'a>(&'a self, group: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
         Box::pin(async move {
             let me = self.me()?;
-            self.table().update(group, |g| {
+            let before = self.table().update(group, |g| {
                 g.member(&me)?;
+                let before = g.member_jids();
                 g.info.participants.retain(|p| p.id != me);
                 g.ensure_admin();
-                Ok(())
+                Ok(before)
             })?;
-            self.durable().await
+            self.durable().await?;
+            self.announce(
+                &before,
+                GroupEvent::Participants {
+                    group: group.to_string(),
+                    author: Some(me.clone()),
+                    action: ParticipantAction::Remove,
+                    participants: vec![me],
+                },
+            );
+            Ok(())
         })
     }
 }
