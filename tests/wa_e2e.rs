@@ -230,6 +230,9 @@ async fn groups_through_the_real_engine() {
         paired(&s, &mock, "erin", "15557770005"),
         paired(&s, &mock, "finn", "15557770006"),
     );
+    let filter = "events=GROUPS_UPSERT,GROUP_UPDATE,GROUP_PARTICIPANTS_UPDATE";
+    let mut finn_events = s.events(&format!("instance=finn&{filter}")).await;
+    let mut erin_events = s.events(&format!("instance=erin&{filter}")).await;
     let (status, g) = s
         .post(
             "/group/create/erin",
@@ -242,6 +245,10 @@ async fn groups_through_the_real_engine() {
     assert!(id.ends_with("@g.us"), "{id}");
     assert_eq!(g["subject"], "Real team");
     assert_eq!(g["owner"], "15557770005@s.whatsapp.net");
+    // WhatsApp's w:gp2 notifications become Evolution's group events.
+    let joined = expect_event(&mut finn_events, |e| e["event"] == "groups.upsert").await;
+    assert_eq!(joined["data"][0]["id"], id.as_str(), "{joined}");
+    assert_eq!(joined["data"][0]["subject"], "Real team");
 
     // The other account sees both members, with their roles.
     let (status, info) = s
@@ -301,6 +308,11 @@ async fn groups_through_the_real_engine() {
         )
         .await;
     assert_eq!(status, 201);
+    let upd = expect_event(&mut finn_events, |e| e["event"] == "groups.update").await;
+    assert_eq!(
+        upd["data"],
+        json!([{"id": id, "author": "15557770005@s.whatsapp.net", "subject": "Renamed"}])
+    );
     let (status, inv) = s
         .get(&format!("/group/inviteCode/erin?groupJid={id}"), Some(KEY))
         .await;
@@ -310,6 +322,14 @@ async fn groups_through_the_real_engine() {
         .delete(&format!("/group/leaveGroup/finn?groupJid={id}"), Some(KEY))
         .await;
     assert_eq!(status, 200);
+    let left = expect_event(&mut erin_events, |e| {
+        e["event"] == "group-participants.update" && e["data"]["action"] == "remove"
+    })
+    .await;
+    assert_eq!(
+        left["data"]["participants"],
+        json!(["15557770006@s.whatsapp.net"])
+    );
     let (status, info) = s
         .get(
             &format!("/group/findGroupInfos/erin?groupJid={id}"),

@@ -1,8 +1,13 @@
 //! Groups on the real engine: [`GroupOps`] mapped onto whatsapp-rust's `client.groups()`
 //! (`w:g2` IQs), with its metadata converted into our [`GroupInfo`]. Participants are shown by
 //! their phone-number JID when WhatsApp (or the LID map) tells it, else by the JID it gave.
+//! [`group_event`] turns the `w:gp2` notifications whatsapp-rust reports into [`GroupEvent`]s.
 
 use futures_util::future::BoxFuture;
+use whatsapp_rust::types::events::GroupUpdate as WaGroupUpdate;
+use whatsapp_rust::wacore::iq::groups::GroupInfoResponse;
+use whatsapp_rust::wacore::protocol::ProtocolNode;
+use whatsapp_rust::wacore::stanza::groups::{GroupNotificationAction, GroupParticipantInfo};
 use whatsapp_rust::{
     GroupCreateOptions, GroupDescription, GroupError, GroupMetadata, GroupParticipantOptions,
     GroupSubject, IqError, Jid, ParticipantChangeResponse, ParticipantType, PreviousDescription,
@@ -10,8 +15,8 @@ use whatsapp_rust::{
 
 use super::super::EngineError;
 use super::super::group::{
-    Admin, GroupInfo, GroupOps, GroupParticipant, GroupSetting, NewGroup, ParticipantAction,
-    ParticipantResult, check_description, check_subject, is_group_jid,
+    Admin, GroupEvent, GroupInfo, GroupOps, GroupParticipant, GroupSetting, GroupUpdate, NewGroup,
+    ParticipantAction, ParticipantResult, check_description, check_subject, is_group_jid,
 };
 use super::{WaSession, parse_jid};
 
@@ -80,6 +85,74 @@ fn to_result(r: ParticipantChangeResponse) -> ParticipantResult {
         jid: r.phone_number.unwrap_or(r.jid).to_string(),
         status: r.error.unwrap_or_else(|| "200".to_string()),
     }
+}
+
+/// A `w:gp2` notification action as our [`GroupEvent`]; `None` for the actions we do not report.
+pub(super) fn group_event(u: &WaGroupUpdate) -> Option<GroupEvent> {
+    let group = u.group_jid.to_string();
+    let author = u
+        .participant_pn
+        .as_ref()
+        .or(u.participant.as_ref())
+        .map(|j| j.to_string());
+    let shown = |list: &[GroupParticipantInfo]| -> Vec<String> {
+        list.iter()
+            .map(|p| p.phone_number.as_ref().unwrap_or(&p.jid).to_string())
+            .collect()
+    };
+    let participants = |action, list: &[GroupParticipantInfo]| GroupEvent::Participants {
+        group: group.clone(),
+        author: author.clone(),
+        action,
+        participants: shown(list),
+    };
+    let update = GroupUpdate {
+        id: group.clone(),
+        author: author.clone(),
+        ..Default::default()
+    };
+    Some(match &u.action {
+        GroupNotificationAction::Add {
+            participants: p, ..
+        } => participants(ParticipantAction::Add, p),
+        GroupNotificationAction::Remove {
+            participants: p, ..
+        } => participants(ParticipantAction::Remove, p),
+        GroupNotificationAction::Promote { participants: p } => {
+            participants(ParticipantAction::Promote, p)
+        }
+        GroupNotificationAction::Demote { participants: p } => {
+            participants(ParticipantAction::Demote, p)
+        }
+        GroupNotificationAction::Subject { subject, .. } => GroupEvent::Updated(GroupUpdate {
+            subject: Some(subject.clone()),
+            ..update
+        }),
+        GroupNotificationAction::Description { description, .. } => {
+            GroupEvent::Updated(GroupUpdate {
+                description: Some(description.clone()),
+                ..update
+            })
+        }
+        GroupNotificationAction::Locked { .. } | GroupNotificationAction::Unlocked => {
+            GroupEvent::Updated(GroupUpdate {
+                restrict: Some(matches!(u.action, GroupNotificationAction::Locked { .. })),
+                ..update
+            })
+        }
+        GroupNotificationAction::Announce | GroupNotificationAction::NotAnnounce => {
+            GroupEvent::Updated(GroupUpdate {
+                announce: Some(matches!(u.action, GroupNotificationAction::Announce)),
+                ..update
+            })
+        }
+        GroupNotificationAction::Create { raw } => {
+            let node = raw.get_optional_child("group")?;
+            let parsed = GroupInfoResponse::try_from_node_ref(&node.as_node_ref()).ok()?;
+            GroupEvent::Joined(to_info(GroupMetadata::from(parsed)))
+        }
+        _ => return None,
+    })
 }
 
 impl GroupOps for WaSession {

@@ -9,8 +9,10 @@
 //! `superadmin`; only admins change participants and settings or see the
 //! invite; a locked group lets only admins edit subject and description.
 //! Errors are `<error code=..>` IQs: 404 unknown group, 403 not allowed or
-//! not a member, 409 a stale description `prev`. Group *messages* (sender
-//! keys) are not relayed.
+//! not a member, 409 a stale description `prev`. Every change is also sent
+//! as a `<notification type="w:gp2">` to every device of every member
+//! concerned (the author's included, as WhatsApp does). Group *messages*
+//! (sender keys) are not relayed.
 
 use crate::iq::{error, result};
 use crate::session::Conn;
@@ -41,6 +43,15 @@ struct Group {
     invite: String,
     /// Phone numbers and roles, in joining order.
     members: Vec<(String, Role)>,
+}
+
+/// A change to announce: the action node of a `w:gp2` notification, the
+/// group, its author and the members to tell.
+struct Notice {
+    group: String,
+    author: String,
+    to: Vec<String>,
+    action: Node,
 }
 
 /// Every group, by the user part of its JID (`1203630...`).
@@ -78,6 +89,10 @@ impl Group {
             .iter()
             .find(|(p, _)| p == phone)
             .map(|(_, r)| *r)
+    }
+
+    fn member_phones(&self) -> Vec<String> {
+        self.members.iter().map(|(p, _)| p.clone()).collect()
     }
 
     fn is_admin(&self, phone: &str) -> bool {
@@ -146,9 +161,10 @@ pub fn handle(conn: &Conn, node: &Node) -> Node {
     let to = attr(node, "to");
     let group_id = to.split_once('@').map(|(u, _)| u.to_string());
     let mut reg = conn.shared.reg();
+    let mut notices = Vec::new();
     let groups = &mut reg.groups;
-    match (op.tag.as_ref(), group_id.as_deref()) {
-        ("create", _) => create(groups, node, op, &phone),
+    let reply = match (op.tag.as_ref(), group_id.as_deref()) {
+        ("create", _) => create(groups, node, op, &phone, &mut notices),
         ("participating", _) => {
             let list: Vec<Node> = groups
                 .groups
@@ -165,16 +181,61 @@ pub fn handle(conn: &Conn, node: &Node) -> Node {
             for g in op.get_children_by_tag("group") {
                 let id = attr(g, "id");
                 let id = id.split('@').next().unwrap_or_default().to_string();
-                leave(groups, &id, &phone);
+                leave(groups, &id, &phone, &mut notices);
             }
             result(node, vec![])
         }
-        (_, Some(id)) if !id.is_empty() => on_group(groups, node, op, id, &phone),
+        (_, Some(id)) if !id.is_empty() => on_group(groups, node, op, id, &phone, &mut notices),
         _ => error(node, 400, "bad-request"),
+    };
+    let t = now_secs().to_string();
+    for n in notices {
+        let notification = NodeBuilder::new("notification")
+            .attr("type", "w:gp2")
+            .attr("from", Jid::group(n.group.as_str()))
+            .attr("id", conn.shared.next_id())
+            .attr("t", t.as_str())
+            .attr("participant", Jid::pn(n.author.as_str()))
+            .attr("addressing_mode", "pn")
+            .children([n.action])
+            .build();
+        for phone in &n.to {
+            let devices: Vec<u16> = reg
+                .accounts
+                .get(phone)
+                .map(|a| a.devices.keys().copied().collect())
+                .unwrap_or_default();
+            for device in devices {
+                reg.deliver(phone, device, notification.clone());
+            }
+        }
     }
+    reply
 }
 
-fn create(groups: &mut Groups, node: &Node, op: &Node, phone: &str) -> Node {
+/// `<{tag}><participant jid=../>...</{tag}>`.
+fn participants_node(tag: &str, phones: &[String]) -> Node {
+    NodeBuilder::new_dynamic(tag.to_string())
+        .children(
+            phones
+                .iter()
+                .map(|p| {
+                    NodeBuilder::new("participant")
+                        .attr("jid", Jid::pn(p.as_str()))
+                        .build()
+                })
+                .collect::<Vec<_>>(),
+        )
+        .build()
+}
+
+fn create(
+    groups: &mut Groups,
+    node: &Node,
+    op: &Node,
+    phone: &str,
+    notices: &mut Vec<Notice>,
+) -> Node {
     let subject = attr(op, "subject");
     if subject.trim().is_empty() {
         return error(node, 400, "bad-request");
@@ -210,25 +271,46 @@ fn create(groups: &mut Groups, node: &Node, op: &Node, phone: &str) -> Node {
         members,
     };
     let reply = result(node, vec![group.to_node(&id)]);
+    notices.push(Notice {
+        group: id.clone(),
+        author: phone.to_string(),
+        to: group.member_phones(),
+        action: NodeBuilder::new("create")
+            .children([group.to_node(&id)])
+            .build(),
+    });
     groups.groups.insert(id, group);
     reply
 }
 
-fn leave(groups: &mut Groups, id: &str, phone: &str) {
+fn leave(groups: &mut Groups, id: &str, phone: &str, notices: &mut Vec<Notice>) {
     let empty = match groups.groups.get_mut(id) {
-        Some(g) => {
+        Some(g) if g.role(phone).is_some() => {
+            notices.push(Notice {
+                group: id.to_string(),
+                author: phone.to_string(),
+                to: g.member_phones(),
+                action: participants_node("remove", &[phone.to_string()]),
+            });
             g.members.retain(|(p, _)| p != phone);
             g.ensure_admin();
             g.members.is_empty()
         }
-        None => false,
+        _ => false,
     };
     if empty {
         groups.groups.remove(id);
     }
 }
 
-fn on_group(groups: &mut Groups, node: &Node, op: &Node, id: &str, phone: &str) -> Node {
+fn on_group(
+    groups: &mut Groups,
+    node: &Node,
+    op: &Node,
+    id: &str,
+    phone: &str,
+    notices: &mut Vec<Notice>,
+) -> Node {
     let Some(g) = groups.groups.get_mut(id) else {
         return error(node, 404, "item-not-found");
     };
@@ -251,39 +333,50 @@ fn on_group(groups: &mut Groups, node: &Node, op: &Node, id: &str, phone: &str) 
     if admin_only && !g.is_admin(phone) {
         return error(node, 403, "forbidden");
     }
-    match tag {
-        "query" => result(node, vec![g.to_node(id)]),
+    let before = g.member_phones();
+    let (reply, action) = match tag {
+        "query" => (result(node, vec![g.to_node(id)]), None),
         "add" | "remove" | "promote" | "demote" => {
             let caller_super = g.role(phone) == Some(Role::SuperAdmin);
+            let mut done = Vec::new();
             let changes: Vec<Node> = participant_phones(op)
                 .into_iter()
                 .map(|p| {
                     let code = change(g, tag, &p, caller_super);
                     let b = NodeBuilder::new("participant").attr("jid", Jid::pn(p.as_str()));
-                    match code {
-                        200 => b.build(),
-                        c => b.attr("error", c.to_string()).build(),
+                    if code == 200 {
+                        done.push(p);
+                        b.build()
+                    } else {
+                        b.attr("error", code.to_string()).build()
                     }
                 })
                 .collect();
             g.ensure_admin();
-            result(
+            let reply = result(
                 node,
                 vec![
                     NodeBuilder::new_dynamic(tag.to_string())
                         .children(changes)
                         .build(),
                 ],
-            )
+            );
+            let action = (!done.is_empty()).then(|| participants_node(tag, &done));
+            (reply, action)
         }
         "subject" => match op.content_as_string() {
             Some(s) if !s.trim().is_empty() => {
                 g.subject = s.to_string();
                 g.subject_owner = phone.to_string();
                 g.subject_time = now_secs();
-                result(node, vec![])
+                let action = NodeBuilder::new("subject")
+                    .attr("subject", g.subject.as_str())
+                    .attr("s_o", Jid::pn(phone))
+                    .attr("s_t", g.subject_time.to_string())
+                    .build();
+                (result(node, vec![]), Some(action))
             }
-            _ => error(node, 400, "bad-request"),
+            _ => (error(node, 400, "bad-request"), None),
         },
         "description" => {
             let prev = op.attrs.get("prev").map(|v| v.to_string());
@@ -293,19 +386,28 @@ fn on_group(groups: &mut Groups, node: &Node, op: &Node, id: &str, phone: &str) 
             let body = op
                 .get_optional_child("body")
                 .and_then(|b| b.content_as_string());
+            let desc_id = attr(op, "id");
             g.description = match (attr(op, "delete").as_str(), body) {
                 ("true", _) | (_, None) => None,
-                (_, Some(body)) => Some((attr(op, "id"), body.to_string())),
+                (_, Some(body)) => Some((desc_id.clone(), body.to_string())),
             };
-            result(node, vec![])
+            let inner = match &g.description {
+                Some((_, body)) => NodeBuilder::new("body").string_content(body.as_str()),
+                None => NodeBuilder::new("delete"),
+            };
+            let action = NodeBuilder::new("description")
+                .attr("id", desc_id)
+                .children([inner.build()])
+                .build();
+            (result(node, vec![]), Some(action))
         }
-        "locked" | "unlocked" => {
-            g.locked = tag == "locked";
-            result(node, vec![])
-        }
-        "announcement" | "not_announcement" => {
-            g.announce = tag == "announcement";
-            result(node, vec![])
+        "locked" | "unlocked" | "announcement" | "not_announcement" => {
+            match tag {
+                "locked" | "unlocked" => g.locked = tag == "locked",
+                _ => g.announce = tag == "announcement",
+            }
+            let action = NodeBuilder::new_dynamic(tag.to_string()).build();
+            (result(node, vec![]), Some(action))
         }
         "invite" => {
             if attr(node, "type") == "set" {
@@ -314,10 +416,25 @@ fn on_group(groups: &mut Groups, node: &Node, op: &Node, id: &str, phone: &str) 
             let invite = NodeBuilder::new("invite")
                 .attr("code", g.invite.as_str())
                 .build();
-            result(node, vec![invite])
+            (result(node, vec![invite]), None)
         }
-        _ => error(node, 400, "bad-request"),
+        _ => (error(node, 400, "bad-request"), None),
+    };
+    if let Some(action) = action {
+        let mut to = before;
+        for p in g.member_phones() {
+            if !to.contains(&p) {
+                to.push(p);
+            }
+        }
+        notices.push(Notice {
+            group: id.to_string(),
+            author: phone.to_string(),
+            to,
+            action,
+        });
     }
+    reply
 }
 
 /// One participant change; WhatsApp's per-participant code.

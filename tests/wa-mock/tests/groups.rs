@@ -2,8 +2,10 @@
 
 mod common;
 
-use common::pair;
+use common::{pair, wait_for};
 use wa_mock::WaMock;
+use wacore::stanza::groups::GroupNotificationAction;
+use wacore::types::events::Event;
 use whatsapp_rust::{
     GroupCreateOptions, GroupDescription, GroupError, GroupParticipantOptions, GroupSubject,
     IqError, Jid, ParticipantType, PreviousDescription,
@@ -45,7 +47,15 @@ async fn create_manage_and_leave_a_group() {
     assert_eq!(role(&created, &pb), Some(ParticipantType::Member));
     assert_eq!(created.description.as_deref(), Some("first"));
 
-    // The member sees it, in its list and by query.
+    // The member hears of it (a w:gp2 `create` notification) and sees it in its list and by query.
+    let created_for_b = wait_for(&b.events, "create notification", |e| match e {
+        Event::GroupUpdate(u) if matches!(u.action, GroupNotificationAction::Create { .. }) => {
+            Some(u.group_jid.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(created_for_b, id);
     let listed = gb.get_participating().await.expect("participating");
     assert!(listed.contains_key(&id), "{listed:?}");
     let meta = gb.get_metadata(&id).await.expect("metadata");
@@ -99,6 +109,25 @@ async fn create_manage_and_leave_a_group() {
     .expect("description");
     ga.set_locked(id.clone(), true).await.expect("lock");
     ga.set_announce(id.clone(), true).await.expect("announce");
+    let (subject, author) = wait_for(&b.events, "subject notification", |e| match e {
+        Event::GroupUpdate(u) => match &u.action {
+            GroupNotificationAction::Subject { subject, .. } => {
+                Some((subject.clone(), u.participant.clone()))
+            }
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert_eq!(subject, "Renamed");
+    assert_eq!(author.map(|a| a.user.to_string()), Some(pa.clone()));
+    wait_for(&b.events, "announcement notification", |e| match e {
+        Event::GroupUpdate(u) => {
+            matches!(u.action, GroupNotificationAction::Announce).then_some(())
+        }
+        _ => None,
+    })
+    .await;
     let meta = gb.get_metadata(&id).await.unwrap();
     assert_eq!(meta.subject, "Renamed");
     assert_eq!(meta.description.as_deref(), Some("second"));
