@@ -481,6 +481,29 @@ async fn group_changes_reach_members_as_events() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_instance_leaves_its_groups() {
+    let s = three_paired().await;
+    let g = create_team(&s).await;
+    let mut bia = s
+        .events("instance=bia&events=GROUP_PARTICIPANTS_UPDATE")
+        .await;
+    let (status, body) = s.delete("/instance/delete/caio", Some(KEY)).await;
+    assert_eq!(status, 200, "{body}");
+    let p = expect_event(&mut bia, |e| e["event"] == "group-participants.update").await;
+    assert_eq!(p["data"]["action"], "remove");
+    assert_eq!(p["data"]["participants"], json!([jid(CAIO)]));
+    let (_, seen) = info(&s, "bia", &g).await;
+    assert_eq!(seen["size"], 2);
+    assert!(
+        seen["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["id"] != jid(CAIO))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn groups_ignore_drops_group_messages_only() {
     let s = three_paired().await;
     let g = create_team(&s).await;

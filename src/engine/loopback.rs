@@ -410,7 +410,9 @@ impl Network {
         }
     }
 
+    /// The number leaves the network (logout, delete), and with it its groups.
     fn release_phone(&self, phone: &str) {
+        self.leave_all_groups(phone);
         let _ = self.directory.remove(phone.as_bytes());
         if let Ok(mut a) = self.accounts.lock() {
             a.remove(phone);

@@ -23,12 +23,47 @@ use super::super::{
     EngineError, EngineEvent, InboundMessage, MessageContent, MessageStatus, Receipt, SentMessage,
     new_message_id, unix_now,
 };
-use super::LoopbackSession;
+use super::{LoopbackSession, Network};
 pub(crate) use table::GroupTable;
 use table::{StoredGroup, apply, invite_code};
 
 fn user_jid(phone: &str) -> String {
     format!("{phone}@{USER_SERVER}")
+}
+
+impl Network {
+    /// A number leaving the network (its instance logged out or deleted) leaves every group it
+    /// was in; the remaining members are told.
+    pub(super) fn leave_all_groups(&self, phone: &str) {
+        let me = user_jid(phone);
+        for g in self.groups.all() {
+            if g.role_of(&me).is_none() {
+                continue;
+            }
+            let left = self.groups.update(&g.info.id, |g| {
+                let before = g.member_jids();
+                g.info.participants.retain(|p| p.id != me);
+                g.ensure_admin();
+                Ok(before)
+            });
+            let before = match left {
+                Ok(before) => before,
+                Err(e) => {
+                    tracing::warn!(group = %g.info.id, error = %e, "could not take a deleted number out of a group");
+                    continue;
+                }
+            };
+            let event = GroupEvent::Participants {
+                group: g.info.id.clone(),
+                author: Some(me.clone()),
+                action: ParticipantAction::Remove,
+                participants: vec![me.clone()],
+            };
+            for m in before.iter().filter(|m| **m != me) {
+                self.push(user_of(m), EngineEvent::Group(event.clone()));
+            }
+        }
+    }
 }
 
 impl LoopbackSession {
