@@ -481,6 +481,91 @@ async fn group_changes_reach_members_as_events() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn joining_by_invite_code() {
+    let s = three_paired().await;
+    s.paired_loopback("dani", "15550003004").await;
+    let g = create_team(&s).await;
+    let mut bia = s
+        .events("instance=bia&events=GROUP_PARTICIPANTS_UPDATE")
+        .await;
+    let mut dani = s.events("instance=dani&events=GROUPS_UPSERT").await;
+    let (_, inv) = s
+        .get(&format!("/group/inviteCode/ana?groupJid={g}"), Some(KEY))
+        .await;
+    let code = inv["inviteCode"].as_str().expect("inviteCode").to_string();
+
+    let (status, seen) = s
+        .get(
+            &format!("/group/inviteInfo/dani?inviteCode={code}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["id"], g.as_str());
+    assert_eq!(seen["subject"], "Team");
+    assert_eq!(seen["size"], 3);
+    let (status, body) = s
+        .get(
+            &format!("/group/acceptInviteCode/dani?inviteCode={code}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"accepted": true, "groupJid": g}));
+    assert!(listed(&all_groups(&s, "dani").await, &g));
+    let p = expect_event(&mut bia, |e| e["event"] == "group-participants.update").await;
+    assert_eq!(p["data"]["action"], "add");
+    assert_eq!(p["data"]["participants"], json!([jid("15550003004")]));
+    let joined = expect_event(&mut dani, |e| e["event"] == "groups.upsert").await;
+    assert_eq!(joined["data"][0]["id"], g.as_str());
+    assert_eq!(joined["data"][0]["size"], 4);
+
+    // A revoked code leads nowhere; the new one works, also as a link.
+    let (_, rev) = s
+        .post(
+            &format!("/group/revokeInviteCode/ana?groupJid={g}"),
+            Some(KEY),
+            json!({}),
+        )
+        .await;
+    let new_code = rev["inviteCode"].as_str().expect("inviteCode").to_string();
+    let (status, _) = s
+        .get(
+            &format!("/group/inviteInfo/caio?inviteCode={code}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = s
+        .delete(&format!("/group/leaveGroup/caio?groupJid={g}"), Some(KEY))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = s
+        .get(
+            &format!("/group/acceptInviteCode/caio?inviteCode={code}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 404, "the revoked code");
+    let link = format!("https://chat.whatsapp.com/{new_code}");
+    let (status, body) = s
+        .get(
+            &format!("/group/acceptInviteCode/caio?inviteCode={link}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(listed(&all_groups(&s, "caio").await, &g));
+
+    let (status, _) = s.get("/group/inviteInfo/caio", Some(KEY)).await;
+    assert_eq!(status, 400, "inviteCode is required");
+    let (status, _) = s
+        .get("/group/acceptInviteCode/caio?inviteCode=a%20b", Some(KEY))
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_deleted_instance_leaves_its_groups() {
     let s = three_paired().await;
     let g = create_team(&s).await;

@@ -13,7 +13,7 @@ use super::auth::ApiKey;
 use super::error::ApiError;
 use super::group_dto::*;
 use crate::engine::EngineError;
-use crate::engine::group::{GroupSetting, NewGroup, ParticipantAction};
+use crate::engine::group::{GroupSetting, NewGroup, ParticipantAction, invite_code_of};
 use crate::engine::jid::to_jid;
 use crate::state::AppState;
 
@@ -90,6 +90,16 @@ fn participant_jids(list: Vec<String>) -> Result<Vec<String>, ApiError> {
                 .ok_or_else(|| ApiError::BadRequest(format!("\"{p}\" is not a phone number")))
         })
         .collect()
+}
+
+/// The `inviteCode` query: a code or a `https://chat.whatsapp.com/` link.
+fn invite_code(code: Option<String>) -> Result<String, ApiError> {
+    let code = code.ok_or_else(|| {
+        ApiError::BadRequest("The invite code needs to be informed in the query".into())
+    })?;
+    invite_code_of(&code)
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::BadRequest(format!("\"{code}\" is not an invite code")))
 }
 
 #[OpenApi(tag = "Tag::Group")]
@@ -380,6 +390,45 @@ impl GroupApi {
             revoked: true,
             invite_code: code,
         })))
+    }
+
+    /// The group an invite code (22 characters, or the whole link) leads to, without joining.
+    #[oai(
+        path = "/group/inviteInfo/:instanceName",
+        method = "get",
+        operation_id = "invite_info"
+    )]
+    async fn invite_info(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        #[oai(name = "inviteCode")] code: Query<Option<String>>,
+    ) -> Result<Json<GroupMetadataDto>, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let code = invite_code(code.0)?;
+        let info = h.connected_session()?.groups().invite_info(&code).await?;
+        Ok(Json(GroupMetadataDto::from_info(info, true)))
+    }
+
+    /// Join the group of an invite code.
+    #[oai(
+        path = "/group/acceptInviteCode/:instanceName",
+        method = "get",
+        operation_id = "accept_invite_code"
+    )]
+    async fn accept_invite_code(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        #[oai(name = "inviteCode")] code: Query<Option<String>>,
+    ) -> Result<Json<AcceptedDto>, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let code = invite_code(code.0)?;
+        let group_jid = h.connected_session()?.groups().accept_invite(&code).await?;
+        Ok(Json(AcceptedDto {
+            accepted: true,
+            group_jid,
+        }))
     }
 
     /// Leave the group.

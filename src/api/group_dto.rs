@@ -173,6 +173,13 @@ pub struct RevokedDto {
 
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
+pub struct AcceptedDto {
+    pub accepted: bool,
+    pub group_jid: String,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
 pub struct LeaveDto {
     pub group_jid: String,
     pub leave: bool,

@@ -201,6 +201,18 @@ pub trait GroupOps: Send + Sync {
         reset: bool,
     ) -> BoxFuture<'a, Result<String, EngineError>>;
     fn leave<'a>(&'a self, group: &'a str) -> BoxFuture<'a, Result<(), EngineError>>;
+    /// The group an invite code (or `https://chat.whatsapp.com/<code>` link) leads to, without
+    /// joining it.
+    fn invite_info<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<GroupInfo, EngineError>>;
+    /// Joins the group of an invite code; returns the group's JID.
+    fn accept_invite<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<String, EngineError>>;
+}
+
+/// The code of an invite code or link (`https://chat.whatsapp.com/<code>`); `None` when empty.
+pub fn invite_code_of(code_or_link: &str) -> Option<&str> {
+    let code = code_or_link.trim().trim_end_matches('/');
+    let code = code.rsplit('/').next().unwrap_or(code);
+    (!code.is_empty() && code.chars().all(|c| c.is_ascii_alphanumeric())).then_some(code)
 }
 
 /// Checks a subject against WhatsApp's rules.
@@ -253,5 +265,12 @@ mod tests {
         assert!(check_subject(" ").is_err());
         assert!(check_subject(&"a".repeat(101)).is_err());
         assert!(check_subject(&"a".repeat(100)).is_ok());
+        assert_eq!(
+            invite_code_of("https://chat.whatsapp.com/AbC123"),
+            Some("AbC123")
+        );
+        assert_eq!(invite_code_of("AbC123"), Some("AbC123"));
+        assert_eq!(invite_code_of(" "), None);
+        assert_eq!(invite_code_of("a b"), None);
     }
 }

@@ -16,7 +16,7 @@ use futures_util::future::BoxFuture;
 
 use super::super::group::{
     Admin, GroupEvent, GroupInfo, GroupOps, GroupParticipant, GroupSetting, GroupUpdate, NewGroup,
-    ParticipantAction, ParticipantResult, check_description, check_subject,
+    ParticipantAction, ParticipantResult, check_description, check_subject, invite_code_of,
 };
 use super::super::jid::{USER_SERVER, to_jid, user_of};
 use super::super::{
@@ -26,6 +26,10 @@ use super::super::{
 use super::{LoopbackSession, Network};
 pub(crate) use table::GroupTable;
 use table::{StoredGroup, apply, invite_code};
+
+fn bad_invite() -> EngineError {
+    EngineError::NotFound("invite code not found or revoked".into())
+}
 
 fn user_jid(phone: &str) -> String {
     format!("{phone}@{USER_SERVER}")
@@ -395,6 +399,51 @@ impl GroupOps for LoopbackSession {
             })?;
             self.durable().await?;
             Ok(code)
+        })
+    }
+
+    fn invite_info<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<GroupInfo, EngineError>> {
+        Box::pin(async move {
+            self.me()?;
+            let code = invite_code_of(code).ok_or_else(bad_invite)?;
+            let g = self.table().by_invite(code).ok_or_else(bad_invite)?;
+            Ok(g.info)
+        })
+    }
+
+    fn accept_invite<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<String, EngineError>> {
+        Box::pin(async move {
+            let me = self.me()?;
+            let code = invite_code_of(code).ok_or_else(bad_invite)?;
+            let id = self.table().by_invite(code).ok_or_else(bad_invite)?.info.id;
+            let joined = self.table().update(&id, |g| {
+                // The code may have been revoked meanwhile.
+                if g.invite.as_deref() != Some(code) {
+                    return Err(bad_invite());
+                }
+                if g.role_of(&me).is_some() {
+                    return Ok(None);
+                }
+                g.info.participants.push(GroupParticipant {
+                    id: me.clone(),
+                    admin: None,
+                });
+                Ok(Some((g.member_jids(), g.info.clone())))
+            })?;
+            if let Some((members, info)) = joined {
+                self.durable().await?;
+                self.announce(
+                    &members,
+                    GroupEvent::Participants {
+                        group: id.clone(),
+                        author: Some(me.clone()),
+                        action: ParticipantAction::Add,
+                        participants: vec![me.clone()],
+                    },
+                );
+                self.announce(&[me], GroupEvent::Joined(info));
+            }
+            Ok(id)
         })
     }
 

@@ -16,7 +16,8 @@ use whatsapp_rust::{
 use super::super::EngineError;
 use super::super::group::{
     Admin, GroupEvent, GroupInfo, GroupOps, GroupParticipant, GroupSetting, GroupUpdate, NewGroup,
-    ParticipantAction, ParticipantResult, check_description, check_subject, is_group_jid,
+    ParticipantAction, ParticipantResult, check_description, check_subject, invite_code_of,
+    is_group_jid,
 };
 use super::{WaSession, parse_jid};
 
@@ -24,7 +25,7 @@ use super::{WaSession, parse_jid};
 fn group_error(e: GroupError) -> EngineError {
     match e {
         GroupError::Iq(IqError::ServerError { code, text, .. }) => match code {
-            404 | 406 => EngineError::NotFound(format!("group not found ({code} {text})")),
+            404 | 406 | 410 => EngineError::NotFound(format!("group not found ({code} {text})")),
             401 | 403 => {
                 EngineError::Forbidden(format!("not allowed in this group ({code} {text})"))
             }
@@ -309,6 +310,34 @@ impl GroupOps for WaSession {
                 .map_err(group_error)?;
             // whatsapp-rust answers the whole link; the code is its last segment.
             Ok(link.rsplit('/').next().unwrap_or(&link).to_string())
+        })
+    }
+
+    fn invite_info<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<GroupInfo, EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let code = invite_code_of(code)
+                .ok_or_else(|| EngineError::Invalid("invalid invite code".into()))?;
+            let meta = client
+                .groups()
+                .get_invite_info(code)
+                .await
+                .map_err(group_error)?;
+            Ok(to_info(meta))
+        })
+    }
+
+    fn accept_invite<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<String, EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let code = invite_code_of(code)
+                .ok_or_else(|| EngineError::Invalid("invalid invite code".into()))?;
+            let joined = client
+                .groups()
+                .join_with_invite_code(code)
+                .await
+                .map_err(group_error)?;
+            Ok(joined.group_jid().to_string())
         })
     }
 

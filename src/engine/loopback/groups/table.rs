@@ -163,6 +163,13 @@ impl GroupTable {
         }
     }
 
+    /// The group whose current invite code is `code`.
+    pub(super) fn by_invite(&self, code: &str) -> Option<StoredGroup> {
+        self.all()
+            .into_iter()
+            .find(|g| g.invite.as_deref() == Some(code))
+    }
+
     pub(super) fn all(&self) -> Vec<StoredGroup> {
         let mut groups = Vec::new();
         for row in self.tree.iter() {
