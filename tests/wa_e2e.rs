@@ -346,6 +346,32 @@ async fn groups_through_the_real_engine() {
         )
         .await;
     assert_eq!(status, 404, "finn left");
+    // And back in through the invite code.
+    let code = inv["inviteCode"].as_str().expect("inviteCode");
+    let (status, seen) = s
+        .get(
+            &format!("/group/inviteInfo/finn?inviteCode={code}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["subject"], "Renamed");
+    let (status, body) = s
+        .get(
+            &format!("/group/acceptInviteCode/finn?inviteCode={code}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"accepted": true, "groupJid": id}));
+    let (status, info) = s
+        .get(
+            &format!("/group/findGroupInfos/finn?groupJid={id}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["size"], 2);
     s.stop().await;
     mock.shutdown().await;
 }

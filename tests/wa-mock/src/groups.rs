@@ -2,7 +2,7 @@
 //! answers the IQs whatsapp-rust's `client.groups()` sends: create, query
 //! (metadata), participating, add/remove/promote/demote, subject,
 //! description, locked/unlocked, announcement/not_announcement, invite
-//! (get, or set = reset) and leave.
+//! (get, or set = reset), invite info and join by code, and leave.
 //!
 //! Groups are phone-number addressed (`addressing_mode="pn"`): members are
 //! `<phone>@s.whatsapp.net`. Rules are WhatsApp's: the creator is
@@ -185,6 +185,7 @@ pub fn handle(conn: &Conn, node: &Node) -> Node {
             }
             result(node, vec![])
         }
+        ("invite", None | Some("")) => by_invite(groups, node, op, &phone, &mut notices),
         (_, Some(id)) if !id.is_empty() => on_group(groups, node, op, id, &phone, &mut notices),
         _ => error(node, 400, "bad-request"),
     };
@@ -281,6 +282,40 @@ fn create(
     });
     groups.groups.insert(id, group);
     reply
+}
+
+/// `<invite code>` to `@g.us`: `get` shows the group, `set` joins it.
+fn by_invite(
+    groups: &mut Groups,
+    node: &Node,
+    op: &Node,
+    phone: &str,
+    notices: &mut Vec<Notice>,
+) -> Node {
+    let code = attr(op, "code");
+    let Some((id, g)) = groups
+        .groups
+        .iter_mut()
+        .find(|(_, g)| !code.is_empty() && g.invite == code)
+    else {
+        return error(node, 404, "item-not-found");
+    };
+    if attr(node, "type") != "set" {
+        return result(node, vec![g.to_node(id)]);
+    }
+    if g.role(phone).is_none() {
+        g.members.push((phone.to_string(), Role::Member));
+        notices.push(Notice {
+            group: id.clone(),
+            author: phone.to_string(),
+            to: g.member_phones(),
+            action: participants_node("add", &[phone.to_string()]),
+        });
+    }
+    let joined = NodeBuilder::new("group")
+        .attr("jid", Jid::group(id.as_str()))
+        .build();
+    result(node, vec![joined])
 }
 
 fn leave(groups: &mut Groups, id: &str, phone: &str, notices: &mut Vec<Notice>) {

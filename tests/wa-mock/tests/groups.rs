@@ -154,6 +154,20 @@ async fn create_manage_and_leave_a_group() {
     assert!(!gb.get_participating().await.unwrap().contains_key(&id));
     assert_eq!(server_code(gb.get_metadata(&id).await.unwrap_err()), 403);
     assert_eq!(ga.get_metadata(&id).await.unwrap().participants.len(), 1);
+    // Back in by the invite code; the old (reset) link leads nowhere.
+    let code = reset.rsplit('/').next().unwrap().to_string();
+    let info = gb.get_invite_info(&code).await.expect("invite info");
+    assert_eq!(info.id, id);
+    assert_eq!(info.subject, "Renamed");
+    assert_eq!(
+        server_code(gb.get_invite_info(&link).await.unwrap_err()),
+        404
+    );
+    let joined = gb.join_with_invite_code(&reset).await.expect("join");
+    assert_eq!(joined.group_jid(), &id);
+    assert!(gb.get_participating().await.unwrap().contains_key(&id));
+    gb.leave(id.clone()).await.expect("leave again");
+
     let unknown: Jid = "120363000000000001@g.us".parse().unwrap();
     assert_eq!(
         server_code(ga.get_metadata(&unknown).await.unwrap_err()),
