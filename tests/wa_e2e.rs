@@ -3,7 +3,7 @@
 //! open -> sendText to a second instance -> received; then a remote logout -> `close`, with the
 //! keys wiped and the history kept. And a SIGKILL of the server: the restarted server logs the
 //! instances in again from the sled keys and their Signal sessions still work; an API logout
-//! unlinks the device on the phone.
+//! unlinks the device on the phone. And groups through `client.groups()` (wa-mock answers `w:g2`).
 //!
 //! Needs the `wa-mock-peer` feature (the mock cannot sign WhatsApp's certificate chain):
 //! `cargo test --features wa-mock-peer --test wa_e2e`.
@@ -216,6 +216,162 @@ async fn sessions_survive_a_sigkill_and_log_in_again_without_qr() {
         .expect("carol's account");
     assert!(carol.devices.is_empty(), "device still linked on the phone");
     assert_eq!(s.state("dave").await, "open");
+    s.stop().await;
+    mock.shutdown().await;
+}
+
+/// Groups on the real engine: `client.groups()` over wa-mock's `w:g2`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_through_the_real_engine() {
+    let mock = WaMock::start(0).await.expect("wa-mock");
+    let url = mock.url();
+    let s = TestServer::start(&[("ZAPGATE_WA_URL", url.as_str())]).await;
+    tokio::join!(
+        paired(&s, &mock, "erin", "15557770005"),
+        paired(&s, &mock, "finn", "15557770006"),
+    );
+    let filter = "events=GROUPS_UPSERT,GROUP_UPDATE,GROUP_PARTICIPANTS_UPDATE";
+    let mut finn_events = s.events(&format!("instance=finn&{filter}")).await;
+    let mut erin_events = s.events(&format!("instance=erin&{filter}")).await;
+    let (status, g) = s
+        .post(
+            "/group/create/erin",
+            Some(KEY),
+            json!({"subject": "Real team", "participants": ["15557770006"], "description": "hi"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{g}");
+    let id = g["id"].as_str().expect("id").to_string();
+    assert!(id.ends_with("@g.us"), "{id}");
+    assert_eq!(g["subject"], "Real team");
+    assert_eq!(g["owner"], "15557770005@s.whatsapp.net");
+    // WhatsApp's w:gp2 notifications become Evolution's group events.
+    let joined = expect_event(&mut finn_events, |e| e["event"] == "groups.upsert").await;
+    assert_eq!(joined["data"][0]["id"], id.as_str(), "{joined}");
+    assert_eq!(joined["data"][0]["subject"], "Real team");
+
+    // The other account sees both members, with their roles.
+    let (status, info) = s
+        .get(
+            &format!("/group/findGroupInfos/finn?groupJid={id}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["size"], 2);
+    assert_eq!(info["desc"], "hi");
+    let mut members: Vec<(String, Value)> = info["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap_or("").to_string(),
+                p["admin"].clone(),
+            )
+        })
+        .collect();
+    members.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        members,
+        vec![
+            (
+                "15557770005@s.whatsapp.net".to_string(),
+                json!("superadmin")
+            ),
+            ("15557770006@s.whatsapp.net".to_string(), Value::Null),
+        ]
+    );
+    let (status, list) = s
+        .get(
+            "/group/fetchAllGroups/finn?getParticipants=false",
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+
+    // WhatsApp's refusals come back as 4xx, and changes are seen by the member.
+    let (status, body) = s
+        .post(
+            &format!("/group/updateSetting/finn?groupJid={id}"),
+            Some(KEY),
+            json!({"action": "locked"}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = s
+        .post(
+            &format!("/group/updateGroupSubject/erin?groupJid={id}"),
+            Some(KEY),
+            json!({"subject": "Renamed"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let upd = expect_event(&mut finn_events, |e| e["event"] == "groups.update").await;
+    assert_eq!(
+        upd["data"],
+        json!([{"id": id, "author": "15557770005@s.whatsapp.net", "subject": "Renamed"}])
+    );
+    let (status, inv) = s
+        .get(&format!("/group/inviteCode/erin?groupJid={id}"), Some(KEY))
+        .await;
+    assert_eq!(status, 200, "{inv}");
+    assert_eq!(inv["inviteCode"].as_str().map(str::len), Some(22), "{inv}");
+    let (status, _) = s
+        .delete(&format!("/group/leaveGroup/finn?groupJid={id}"), Some(KEY))
+        .await;
+    assert_eq!(status, 200);
+    let left = expect_event(&mut erin_events, |e| {
+        e["event"] == "group-participants.update" && e["data"]["action"] == "remove"
+    })
+    .await;
+    assert_eq!(
+        left["data"]["participants"],
+        json!(["15557770006@s.whatsapp.net"])
+    );
+    let (status, info) = s
+        .get(
+            &format!("/group/findGroupInfos/erin?groupJid={id}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(info["subject"], "Renamed");
+    assert_eq!(info["size"], 1);
+    let (status, _) = s
+        .get(
+            &format!("/group/findGroupInfos/finn?groupJid={id}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 404, "finn left");
+    // And back in through the invite code.
+    let code = inv["inviteCode"].as_str().expect("inviteCode");
+    let (status, seen) = s
+        .get(
+            &format!("/group/inviteInfo/finn?inviteCode={code}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["subject"], "Renamed");
+    let (status, body) = s
+        .get(
+            &format!("/group/acceptInviteCode/finn?inviteCode={code}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"accepted": true, "groupJid": id}));
+    let (status, info) = s
+        .get(
+            &format!("/group/findGroupInfos/finn?groupJid={id}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["size"], 2);
     s.stop().await;
     mock.shutdown().await;
 }

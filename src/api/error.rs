@@ -40,6 +40,9 @@ pub enum ApiError {
     NotOnWhatsApp { jid: String, number: String },
     #[error("{0}")]
     NotFound(String),
+    /// The caller's role (in a group, say) does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
     /// Our fault. The message is safe to show (no secrets, no payloads).
@@ -52,7 +55,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::InstanceNotFound(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::NameTaken(_) => StatusCode::FORBIDDEN,
+            ApiError::NameTaken(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) | ApiError::Validation(_) | ApiError::NotOnWhatsApp { .. } => {
                 StatusCode::BAD_REQUEST
             }
@@ -125,10 +128,10 @@ enum ErrorDoc {
     /// Missing or wrong `apikey`.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorEnvelope>),
-    /// Name already in use (create).
+    /// Name already in use (create), or not allowed by the caller's role in a group.
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
-    /// Unknown instance.
+    /// Unknown instance (or group).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
     /// Unexpected server error.
@@ -164,6 +167,9 @@ impl From<EngineError> for ApiError {
             EngineError::Busy => {
                 ApiError::Unavailable("recipient queue is full, retry later".into())
             }
+            EngineError::NotFound(m) => ApiError::NotFound(m),
+            EngineError::Forbidden(m) => ApiError::Forbidden(m),
+            EngineError::Invalid(m) => ApiError::BadRequest(m),
             EngineError::Store(s) => s.into(),
         }
     }

@@ -4,6 +4,8 @@ pub mod auth;
 pub mod chat;
 pub mod dto;
 pub mod error;
+pub mod group;
+pub mod group_dto;
 pub mod instance;
 pub mod limits;
 pub mod loopback;
@@ -31,6 +33,7 @@ type Apis = (
     settings::SettingsApi,
     message::MessageApi,
     chat::ChatApi,
+    group::GroupApi,
     loopback::LoopbackApi,
     webhook::WebhookApi,
 );
@@ -54,6 +57,9 @@ pub fn openapi(
                 state: state.clone(),
             },
             chat::ChatApi {
+                state: state.clone(),
+            },
+            group::GroupApi {
                 state: state.clone(),
             },
             loopback::LoopbackApi {

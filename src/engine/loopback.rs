@@ -8,6 +8,10 @@
 //! Delivery never waits on the receiver: `deliver` appends to the receiver's bounded inbox and a
 //! per-session pump moves the inbox into that session's event channel. Two instances sending to
 //! each other therefore cannot deadlock on each other's full channels.
+//!
+//! Groups live in [`groups`] (their own tree, `loopback.groups`).
+
+mod groups;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +23,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
+use super::group::{GroupOps, is_group_jid};
 use super::jid::{USER_SERVER, to_jid, user_of};
 use super::{
     Context, Engine, EngineError, EngineEvent, InboundMessage, Media, MessageContent, MessageKey,
@@ -61,6 +66,7 @@ struct Network {
     store: Store,
     /// Directory tree: phone -> instance id. The source of truth for "is on WhatsApp".
     directory: sled::Tree,
+    groups: groups::GroupTable,
     accounts: Mutex<HashMap<String, Account>>,
     /// Profiles, privacy, blocklists and the media store.
     book: Book,
@@ -81,6 +87,7 @@ impl LoopbackEngine {
             net: Arc::new(Network {
                 directory: store.tree("loopback")?,
                 book: Book::open(&store)?,
+                groups: groups::GroupTable::open(&store)?,
                 store,
                 accounts: Mutex::new(HashMap::new()),
                 waiting: Mutex::new(HashMap::new()),
@@ -325,6 +332,22 @@ impl LoopbackSession {
             .unwrap_or_else(|| self.name.clone())
     }
 
+    /// Sends to a group or to a person.
+    async fn dispatch(
+        &self,
+        to: &str,
+        content: MessageContent,
+        context: Context,
+    ) -> Result<SentMessage, EngineError> {
+        if is_group_jid(to) {
+            let from = self.own_phone()?;
+            return self
+                .send_to_group(&from, to.to_string(), content, context)
+                .await;
+        }
+        self.deliver(to, content, context)
+    }
+
     /// Hands `content` to the chat's other side and reports the receipts WhatsApp would.
     fn deliver(
         &self,
@@ -454,7 +477,7 @@ impl Session for LoopbackSession {
                     selectable_count,
                 },
             };
-            self.deliver(&msg.to, content, msg.context)
+            self.dispatch(&msg.to, content, msg.context).await
         })
     }
 
@@ -466,7 +489,8 @@ impl Session for LoopbackSession {
         Box::pin(async move {
             Self::own_message(&key)?;
             let to = key.remote_jid.clone();
-            self.deliver(&to, MessageContent::Edit { key, text }, Context::default())
+            self.dispatch(&to, MessageContent::Edit { key, text }, Context::default())
+                .await
         })
     }
 
@@ -661,6 +685,10 @@ impl Session for LoopbackSession {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move { self.stop() })
     }
+
+    fn groups(&self) -> &dyn GroupOps {
+        self
+    }
 }
 
 impl Network {
@@ -698,7 +726,9 @@ impl Network {
         }
     }
 
+    /// The number leaves the network (logout, delete), and with it its groups.
     fn release_phone(&self, phone: &str) {
+        self.leave_all_groups(phone);
         let _ = self.directory.remove(phone.as_bytes());
         self.book.forget(phone);
         if let Ok(mut a) = self.accounts.lock() {

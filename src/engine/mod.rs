@@ -6,6 +6,7 @@
 //! it was given, and offers the operations the API needs (send, presence, number check, logout).
 
 pub mod content;
+pub mod group;
 pub mod jid;
 pub mod loopback;
 pub mod whatsapp;
@@ -85,6 +86,8 @@ pub trait Session: Send + Sync {
     fn logout(&self) -> BoxFuture<'_, Result<(), EngineError>>;
     /// Ends the session, keeping its keys so it can log in again without a QR.
     fn close(&self) -> BoxFuture<'_, ()>;
+    /// The group operations of this session.
+    fn groups(&self) -> &dyn group::GroupOps;
 }
 
 /// Starts sessions of one integration.
@@ -145,6 +148,8 @@ pub enum EngineEvent {
         jid: String,
         presence: Presence,
     },
+    /// A group the account is in changed.
+    Group(group::GroupEvent),
 }
 
 /// A message that arrived (or that we sent from another device).
@@ -248,6 +253,15 @@ pub enum EngineError {
     /// The request cannot be carried out as asked (unknown message, not allowed...).
     #[error("{0}")]
     Rejected(String),
+    /// The thing asked about does not exist (for this account), e.g. an unknown group.
+    #[error("{0}")]
+    NotFound(String),
+    /// The account's role does not allow it, e.g. a non-admin changing a locked group.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request breaks a WhatsApp rule (too long a subject, ...).
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -5,12 +5,14 @@
 //! `i/<id>/session...`), runs it, and rebuilds it on our own reconnect schedule. The [`bridge`]
 //! turns the client's events into [`EngineEvent`]s. This file holds the engine, its
 //! configuration and the [`Session`] operations, which act on whichever client is current;
-//! [`convert`] maps our message types to and from the crate's protobuf.
+//! [`convert`] maps our message types to and from the crate's protobuf; [`groups`] holds the
+//! group operations.
 
 mod backoff;
 mod bridge;
 pub mod cert_probe;
 mod convert;
+mod groups;
 mod supervisor;
 
 use std::sync::{Arc, Mutex};
@@ -576,6 +578,10 @@ impl Session for WaSession {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.stop_with(Stop::Close))
+    }
+
+    fn groups(&self) -> &dyn super::group::GroupOps {
+        self
     }
 }
 

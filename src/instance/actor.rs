@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::handle::{InstanceError, InstanceView, QrView, Shared, mark_deleted, mark_edited};
 use super::record::{RecordMeta, key_json, message_record};
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
+use crate::engine::group::is_group_jid;
 use crate::engine::{
     EngineEvent, InboundMessage, MessageContent, MessageKey, Presence, Receipt, Session,
     SessionContext,
@@ -262,6 +263,10 @@ impl Actor {
             EngineEvent::Message(m) => self.on_message(*m),
             EngineEvent::Receipt(r) => self.on_receipt(r),
             EngineEvent::Presence { jid, presence } => self.on_presence(jid, presence),
+            EngineEvent::Group(g) => {
+                let (kind, data) = super::group_events::evolution(&g);
+                self.publish(kind, data);
+            }
         }
     }
 
@@ -316,6 +321,10 @@ impl Actor {
     }
 
     fn on_message(&mut self, m: InboundMessage) {
+        // Evolution's groupsIgnore: group messages are neither stored nor announced.
+        if self.record.settings.groups_ignore && is_group_jid(&m.remote_jid) {
+            return;
+        }
         let name = &self.shared.name;
         let messages = &self.shared.messages;
         // Engines may hand a message over twice (redelivery after a crash before the ack).

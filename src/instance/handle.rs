@@ -168,7 +168,8 @@ impl InstanceHandle {
         }
     }
 
-    fn connected_session(&self) -> Result<Arc<dyn Session>, InstanceError> {
+    /// The running session when the instance is open (group operations use it directly).
+    pub(crate) fn connected_session(&self) -> Result<Arc<dyn Session>, InstanceError> {
         let open = self.shared.view.borrow().state.state == ConnectionState::Open;
         let session = self.shared.session.read().ok().and_then(|s| s.clone());
         match session {

@@ -146,6 +146,7 @@ pub struct Registry {
     pub accounts: BTreeMap<String, Account>,
     pub qr_refs: HashMap<String, Unpaired>,
     pub pairing: HashMap<u64, InFlightPair>,
+    pub groups: crate::groups::Groups,
     next_phone: u64,
     next_lid: u64,
 }

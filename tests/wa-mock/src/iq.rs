@@ -6,7 +6,7 @@
 
 use crate::accounts::SERVER;
 use crate::session::Conn;
-use crate::{login, pairing, prekeys, usync};
+use crate::{groups, login, pairing, prekeys, usync};
 use wacore_binary::builder::NodeBuilder;
 use wacore_binary::{Node, NodeContent};
 
@@ -67,6 +67,7 @@ pub fn handle(conn: &mut Conn, node: &Node) {
         }
         "encrypt" => prekeys::handle(conn, node),
         "usync" => usync::handle(conn, node),
+        "w:g2" => groups::handle(conn, node),
         "w:sync:app:state" => app_state(node),
         "abt" => result(
             node,

@@ -11,6 +11,7 @@ mod accounts;
 mod admin;
 mod contact;
 mod frames;
+mod groups;
 mod http;
 mod iq;
 mod login;
