@@ -100,6 +100,8 @@ pub struct Account {
     pub signal: Arc<tokio::sync::Mutex<PhoneSignal>>,
     pub devices: BTreeMap<u16, Device>,
     pub next_device: u16,
+    /// What the phone's owner set through `status`, `privacy` and `blocklist` IQs.
+    pub profile: crate::profile::ProfileState,
 }
 
 impl Account {
@@ -173,6 +175,7 @@ impl Registry {
                     signal: Arc::new(tokio::sync::Mutex::new(signal)),
                     devices: BTreeMap::new(),
                     next_device: 1,
+                    profile: Default::default(),
                 },
             );
         }

@@ -41,6 +41,10 @@ pub struct AccountInfo {
     pub phone: String,
     pub lid: String,
     pub devices: Vec<DeviceInfo>,
+    /// The about text the owner set, if any.
+    pub about: Option<String>,
+    /// Phone numbers the owner blocked.
+    pub blocked: Vec<String>,
 }
 
 fn reply(status: u16, body: Value) -> (u16, Vec<u8>) {
@@ -118,6 +122,8 @@ pub fn accounts(shared: &Shared) -> Vec<AccountInfo> {
                     prekeys: d.prekeys.len(),
                 })
                 .collect(),
+            about: a.profile.status.clone(),
+            blocked: a.profile.blocked.keys().cloned().collect(),
         })
         .collect()
 }

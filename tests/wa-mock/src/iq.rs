@@ -6,7 +6,7 @@
 
 use crate::accounts::SERVER;
 use crate::session::Conn;
-use crate::{groups, login, pairing, prekeys, usync};
+use crate::{groups, login, pairing, prekeys, profile, usync};
 use wacore_binary::builder::NodeBuilder;
 use wacore_binary::{Node, NodeContent};
 
@@ -79,8 +79,10 @@ pub fn handle(conn: &mut Conn, node: &Node) {
                     .build(),
             ],
         ),
-        "blocklist" => result(node, vec![NodeBuilder::new("list").build()]),
-        "privacy" => result(node, vec![NodeBuilder::new("privacy").build()]),
+        "blocklist" => profile::blocklist(conn, node),
+        "privacy" => profile::privacy(conn, node),
+        "status" => profile::status(conn, node),
+        "w:profile:picture" => profile::picture(conn, node),
         "md" => {
             if let Some(remove) = node.get_optional_child("remove-companion-device") {
                 login::on_self_remove(conn, remove.attrs().optional_jid("jid"));

@@ -19,6 +19,7 @@ mod noise;
 mod pairing;
 mod peer;
 mod prekeys;
+mod profile;
 mod relay;
 mod session;
 mod shared;

@@ -138,3 +138,37 @@ pub fn on_receipt(conn: &Conn, node: &Node) {
         reg.deliver(&target_phone, target_device, receipt.clone());
     }
 }
+
+/// Typing indicators: `<chatstate to=user>` reaches the online companions of that account as
+/// `<chatstate from=sender-user>`. Ephemeral, so nothing is queued for offline devices.
+pub fn on_chatstate(conn: &Conn, node: &Node) {
+    let Some((phone, _)) = conn.login.clone() else {
+        return;
+    };
+    let Ok(to) = attr(node, "to").parse::<Jid>() else {
+        return;
+    };
+    let mut reg = conn.shared.reg();
+    let Some(account) = reg.account_for(&to) else {
+        return;
+    };
+    if account.phone == phone || account.profile.blocked(&phone) {
+        return;
+    }
+    let target_phone = account.phone.clone();
+    let online: Vec<u16> = account
+        .devices
+        .values()
+        .filter(|d| d.online_peer().is_some())
+        .map(|d| d.id)
+        .collect();
+    let mut attrs = node.attrs.clone();
+    attrs
+        .0
+        .retain(|(k, _)| !matches!(k.as_ref(), "to" | "from"));
+    attrs.insert("from", Jid::pn(phone.as_str()));
+    let stanza = Node::new("chatstate", attrs, node.content.clone());
+    for device in online {
+        reg.deliver(&target_phone, device, stanza.clone());
+    }
+}

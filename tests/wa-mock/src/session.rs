@@ -116,6 +116,7 @@ async fn read_loop(conn: &mut Conn, reader: &mut NodeReader) -> Result<()> {
             "iq" => iq::handle(conn, &node),
             "message" => relay::on_message(conn, &node).await,
             "receipt" => relay::on_receipt(conn, &node),
+            "chatstate" => relay::on_chatstate(conn, &node),
             _ => {}
         }
     }

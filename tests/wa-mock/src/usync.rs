@@ -73,6 +73,15 @@ pub fn handle(conn: &Conn, node: &Node) -> Node {
                         .build(),
                 ),
                 "devices" => children.push(devices(account)),
+                "status" => {
+                    if let Some(text) = &account.profile.status {
+                        children.push(
+                            NodeBuilder::new("status")
+                                .string_content(text.as_str())
+                                .build(),
+                        );
+                    }
+                }
                 _ => {}
             }
         }
