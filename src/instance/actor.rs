@@ -340,11 +340,18 @@ impl Actor {
         };
         match &m.content {
             // Evolution reports a delete as the key of the deleted message and keeps the row.
+            // The key is seen from this side of the chat, as Baileys builds it: the revoke's own
+            // chat, direction and author with the deleted message's id. The key inside the
+            // protocol message is the sender's view (remoteJid = us, fromMe = true).
             MessageContent::Revoke { key: target } => {
                 if let Err(e) = messages.update(&target.id, mark_deleted) {
                     tracing::error!(instance = %name, error = %e, "could not mark a message deleted");
                 }
-                self.publish(EventKind::MessagesDelete, key_json(target));
+                let deleted = MessageKey {
+                    id: target.id.clone(),
+                    ..key
+                };
+                self.publish(EventKind::MessagesDelete, key_json(&deleted));
                 return;
             }
             MessageContent::Edit { key: target, text } => {
