@@ -11,14 +11,15 @@ use crate::session;
 use crate::shared::Shared;
 use anyhow::{Result, anyhow, bail};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 const MAX_HEAD: usize = 16 * 1024;
-const MAX_BODY: usize = 1024 * 1024;
+/// Also the largest media upload the mock's media host takes.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
 pub struct Request {
     pub method: String,
@@ -94,7 +95,7 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) -> Result<()> {
 
 /// Reads the head, then `Content-Length` bytes of body. A WebSocket client
 /// sends nothing after its head until it sees the 101, so nothing is lost.
-async fn read_request(stream: &mut TcpStream) -> Result<Request> {
+pub async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Request> {
     let mut buf = Vec::with_capacity(1024);
     let head_end = loop {
         if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {

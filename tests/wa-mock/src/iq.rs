@@ -6,7 +6,7 @@
 
 use crate::accounts::SERVER;
 use crate::session::Conn;
-use crate::{groups, login, pairing, prekeys, profile, usync};
+use crate::{groups, login, media, pairing, prekeys, profile, usync};
 use wacore_binary::builder::NodeBuilder;
 use wacore_binary::{Node, NodeContent};
 
@@ -82,6 +82,7 @@ pub fn handle(conn: &mut Conn, node: &Node) {
         "blocklist" => profile::blocklist(conn, node),
         "privacy" => profile::privacy(conn, node),
         "status" => profile::status(conn, node),
+        "w:m" => media::media_conn(&conn.shared, node),
         "w:profile:picture" => profile::picture(conn, node),
         "md" => {
             if let Some(remove) = node.get_optional_child("remove-companion-device") {

@@ -15,6 +15,7 @@ mod groups;
 mod http;
 mod iq;
 mod login;
+mod media;
 mod noise;
 mod pairing;
 mod peer;
@@ -63,6 +64,8 @@ pub struct Stats {
     /// Logins whose handshake was Noise IK (reconnects of a paired device).
     pub ik_logins: u64,
     pub messages_relayed: u64,
+    /// Encrypted blobs the media host holds.
+    pub media_blobs: usize,
 }
 
 /// A running mock. Dropping it stops the server too; [`WaMock::shutdown`]
@@ -90,6 +93,7 @@ impl WaMock {
             .with_context(|| format!("bind 127.0.0.1:{}", config.port))?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(server));
+        media::start(shared.clone()).await?;
         let task = tokio::spawn(http::serve(listener, shared.clone()));
         tracing::info!("wa-mock listening on ws://{addr}/ws/chat");
         Ok(Self {
@@ -152,6 +156,7 @@ impl WaMock {
             logins: c.logins.load(Relaxed),
             ik_logins: c.ik_logins.load(Relaxed),
             messages_relayed: c.messages_relayed.load(Relaxed),
+            media_blobs: self.shared.media.blob_count(),
         }
     }
 

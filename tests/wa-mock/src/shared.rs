@@ -29,6 +29,7 @@ pub struct Shared {
     registry: Mutex<Registry>,
     next_id: AtomicU64,
     pub shutdown: watch::Sender<bool>,
+    pub media: crate::media::MediaHost,
 }
 
 impl Shared {
@@ -39,6 +40,7 @@ impl Shared {
             registry: Mutex::new(Registry::default()),
             next_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
+            media: Default::default(),
         }
     }
 
