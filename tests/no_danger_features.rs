@@ -1,6 +1,7 @@
 //! The production dependency tree must not enable any `danger-*` feature of whatsapp-rust or its
 //! crates (they skip certificate checks). Only the `wa-mock-peer` feature may, and this test
-//! also checks that it does, so the scan would notice.
+//! also checks that it does, so the scan would notice; and that even then the chat socket keeps
+//! verifying TLS (only the media HTTP client, for wa-mock's media host, skips it).
 
 use std::process::Command;
 
@@ -56,5 +57,28 @@ fn the_mock_peer_feature_is_the_only_way_in() {
         tree.contains("danger-skip-cert-chain-verify"),
         "the scan cannot see the feature it guards against"
     );
-    assert!(!tree.contains("danger-skip-tls-verify"));
+    // The chat socket to WhatsApp keeps verifying TLS even in the mock build.
+    let transport = inverted(
+        "whatsapp-rust-tokio-transport",
+        &["--features", "wa-mock-peer"],
+    );
+    assert!(!transport.contains("danger-skip-tls-verify"), "{transport}");
+    // Media uploads/downloads may skip it, to reach wa-mock's self-signed HTTPS media host, and
+    // only because wa-mock-peer asks (that build refuses non-loopback servers, whose media_conn
+    // names the media hosts).
+    let lines: Vec<&str> = tree.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        if l.contains("danger-skip-tls-verify") {
+            assert!(
+                l.contains("whatsapp-rust-ureq-http-client feature"),
+                "unexpected: {l}\n{tree}"
+            );
+            assert!(
+                lines
+                    .get(i + 1)
+                    .is_some_and(|n| n.contains("zapgate feature \"wa-mock-peer\"")),
+                "danger-skip-tls-verify enabled by something else:\n{tree}"
+            );
+        }
+    }
 }
