@@ -267,6 +267,14 @@ async fn messages_between_two_real_engines() {
         )
         .await;
     assert!((200..300).contains(&status), "{status} {edited}");
+    // Evolution answers with Baileys' raw WAMessage of the edit.
+    let answer = &edited["message"]["protocolMessage"];
+    assert_eq!(answer["type"], "MESSAGE_EDIT", "{edited}");
+    assert_eq!(answer["key"]["id"], original_id.as_str(), "{edited}");
+    assert_eq!(
+        answer["editedMessage"]["conversation"], "see you at 12:30",
+        "{edited}"
+    );
     let ed = expect_event(&mut bob, |e| e["event"] == "messages.edited").await;
     let pm = &ed["data"]["message"]["protocolMessage"];
     assert_eq!(pm["type"], "MESSAGE_EDIT", "{ed}");
@@ -294,6 +302,9 @@ async fn messages_between_two_real_engines() {
         )
         .await;
     assert!((200..300).contains(&status), "{status} {revoked}");
+    let answer = &revoked["message"]["protocolMessage"];
+    assert_eq!(answer["type"], "REVOKE", "{revoked}");
+    assert_eq!(answer["key"]["id"], doomed_id.as_str(), "{revoked}");
     let del = expect_event(&mut bob, |e| e["event"] == "messages.delete").await;
     assert_eq!(del["data"]["id"], doomed_id.as_str(), "{del}");
     assert_eq!(del["data"]["remoteJid"], ALICE_JID, "{del}");
@@ -326,6 +337,7 @@ async fn messages_between_two_real_engines() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    assert_eq!(body, json!({"presence": "composing"}));
     let typing = expect_event(&mut bob, |e| e["event"] == "presence.update").await;
     assert_eq!(typing["data"]["id"], ALICE_JID, "{typing}");
     assert_eq!(
