@@ -185,3 +185,40 @@ fn route(
         _ => json(404, serde_json::json!({"error": "not found"})),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::noise::ServerIdentity;
+
+    fn shared() -> Shared {
+        let s = Shared::new(ServerIdentity::load_or_generate(None).expect("identity"));
+        *s.media.hostname.lock().expect("lock") = "127.0.0.1:9".into();
+        s
+    }
+
+    #[test]
+    fn uploads_are_checked_stored_and_served() {
+        let s = shared();
+        let body = b"encrypted bytes".to_vec();
+        let token = URL_SAFE_NO_PAD.encode(Sha256::digest(&body));
+        let up = format!("/mms/image/{token}?auth={AUTH}&token={token}");
+        let (status, _, _) = route(&s, "POST", &up.replace(AUTH, "nope"), body.clone());
+        assert_eq!(status, 401);
+        let (status, _, _) = route(&s, "POST", &up, b"other bytes".to_vec());
+        assert_eq!(status, 400, "the token must be the body's hash");
+        let (status, _, _) = route(&s, "POST", &format!("{up}&resume=1"), vec![]);
+        assert_eq!(status, 404);
+        let (status, _, answer) = route(&s, "POST", &up, body.clone());
+        assert_eq!(status, 200);
+        let answer: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+        let path = answer["direct_path"].as_str().expect("direct_path");
+        assert_eq!(path, format!("/v/mock/image/{token}.enc"));
+        assert_eq!(answer["url"], format!("https://127.0.0.1:9{path}"));
+        let (status, _, got) = route(&s, "GET", &format!("{path}?auth={AUTH}"), vec![]);
+        assert_eq!((status, got), (200, body));
+        let (status, _, _) = route(&s, "GET", &format!("/v/mock/x.enc?auth={AUTH}"), vec![]);
+        assert_eq!(status, 404);
+        assert_eq!(s.media.blob_count(), 1);
+    }
+}
