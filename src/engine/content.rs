@@ -268,7 +268,7 @@ impl Default for Privacy {
         Privacy {
             readreceipts: PrivacyValue::All,
             profile: PrivacyValue::All,
-            status: PrivacyValue::Contacts,
+            status: PrivacyValue::All,
             online: PrivacyValue::All,
             last: PrivacyValue::All,
             groupadd: PrivacyValue::All,
