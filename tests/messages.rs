@@ -578,3 +578,54 @@ async fn bad_sends_get_clear_400s() {
         .await;
     assert_eq!(status, 404, "{err}");
 }
+
+#[tokio::test]
+async fn group_sends_carry_mentions_and_any_content() {
+    let s = two_paired().await;
+    let (status, g) = s
+        .post(
+            "/group/create/ana",
+            Some(KEY),
+            json!({"subject": "Crew", "participants": [BIA]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{g}");
+    let group = g["id"].as_str().unwrap().to_string();
+    let mut bia = s.events("instance=bia&events=MESSAGES_UPSERT").await;
+    let (status, all) = s
+        .post(
+            "/message/sendText/ana",
+            Some(KEY),
+            json!({"number": group, "text": "everyone!", "mentionsEveryOne": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{all}");
+    let got = expect_event(&mut bia, |e| e["data"]["key"]["id"] == all["key"]["id"]).await;
+    assert_eq!(got["data"]["key"]["remoteJid"], group.as_str());
+    assert_eq!(got["data"]["key"]["participant"], jid(ANA));
+    let mut mentioned: Vec<String> = got["data"]["contextInfo"]["mentionedJid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    mentioned.sort();
+    assert_eq!(mentioned, vec![jid(ANA), jid(BIA)]);
+
+    // bia reacts to ana's group message: ana sees it on her own message.
+    let mut ana = s.events("instance=ana&events=MESSAGES_UPSERT").await;
+    let (status, r) = s
+        .post(
+            "/message/sendReaction/bia",
+            Some(KEY),
+            json!({"key": {"remoteJid": group, "fromMe": false, "id": all["key"]["id"], "participant": jid(ANA)}, "reaction": "🎉"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{r}");
+    let got = expect_event(&mut ana, |e| e["data"]["key"]["id"] == r["key"]["id"]).await;
+    assert_eq!(got["data"]["key"]["participant"], jid(BIA));
+    let target = &got["data"]["message"]["reactionMessage"]["key"];
+    assert_eq!(target["id"], all["key"]["id"]);
+    assert_eq!(target["fromMe"], true);
+    assert_eq!(target["remoteJid"], group.as_str());
+}

@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::auth::ApiKey;
 use super::error::ApiError;
 use super::media::sniff_mimetype;
+use crate::engine::group::is_group_jid;
 use crate::engine::jid::{to_jid, user_of};
 use crate::engine::{
     ContactCard, Context, MediaKind, MessageKey, Outgoing, OutgoingMessage, Presence, Quote,
@@ -112,7 +113,7 @@ struct Target {
 
 impl Target {
     /// Validates the shared fields; `presence` is what the delay shows (typing or recording).
-    fn prepare(h: &InstanceHandle, meta: Meta) -> Result<Target, ApiError> {
+    async fn prepare(h: &InstanceHandle, meta: Meta) -> Result<Target, ApiError> {
         let to = jid(&required(meta.number, "number")?)?;
         let delay = delay_ms(meta.delay)?;
         let quoted = match meta.quoted.and_then(|q| q.key.map(|k| (k, q.message))) {
@@ -146,12 +147,21 @@ impl Target {
             }
             None => None,
         };
-        let mentions = meta
+        let mut mentions = meta
             .mentioned
             .unwrap_or_default()
             .iter()
             .map(|m| jid(m))
             .collect::<Result<Vec<_>, _>>()?;
+        // Groups only, as in Evolution: every participant is mentioned.
+        if meta.mentions_every_one == Some(true) && is_group_jid(&to) {
+            let info = h.session()?.groups().info(&to).await?;
+            for p in info.participants {
+                if !mentions.contains(&p.id) {
+                    mentions.push(p.id);
+                }
+            }
+        }
         Ok(Target {
             to,
             context: Context { quoted, mentions },
@@ -377,7 +387,7 @@ impl MessageApi {
                 "fileName is required for documents".into(),
             ));
         }
-        let target = Target::prepare(h, meta)?;
+        let target = Target::prepare(h, meta).await?;
         let mimetype = mimetype
             .or_else(|| sniff_mimetype(&data).map(str::to_string))
             .unwrap_or_else(|| kind.default_mimetype().to_string());
@@ -418,7 +428,7 @@ impl MessageApi {
         if text.trim().is_empty() {
             return Err(ApiError::BadRequest("Text is required".into()));
         }
-        let target = Target::prepare(&h, b.meta)?;
+        let target = Target::prepare(&h, b.meta).await?;
         target
             .send(&h, Outgoing::Text(text), Presence::Composing)
             .await
@@ -497,7 +507,7 @@ impl MessageApi {
         let h = self.state.instance_access(&name, &key)?;
         let b = body.0;
         let data = self.media_bytes(b.audio, "audio").await?;
-        let target = Target::prepare(&h, b.meta)?;
+        let target = Target::prepare(&h, b.meta).await?;
         let mimetype = sniff_mimetype(&data)
             .filter(|m| m.starts_with("audio/"))
             .unwrap_or(MediaKind::Audio.default_mimetype())
@@ -533,7 +543,7 @@ impl MessageApi {
                 "sticker must be a WebP image (zapgate does not convert images)".into(),
             ));
         }
-        let target = Target::prepare(&h, b.meta)?;
+        let target = Target::prepare(&h, b.meta).await?;
         let content = Outgoing::Media {
             kind: MediaKind::Sticker,
             data,
@@ -568,7 +578,7 @@ impl MessageApi {
                 "latitude must be within ±90 and longitude within ±180".into(),
             ));
         }
-        let target = Target::prepare(&h, b.meta)?;
+        let target = Target::prepare(&h, b.meta).await?;
         let content = Outgoing::Location {
             latitude,
             longitude,
@@ -620,7 +630,7 @@ impl MessageApi {
                 display_name: name,
             });
         }
-        let target = Target::prepare(&h, b.meta)?;
+        let target = Target::prepare(&h, b.meta).await?;
         target
             .send(&h, Outgoing::Contacts(cards), Presence::Composing)
             .await
@@ -696,7 +706,7 @@ impl MessageApi {
                 values.len()
             )));
         }
-        let target = Target::prepare(&h, b.meta)?;
+        let target = Target::prepare(&h, b.meta).await?;
         let content = Outgoing::Poll {
             name: poll_name,
             options: values,
