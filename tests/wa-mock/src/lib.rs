@@ -132,6 +132,12 @@ impl WaMock {
             .map_err(|e| anyhow!("send failed: {e:?}"))
     }
 
+    /// The phone's current connections stop sending anything, without closing: a half-dead
+    /// network. Later connections are not affected. Returns how many went silent.
+    pub fn silence(&self, phone: &str) -> usize {
+        self.shared.silence(phone)
+    }
+
     /// Same as `POST /admin/logout`; false if the account does not exist.
     pub fn logout(&self, phone: &str) -> bool {
         login::logout(&self.shared, phone, None).is_some()
