@@ -62,6 +62,8 @@ pub struct Stats {
     /// Logins whose handshake was Noise IK (reconnects of a paired device).
     pub ik_logins: u64,
     pub messages_relayed: u64,
+    /// `link_code_companion_reg` stage-one requests answered (pairing by code).
+    pub pair_code_requests: u64,
 }
 
 /// A running mock. Dropping it stops the server too; [`WaMock::shutdown`]
@@ -157,6 +159,7 @@ impl WaMock {
             logins: c.logins.load(Relaxed),
             ik_logins: c.ik_logins.load(Relaxed),
             messages_relayed: c.messages_relayed.load(Relaxed),
+            pair_code_requests: c.pair_code_requests.load(Relaxed),
         }
     }
 

@@ -16,6 +16,7 @@ pub struct Counters {
     pub logins: AtomicU64,
     pub ik_logins: AtomicU64,
     pub messages_relayed: AtomicU64,
+    pub pair_code_requests: AtomicU64,
 }
 
 impl Counters {
