@@ -20,7 +20,8 @@ use super::media::sniff_mimetype;
 use crate::engine::group::is_group_jid;
 use crate::engine::jid::{to_jid, user_of};
 use crate::engine::{
-    ContactCard, Context, MediaKind, MessageKey, Outgoing, OutgoingMessage, Presence, Quote,
+    ContactCard, Context, MediaKind, MessageKey, NewMedia, Outgoing, OutgoingMessage, Presence,
+    Quote,
 };
 use crate::instance::InstanceHandle;
 use crate::instance::record::text_of;
@@ -391,14 +392,14 @@ impl MessageApi {
         let mimetype = mimetype
             .or_else(|| sniff_mimetype(&data).map(str::to_string))
             .unwrap_or_else(|| kind.default_mimetype().to_string());
-        let content = Outgoing::Media {
+        let content = Outgoing::Media(NewMedia {
             kind,
             data,
             mimetype,
             caption: caption.filter(|c| !c.is_empty() && kind != MediaKind::Audio),
             file_name,
             ptt: false,
-        };
+        });
         let presence = if kind == MediaKind::Audio {
             Presence::Recording
         } else {
@@ -512,14 +513,14 @@ impl MessageApi {
             .filter(|m| m.starts_with("audio/"))
             .unwrap_or(MediaKind::Audio.default_mimetype())
             .to_string();
-        let content = Outgoing::Media {
+        let content = Outgoing::Media(NewMedia {
             kind: MediaKind::Audio,
             data,
             mimetype,
             caption: None,
             file_name: None,
             ptt: true,
-        };
+        });
         target.send(&h, content, Presence::Recording).await
     }
 
@@ -544,14 +545,14 @@ impl MessageApi {
             ));
         }
         let target = Target::prepare(&h, b.meta).await?;
-        let content = Outgoing::Media {
+        let content = Outgoing::Media(NewMedia {
             kind: MediaKind::Sticker,
             data,
             mimetype: "image/webp".into(),
             caption: None,
             file_name: None,
             ptt: false,
-        };
+        });
         target.send(&h, content, Presence::Composing).await
     }
 
