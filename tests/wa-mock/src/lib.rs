@@ -66,6 +66,8 @@ pub struct Stats {
     pub messages_relayed: u64,
     /// Encrypted blobs the media host holds.
     pub media_blobs: usize,
+    /// `link_code_companion_reg` stage-one requests answered (pairing by code).
+    pub pair_code_requests: u64,
 }
 
 /// A running mock. Dropping it stops the server too; [`WaMock::shutdown`]
@@ -137,6 +139,12 @@ impl WaMock {
             .map_err(|e| anyhow!("send failed: {e:?}"))
     }
 
+    /// The phone's current connections stop sending anything, without closing: a half-dead
+    /// network. Later connections are not affected. Returns how many went silent.
+    pub fn silence(&self, phone: &str) -> usize {
+        self.shared.silence(phone)
+    }
+
     /// Same as `POST /admin/logout`; false if the account does not exist.
     pub fn logout(&self, phone: &str) -> bool {
         login::logout(&self.shared, phone, None).is_some()
@@ -157,6 +165,7 @@ impl WaMock {
             ik_logins: c.ik_logins.load(Relaxed),
             messages_relayed: c.messages_relayed.load(Relaxed),
             media_blobs: self.shared.media.blob_count(),
+            pair_code_requests: c.pair_code_requests.load(Relaxed),
         }
     }
 
