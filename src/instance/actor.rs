@@ -60,6 +60,8 @@ pub(super) struct Actor {
     pairing_phone: Option<String>,
     /// Outbox rows were written since the last flush; flushed before the next step.
     unsynced: bool,
+    /// Engines waiting to ack messages to WhatsApp until the next flush has made them durable.
+    durable_acks: Vec<oneshot::Sender<()>>,
 }
 
 impl Actor {
@@ -75,6 +77,7 @@ impl Actor {
             engine_rx: None,
             pairing_phone: None,
             unsynced: false,
+            durable_acks: Vec::new(),
         }
     }
 
@@ -261,6 +264,15 @@ impl Actor {
                 }
             }
             EngineEvent::Message(m) => self.on_message(*m),
+            EngineEvent::DurableMessages { messages, done } => {
+                for m in messages {
+                    self.on_message(m);
+                }
+                // Even a batch of duplicates waits for a flush: the first copy may not be on
+                // disk yet, and messages are stored even when no webhook row was written.
+                self.unsynced = true;
+                self.durable_acks.push(done);
+            }
             EngineEvent::Receipt(r) => self.on_receipt(r),
             EngineEvent::Presence { jid, presence } => self.on_presence(jid, presence),
             EngineEvent::Group(g) => {
@@ -369,11 +381,14 @@ impl Actor {
             self.publish(EventKind::MessagesEdited, record);
             return;
         }
-        if let Err(e) = messages.put(m.timestamp, &m.id, &record) {
-            tracing::error!(instance = %name, error = %e, "could not store message");
+        // The event's outbox row goes first: sled recovers a prefix of the writes, so a stored
+        // message (what the duplicate check above reads) implies its announcement survived too.
+        // A crash between the two can only cause a second announcement, never none.
+        self.publish(EventKind::MessagesUpsert, record.clone());
+        if let Err(e) = self.shared.messages.put(m.timestamp, &m.id, &record) {
+            tracing::error!(instance = %self.shared.name, error = %e, "could not store message");
         }
         self.shared.message_count.fetch_add(1, Ordering::Relaxed);
-        self.publish(EventKind::MessagesUpsert, record);
     }
 
     /// Baileys' `presence.update` shape: `{id, presences: {jid: {lastKnownPresence}}}`.
@@ -454,12 +469,23 @@ impl Actor {
         self.unsynced |= self.shared.deps.publish(event, webhook, &self.shared.token);
     }
 
-    /// Makes the events published so far durable (one group-committed flush per batch).
+    /// Makes the events published so far durable (one group-committed flush per batch), then
+    /// lets the engine ack the messages that flush covered. On a failed flush the acks are
+    /// dropped unsent, so WhatsApp redelivers those messages.
     async fn flush_events(&mut self) {
-        if std::mem::take(&mut self.unsynced)
-            && let Err(e) = self.shared.deps.store.sync().await
-        {
-            tracing::error!(instance = %self.shared.name, error = %e, "could not flush webhook rows");
+        if !std::mem::take(&mut self.unsynced) {
+            return;
+        }
+        let acks = std::mem::take(&mut self.durable_acks);
+        match self.shared.deps.store.sync().await {
+            Ok(()) => {
+                for done in acks {
+                    let _ = done.send(());
+                }
+            }
+            Err(e) => {
+                tracing::error!(instance = %self.shared.name, error = %e, "could not flush webhook rows");
+            }
         }
     }
 }
