@@ -116,6 +116,9 @@ async fn read_loop(conn: &mut Conn, reader: &mut NodeReader) -> Result<()> {
             "iq" => iq::handle(conn, &node),
             "message" => relay::on_message(conn, &node).await,
             "receipt" => relay::on_receipt(conn, &node),
+            "ack" if node.attrs.get("class").is_some_and(|c| c == "message") => {
+                relay::on_message_ack(conn, &node)
+            }
             _ => {}
         }
     }
