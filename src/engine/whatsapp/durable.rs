@@ -100,3 +100,64 @@ impl InboundDurabilityHook for DurableInbound {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Context, MessageContent};
+
+    fn hook() -> (DurableInbound, mpsc::Receiver<EngineEvent>) {
+        let (events, rx) = mpsc::channel(4);
+        let hook = DurableInbound {
+            instance: "t".into(),
+            events,
+        };
+        (hook, rx)
+    }
+
+    fn message(id: &str) -> InboundMessage {
+        InboundMessage {
+            id: id.into(),
+            remote_jid: "15550000001@s.whatsapp.net".into(),
+            from_me: false,
+            participant: None,
+            push_name: None,
+            timestamp: 1,
+            content: MessageContent::Text { text: "hi".into() },
+            context: Context::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn ok_only_once_the_instance_signals_durable() {
+        let (hook, mut rx) = hook();
+        let actor = tokio::spawn(async move {
+            match rx.recv().await {
+                Some(EngineEvent::DurableMessages { messages, done }) => {
+                    assert_eq!(messages.len(), 1);
+                    let _ = done.send(());
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        });
+        hook.commit(vec![message("a")]).await.expect("committed");
+        actor.await.expect("actor");
+    }
+
+    #[tokio::test]
+    async fn err_when_the_flush_fails_or_the_instance_is_gone() {
+        let (hook, mut rx) = hook();
+        let actor = tokio::spawn(async move {
+            // A failed flush drops the acknowledgement unsent.
+            if let Some(EngineEvent::DurableMessages { done, .. }) = rx.recv().await {
+                drop(done);
+            }
+        });
+        assert!(hook.commit(vec![message("a")]).await.is_err());
+        actor.await.expect("actor");
+        assert!(
+            hook.commit(vec![message("b")]).await.is_err(),
+            "instance gone"
+        );
+    }
+}
