@@ -381,14 +381,27 @@ impl Actor {
             self.publish(EventKind::MessagesEdited, record);
             return;
         }
-        // The event's outbox row goes first: sled recovers a prefix of the writes, so a stored
-        // message (what the duplicate check above reads) implies its announcement survived too.
-        // A crash between the two can only cause a second announcement, never none.
-        self.publish(EventKind::MessagesUpsert, record.clone());
-        if let Err(e) = self.shared.messages.put(m.timestamp, &m.id, &record) {
-            tracing::error!(instance = %self.shared.name, error = %e, "could not store message");
+        // The record and its announcement are written together, so the duplicate check above
+        // never skips a message whose `messages.upsert` a crash lost, nor announces one twice.
+        let event = self.event(EventKind::MessagesUpsert, record.clone());
+        let (ts, id) = (m.timestamp, m.id.as_str());
+        let mut stored = true;
+        self.unsynced |= self.shared.deps.publish_with(
+            event,
+            self.record.webhook.as_ref(),
+            &self.shared.token,
+            |outbox, rows| {
+                let r = messages.put_announced(outbox, rows, ts, id, &record);
+                if let Err(e) = &r {
+                    stored = false;
+                    tracing::error!(instance = %name, error = %e, "could not store message");
+                }
+                r
+            },
+        );
+        if stored {
+            self.shared.message_count.fetch_add(1, Ordering::Relaxed);
         }
-        self.shared.message_count.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Baileys' `presence.update` shape: `{id, presences: {jid: {lastKnownPresence}}}`.
@@ -457,14 +470,18 @@ impl Actor {
         Ok(())
     }
 
-    fn publish(&mut self, kind: EventKind, data: Value) {
-        let event = Event::new(
+    fn event(&self, kind: EventKind, data: Value) -> Event {
+        Event::new(
             kind,
             &self.shared.name,
             self.shared.id,
             self.record.owner_jid.clone(),
             data,
-        );
+        )
+    }
+
+    fn publish(&mut self, kind: EventKind, data: Value) {
+        let event = self.event(kind, data);
         let webhook = self.record.webhook.as_ref();
         self.unsynced |= self.shared.deps.publish(event, webhook, &self.shared.token);
     }

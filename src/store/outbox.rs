@@ -101,6 +101,20 @@ impl OutboxRepo {
         Ok(())
     }
 
+    /// Rows as (key, value), for a transaction that writes them with other data.
+    pub(super) fn encoded(
+        &self,
+        rows: &[OutboxRow],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        rows.iter()
+            .map(|r| Ok((r.outbox_key(), encode(r)?)))
+            .collect()
+    }
+
+    pub(super) fn tree(&self) -> &sled::Tree {
+        &self.outbox
+    }
+
     pub async fn sync(&self) -> Result<(), StoreError> {
         self.store.sync().await
     }
