@@ -115,8 +115,11 @@ impl Upserts {
         assert_eq!(hits[0].body["data"]["key"]["fromMe"], false);
         assert!(
             hits.iter().all(|h| h.raw == hits[0].raw),
-            "{id} announced by {} different events",
-            hits.len()
+            "{id} announced by {} different events: {:?}",
+            hits.len(),
+            hits.iter()
+                .map(|h| (&h.headers, &h.body))
+                .collect::<Vec<_>>()
         );
     }
 }
@@ -214,7 +217,8 @@ async fn inbound_messages_survive_sigkill_and_are_stored_once() {
     let ids: Vec<String> = texts.iter().map(|(id, _)| id.clone()).collect();
     seen.wait_for(&mut hooks, &ids).await;
     none_pending(&mock, &ids).await;
-    let dir = s.stop().await;
+    // Acked means durable: the store is read after one more SIGKILL, not a clean shutdown.
+    let dir = s.kill().await;
     seen.take(&mut hooks);
 
     for (id, text) in &texts {
