@@ -81,6 +81,7 @@ pub fn build_state(
     )?;
     let media = api::media::MediaFetcher::new(config.webhook_allow_private, config.max_body_bytes);
     Ok(Arc::new(AppState {
+        closing: tokio::sync::watch::channel(false).0,
         media,
         config,
         registry,
@@ -156,6 +157,11 @@ pub async fn run(
     let app = api::routes(state.clone());
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     on_ready(addr, generated.then_some(api_key.as_str()));
+    let closing = state.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app, shutdown, Some(SHUTDOWN_GRACE))
         .await?;

@@ -17,4 +17,7 @@ pub struct AppState {
     pub server_url: String,
     /// Fetches and decodes the media clients send.
     pub media: MediaFetcher,
+    /// Set when shutdown starts: live event streams end at once instead of holding the
+    /// graceful shutdown for its whole grace period.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }

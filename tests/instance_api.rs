@@ -450,6 +450,11 @@ async fn bad_input_gets_an_envelope_never_a_500() {
         .await
         .unwrap();
     let status = resp.status().as_u16();
+    // The unread rest of the body makes the connection unusable; the client must not reuse it.
+    assert_eq!(
+        resp.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
     check(status, &resp.json().await.unwrap(), 413);
     let chunks =
         futures_util::stream::iter((0..10).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1000])));
@@ -463,6 +468,11 @@ async fn bad_input_gets_an_envelope_never_a_500() {
         .await
         .unwrap();
     let status = resp.status().as_u16();
+    // The unread rest of the body makes the connection unusable; the client must not reuse it.
+    assert_eq!(
+        resp.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
     check(status, &resp.json().await.unwrap(), 413);
 
     // Odd instance names in the path: 404 with the envelope, never a 500.

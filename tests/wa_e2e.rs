@@ -396,3 +396,63 @@ async fn mock_peer_build_refuses_a_non_loopback_wa_url() {
     assert!(stderr.contains("wa-mock-peer"), "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("listening on"));
 }
+
+/// A connection that stays up but goes silent (no pongs, nothing) is cut by our watchdog and
+/// replaced, long before the client's own keepalive would notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchdog_replaces_a_silent_connection() {
+    let mock = WaMock::start(0).await.expect("wa-mock");
+    let url = mock.url();
+    let env = [
+        ("ZAPGATE_WA_URL", url.as_str()),
+        ("ZAPGATE_WA_WATCHDOG_MS", "3000"),
+    ];
+    let s = TestServer::start(&env).await;
+    paired(&s, &mock, "erin", "15557770009").await;
+    let mut events = s.events("instance=erin&events=CONNECTION_UPDATE").await;
+    let logins = mock.stats().logins;
+
+    assert_eq!(mock.silence("15557770009"), 1, "one live connection");
+    expect_event(&mut events, |e| e["data"]["state"] == "connecting").await;
+    let back = tokio::time::timeout(LOGIN, async {
+        expect_event(&mut events, |e| e["data"]["state"] == "open").await
+    })
+    .await
+    .expect("open again");
+    assert_eq!(back["data"]["instance"], "erin");
+    assert!(
+        mock.stats().logins > logins,
+        "a new login replaced the silent connection"
+    );
+    let (_, rows) = s
+        .get("/instance/fetchInstances?instanceName=erin", Some(KEY))
+        .await;
+    let last_error = rows[0]["zapgate"]["lastError"].as_str().unwrap_or_default();
+    assert!(last_error.contains("silent"), "{rows}");
+}
+
+/// `/instance/connect?number=` on a real-engine instance: the client asks WhatsApp for a pairing
+/// code for that phone and zapgate shows the code the client made, beside the QR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_with_a_number_shows_a_pairing_code() {
+    let mock = WaMock::start(0).await.expect("wa-mock");
+    let url = mock.url();
+    let s = TestServer::start(&[("ZAPGATE_WA_URL", url.as_str())]).await;
+    let (status, created) = s
+        .post(
+            "/instance/create",
+            Some(KEY),
+            json!({"instanceName": "fay", "integration": "WHATSAPP-BAILEYS", "number": "5511988887777"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, qr) = s
+        .get("/instance/connect/fay?number=5511988887777", Some(KEY))
+        .await;
+    assert_eq!(status, 200, "{qr}");
+    let code = qr["pairingCode"].as_str().unwrap_or_else(|| panic!("{qr}"));
+    assert_eq!(code.len(), 8, "{code}");
+    assert!(code.chars().all(|c| c.is_ascii_alphanumeric()), "{code}");
+    assert!(mock.stats().pair_code_requests >= 1);
+    assert_eq!(s.state("fay").await, "connecting");
+}

@@ -219,7 +219,17 @@ pub async fn envelope_errors<E: Endpoint>(next: E, req: Request) -> poem::Result
                 }
                 _ => json!([err.to_string()]),
             };
-            Ok(json_response(status, &envelope(status, message)))
+            let mut resp = json_response(status, &envelope(status, message));
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                // The rest of the body was never read: the connection cannot carry another
+                // request, so tell the client not to reuse it (a pooled client would otherwise
+                // send its next request into a closing socket).
+                resp.headers_mut().insert(
+                    poem::http::header::CONNECTION,
+                    poem::http::HeaderValue::from_static("close"),
+                );
+            }
+            Ok(resp)
         }
     }
 }

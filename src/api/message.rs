@@ -17,9 +17,11 @@ use serde_json::Value;
 use super::auth::ApiKey;
 use super::error::ApiError;
 use super::media::sniff_mimetype;
+use crate::engine::group::is_group_jid;
 use crate::engine::jid::{to_jid, user_of};
 use crate::engine::{
-    ContactCard, Context, MediaKind, MessageKey, Outgoing, OutgoingMessage, Presence, Quote,
+    ContactCard, Context, MediaKind, MessageKey, NewMedia, Outgoing, OutgoingMessage, Presence,
+    Quote,
 };
 use crate::instance::InstanceHandle;
 use crate::instance::record::text_of;
@@ -112,7 +114,7 @@ struct Target {
 
 impl Target {
     /// Validates the shared fields; `presence` is what the delay shows (typing or recording).
-    fn prepare(h: &InstanceHandle, meta: Meta) -> Result<Target, ApiError> {
+    async fn prepare(h: &InstanceHandle, meta: Meta) -> Result<Target, ApiError> {
         let to = jid(&required(meta.number, "number")?)?;
         let delay = delay_ms(meta.delay)?;
         let quoted = match meta.quoted.and_then(|q| q.key.map(|k| (k, q.message))) {
@@ -146,12 +148,21 @@ impl Target {
             }
             None => None,
         };
-        let mentions = meta
+        let mut mentions = meta
             .mentioned
             .unwrap_or_default()
             .iter()
             .map(|m| jid(m))
             .collect::<Result<Vec<_>, _>>()?;
+        // Groups only, as in Evolution: every participant is mentioned.
+        if meta.mentions_every_one == Some(true) && is_group_jid(&to) {
+            let info = h.session()?.groups().info(&to).await?;
+            for p in info.participants {
+                if !mentions.contains(&p.id) {
+                    mentions.push(p.id);
+                }
+            }
+        }
         Ok(Target {
             to,
             context: Context { quoted, mentions },
@@ -377,18 +388,18 @@ impl MessageApi {
                 "fileName is required for documents".into(),
             ));
         }
-        let target = Target::prepare(h, meta)?;
+        let target = Target::prepare(h, meta).await?;
         let mimetype = mimetype
             .or_else(|| sniff_mimetype(&data).map(str::to_string))
             .unwrap_or_else(|| kind.default_mimetype().to_string());
-        let content = Outgoing::Media {
+        let content = Outgoing::Media(NewMedia {
             kind,
             data,
             mimetype,
             caption: caption.filter(|c| !c.is_empty() && kind != MediaKind::Audio),
             file_name,
             ptt: false,
-        };
+        });
         let presence = if kind == MediaKind::Audio {
             Presence::Recording
         } else {
@@ -418,7 +429,7 @@ impl MessageApi {
         if text.trim().is_empty() {
             return Err(ApiError::BadRequest("Text is required".into()));
         }
-        let target = Target::prepare(&h, b.meta)?;
+        let target = Target::prepare(&h, b.meta).await?;
         target
             .send(&h, Outgoing::Text(text), Presence::Composing)
             .await
@@ -497,19 +508,19 @@ impl MessageApi {
         let h = self.state.instance_access(&name, &key)?;
         let b = body.0;
         let data = self.media_bytes(b.audio, "audio").await?;
-        let target = Target::prepare(&h, b.meta)?;
+        let target = Target::prepare(&h, b.meta).await?;
         let mimetype = sniff_mimetype(&data)
             .filter(|m| m.starts_with("audio/"))
             .unwrap_or(MediaKind::Audio.default_mimetype())
             .to_string();
-        let content = Outgoing::Media {
+        let content = Outgoing::Media(NewMedia {
             kind: MediaKind::Audio,
             data,
             mimetype,
             caption: None,
             file_name: None,
             ptt: true,
-        };
+        });
         target.send(&h, content, Presence::Recording).await
     }
 
@@ -533,15 +544,15 @@ impl MessageApi {
                 "sticker must be a WebP image (zapgate does not convert images)".into(),
             ));
         }
-        let target = Target::prepare(&h, b.meta)?;
-        let content = Outgoing::Media {
+        let target = Target::prepare(&h, b.meta).await?;
+        let content = Outgoing::Media(NewMedia {
             kind: MediaKind::Sticker,
             data,
             mimetype: "image/webp".into(),
             caption: None,
             file_name: None,
             ptt: false,
-        };
+        });
         target.send(&h, content, Presence::Composing).await
     }
 
@@ -568,7 +579,7 @@ impl MessageApi {
                 "latitude must be within ±90 and longitude within ±180".into(),
             ));
         }
-        let target = Target::prepare(&h, b.meta)?;
+        let target = Target::prepare(&h, b.meta).await?;
         let content = Outgoing::Location {
             latitude,
             longitude,
@@ -620,7 +631,7 @@ impl MessageApi {
                 display_name: name,
             });
         }
-        let target = Target::prepare(&h, b.meta)?;
+        let target = Target::prepare(&h, b.meta).await?;
         target
             .send(&h, Outgoing::Contacts(cards), Presence::Composing)
             .await
@@ -696,7 +707,7 @@ impl MessageApi {
                 values.len()
             )));
         }
-        let target = Target::prepare(&h, b.meta)?;
+        let target = Target::prepare(&h, b.meta).await?;
         let content = Outgoing::Poll {
             name: poll_name,
             options: values,

@@ -96,6 +96,12 @@ pub(crate) fn stream_envelope(state: &AppState, ev: &Event) -> String {
         .to_string()
 }
 
+/// Resolves once the server starts shutting down.
+pub(crate) async fn shutting_down(closing: &mut tokio::sync::watch::Receiver<bool>) {
+    // The borrow guard is dropped here, so callers' futures stay Send.
+    let _ = closing.wait_for(|c| *c).await.map(|_| ());
+}
+
 #[handler]
 pub async fn events(
     req: &Request,
@@ -105,9 +111,10 @@ pub async fn events(
     let state = state.0.clone();
     let sub = Arc::new(Subscription::from_request(&state, req, &filter)?);
     let rx = state.registry.bus().subscribe();
+    let closing = state.closing.subscribe();
     let stream: BoxStream<'static, SseEvent> = stream::unfold(
-        (rx, false),
-        move |(mut rx, done)| {
+        (rx, closing, false),
+        move |(mut rx, mut closing, done)| {
             let state = state.clone();
             let sub = sub.clone();
             async move {
@@ -115,18 +122,22 @@ pub async fn events(
                     return None;
                 }
                 loop {
-                    match rx.recv().await {
+                    let ev = tokio::select! {
+                        ev = rx.recv() => ev,
+                        () = shutting_down(&mut closing) => return None,
+                    };
+                    match ev {
                         Ok(ev) => {
                             if !sub.wants(&ev) {
                                 continue;
                             }
                             let env = stream_envelope(&state, &ev);
                             let sse = SseEvent::message(env).event_type(ev.kind.dotted());
-                            return Some((sse, (rx, false)));
+                            return Some((sse, (rx, closing, false)));
                         }
                         Err(RecvError::Lagged(n)) => {
                             let msg = format!("{{\"reason\":\"slow subscriber: {n} events behind, disconnected\"}}");
-                            return Some((SseEvent::message(msg).event_type("error"), (rx, true)));
+                            return Some((SseEvent::message(msg).event_type("error"), (rx, closing, true)));
                         }
                         Err(RecvError::Closed) => return None,
                     }

@@ -32,6 +32,7 @@ pub async fn events_ws(
     let sub = Subscription::from_request(&state, req, &filter)?;
     // Subscribe before the upgrade so nothing published after the 101 is missed.
     let mut rx = state.registry.bus().subscribe();
+    let mut closing = state.closing.subscribe();
     Ok(ws.on_upgrade(move |socket| async move {
         let (mut sink, mut incoming) = socket.split();
         let close = loop {
@@ -53,6 +54,7 @@ pub async fn events_ws(
                     }
                     Err(RecvError::Closed) => break Some((CloseCode::Away, "server shutting down".to_string())),
                 },
+                () = super::stream::shutting_down(&mut closing) => break Some((CloseCode::Away, "server shutting down".to_string())),
                 msg = incoming.next() => match msg {
                     None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
                     Some(Ok(_)) => {}

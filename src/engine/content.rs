@@ -167,18 +167,39 @@ pub struct Quote {
     pub text: Option<String>,
 }
 
+/// Media to send, before upload.
+#[derive(Debug, Clone)]
+pub struct NewMedia {
+    pub kind: MediaKind,
+    pub data: Vec<u8>,
+    pub mimetype: String,
+    pub caption: Option<String>,
+    pub file_name: Option<String>,
+    pub ptt: bool,
+}
+
+impl NewMedia {
+    /// The media message once its `file_length` bytes live at `blob` (the bytes themselves
+    /// may have been moved into the upload).
+    pub fn uploaded(self, blob: MediaRef, file_length: u64) -> Media {
+        Media {
+            kind: self.kind,
+            mimetype: self.mimetype,
+            caption: self.caption,
+            file_name: self.file_name,
+            file_length,
+            ptt: self.ptt,
+            seconds: None,
+            blob,
+        }
+    }
+}
+
 /// What to send, before upload: media carries its bytes.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
     Text(String),
-    Media {
-        kind: MediaKind,
-        data: Vec<u8>,
-        mimetype: String,
-        caption: Option<String>,
-        file_name: Option<String>,
-        ptt: bool,
-    },
+    Media(NewMedia),
     Location {
         latitude: f64,
         longitude: f64,
@@ -204,6 +225,38 @@ pub struct OutgoingMessage {
     pub to: String,
     pub content: Outgoing,
     pub context: Context,
+}
+
+impl Outgoing {
+    /// The content as it will be sent, or the media an engine must upload first.
+    pub fn into_content(self) -> Result<MessageContent, NewMedia> {
+        Ok(match self {
+            Outgoing::Text(text) => MessageContent::Text { text },
+            Outgoing::Media(m) => return Err(m),
+            Outgoing::Location {
+                latitude,
+                longitude,
+                name,
+                address,
+            } => MessageContent::Location {
+                latitude,
+                longitude,
+                name,
+                address,
+            },
+            Outgoing::Contacts(contacts) => MessageContent::Contacts { contacts },
+            Outgoing::Reaction { key, emoji } => MessageContent::Reaction { key, text: emoji },
+            Outgoing::Poll {
+                name,
+                options,
+                selectable_count,
+            } => MessageContent::Poll {
+                name,
+                options,
+                selectable_count,
+            },
+        })
+    }
 }
 
 impl OutgoingMessage {
@@ -268,7 +321,7 @@ impl Default for Privacy {
         Privacy {
             readreceipts: PrivacyValue::All,
             profile: PrivacyValue::All,
-            status: PrivacyValue::Contacts,
+            status: PrivacyValue::All,
             online: PrivacyValue::All,
             last: PrivacyValue::All,
             groupadd: PrivacyValue::All,

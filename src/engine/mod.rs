@@ -20,8 +20,8 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 pub use content::{
-    ContactCard, Context, Media, MediaKind, MediaRef, MessageContent, MessageKey, Outgoing,
-    OutgoingMessage, Privacy, PrivacyValue, Profile, Quote,
+    ContactCard, Context, Media, MediaKind, MediaRef, MessageContent, MessageKey, NewMedia,
+    Outgoing, OutgoingMessage, Privacy, PrivacyValue, Profile, Quote,
 };
 
 use crate::instance::Integration;

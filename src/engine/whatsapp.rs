@@ -199,40 +199,6 @@ impl Session for WaSession {
             let client = self.client()?;
             let jid = parse_jid(&msg.to)?;
             let content = match msg.content {
-                Outgoing::Text(text) => MessageContent::Text { text },
-                Outgoing::Media {
-                    kind,
-                    data,
-                    mimetype,
-                    caption,
-                    file_name,
-                    ptt,
-                } => {
-                    let file_length = data.len() as u64;
-                    let blob = self.upload(&client, kind, data).await?;
-                    MessageContent::Media(Media {
-                        kind,
-                        mimetype,
-                        caption,
-                        file_name,
-                        file_length,
-                        ptt,
-                        seconds: None,
-                        blob,
-                    })
-                }
-                Outgoing::Location {
-                    latitude,
-                    longitude,
-                    name,
-                    address,
-                } => MessageContent::Location {
-                    latitude,
-                    longitude,
-                    name,
-                    address,
-                },
-                Outgoing::Contacts(contacts) => MessageContent::Contacts { contacts },
                 Outgoing::Reaction { key, emoji } => {
                     let sent = client
                         .send_reaction(jid, convert::key_to_wa(&key), &emoji)
@@ -266,6 +232,15 @@ impl Session for WaSession {
                         },
                     });
                 }
+                other => match other.into_content() {
+                    Ok(content) => content,
+                    Err(mut media) => {
+                        let data = std::mem::take(&mut media.data);
+                        let len = data.len() as u64;
+                        let blob = self.upload(&client, media.kind, data).await?;
+                        MessageContent::Media(media.uploaded(blob, len))
+                    }
+                },
             };
             let message = convert::to_wa(&content, &msg.context);
             let sent = client

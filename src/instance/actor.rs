@@ -250,6 +250,8 @@ impl Actor {
             }
             EngineEvent::Reconnecting { reason } => {
                 tracing::debug!(instance = %self.shared.name, %reason, "reconnecting");
+                // Kept after the session is back, so an operator sees why it dropped.
+                self.update(|v| v.last_error = Some(reason));
                 self.set_state(ConnectionState::Connecting, 200);
             }
             EngineEvent::Failed { reason } => {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::engine::{EngineError, Media, MediaKind, MediaRef, Privacy};
+use crate::engine::{EngineError, MediaRef, Privacy};
 use crate::store::{Store, StoreError, decode, encode};
 
 /// One account's server-side profile.
@@ -91,27 +91,6 @@ impl Book {
             file_enc_sha256: sha.clone(),
             file_sha256: sha,
             media_key_timestamp: i64::try_from(crate::engine::unix_now()).unwrap_or(0),
-        })
-    }
-
-    pub fn media(
-        &self,
-        kind: MediaKind,
-        data: Vec<u8>,
-        mimetype: String,
-        caption: Option<String>,
-        file_name: Option<String>,
-        ptt: bool,
-    ) -> Result<Media, EngineError> {
-        Ok(Media {
-            kind,
-            mimetype,
-            caption,
-            file_name,
-            file_length: data.len() as u64,
-            ptt,
-            seconds: None,
-            blob: self.upload(&data)?,
         })
     }
 

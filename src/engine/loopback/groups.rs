@@ -132,36 +132,44 @@ impl LoopbackSession {
             content: content.clone(),
         };
         // Members see keys of our messages as someone else's message in the group.
-        let seen = |k: &MessageKey| MessageKey {
-            remote_jid: k.remote_jid.clone(),
-            from_me: false,
-            id: k.id.clone(),
-            participant: if k.from_me {
+        // How member `viewer` sees a key: its author's messages are its own.
+        let seen = |k: &MessageKey, viewer: &str| {
+            let author = if k.from_me {
                 Some(me.clone())
             } else {
                 k.participant.clone()
-            },
-        };
-        let their_content = match &content {
-            MessageContent::Reaction { key, text } => MessageContent::Reaction {
-                key: seen(key),
-                text: text.clone(),
-            },
-            MessageContent::Revoke { key } => MessageContent::Revoke { key: seen(key) },
-            MessageContent::Edit { key, text } => MessageContent::Edit {
-                key: seen(key),
-                text: text.clone(),
-            },
-            other => other.clone(),
-        };
-        let their_context = Context {
-            quoted: context.quoted.map(|mut q| {
-                q.key = seen(&q.key);
-                q
-            }),
-            mentions: context.mentions,
+            };
+            let mine = author.as_deref() == Some(viewer);
+            MessageKey {
+                remote_jid: k.remote_jid.clone(),
+                from_me: mine,
+                id: k.id.clone(),
+                participant: if mine { None } else { author },
+            }
         };
         for p in stored.info.participants.iter().filter(|p| p.id != me) {
+            let viewer = p.id.as_str();
+            let content = match &content {
+                MessageContent::Reaction { key, text } => MessageContent::Reaction {
+                    key: seen(key, viewer),
+                    text: text.clone(),
+                },
+                MessageContent::Revoke { key } => MessageContent::Revoke {
+                    key: seen(key, viewer),
+                },
+                MessageContent::Edit { key, text } => MessageContent::Edit {
+                    key: seen(key, viewer),
+                    text: text.clone(),
+                },
+                other => other.clone(),
+            };
+            let context = Context {
+                quoted: context.quoted.clone().map(|mut q| {
+                    q.key = seen(&q.key, viewer);
+                    q
+                }),
+                mentions: context.mentions.clone(),
+            };
             let inbound = InboundMessage {
                 id: sent.id.clone(),
                 remote_jid: group.clone(),
@@ -169,8 +177,8 @@ impl LoopbackSession {
                 push_name: Some(self.name.clone()),
                 timestamp: sent.timestamp,
                 participant: Some(me.clone()),
-                content: their_content.clone(),
-                context: their_context.clone(),
+                content,
+                context,
             };
             if !self
                 .net

@@ -4,7 +4,8 @@
 //! Scenarios:
 //! - `instances`: create N LOOPBACK instances (optionally pair them) and report the server's RSS
 //!   before and after, read from `/health`.
-//! - `send`: open-loop sendText between paired LOOPBACK instances at a fixed rate; latency is
+//! - `send`: open-loop sendText (or, with `--media-kb`, sendMedia documents) between paired
+//!   LOOPBACK instances at a fixed rate; latency is
 //!   measured from the intended send time (no coordinated omission).
 
 mod webhooks;
@@ -85,6 +86,9 @@ enum Scenario {
         seconds: u64,
         #[arg(long, default_value = "send")]
         prefix: String,
+        /// Send documents of this many KiB (base64 JSON to /message/sendMedia) instead of texts.
+        #[arg(long, default_value_t = 0)]
+        media_kb: usize,
     },
 }
 
@@ -290,7 +294,14 @@ async fn main() -> anyhow::Result<()> {
             rate,
             seconds,
             prefix,
+            media_kb,
         } => {
+            use base64::Engine as _;
+            // One payload for every send: the cost measured is the server's, not the encoder's.
+            let media = (media_kb > 0).then(|| {
+                let bytes: Vec<u8> = (0..media_kb * 1024).map(|i| (i % 251) as u8).collect();
+                Arc::new(base64::engine::general_purpose::STANDARD.encode(bytes))
+            });
             let mut senders = Vec::new();
             for p in 0..pairs {
                 let (a, b) = (format!("{prefix}-{p:04}-a"), format!("{prefix}-{p:04}-b"));
@@ -312,12 +323,19 @@ async fn main() -> anyhow::Result<()> {
                 tokio::time::sleep_until(due).await;
                 let (from, to) = senders[(i as usize) % senders.len()].clone();
                 let (api, hist, errors) = (api.clone(), hist.clone(), errors.clone());
+                let media = media.clone();
                 tasks.push(tokio::spawn(async move {
-                    let body = json!({"number": to, "text": format!("load {i}")});
+                    let (route, body) = match media {
+                        Some(m) => (
+                            "sendMedia",
+                            json!({"number": to, "mediatype": "document", "media": m.as_str(), "fileName": format!("load-{i}.bin")}),
+                        ),
+                        None => ("sendText", json!({"number": to, "text": format!("load {i}")})),
+                    };
                     match api
                         .call(
                             reqwest::Method::POST,
-                            &format!("/message/sendText/{from}"),
+                            &format!("/message/{route}/{from}"),
                             Some(body),
                         )
                         .await

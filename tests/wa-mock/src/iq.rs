@@ -85,7 +85,12 @@ pub fn handle(conn: &mut Conn, node: &Node) {
             if let Some(remove) = node.get_optional_child("remove-companion-device") {
                 login::on_self_remove(conn, remove.attrs().optional_jid("jid"));
             }
-            result(node, vec![])
+            match node.get_optional_child("link_code_companion_reg") {
+                Some(reg) if attr(reg, "stage") == "companion_hello" => {
+                    pairing::on_pair_code_request(conn, node)
+                }
+                _ => result(node, vec![]),
+            }
         }
         _ => {
             tracing::debug!("unhandled iq xmlns={xmlns}: answering empty result");

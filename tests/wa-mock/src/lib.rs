@@ -62,6 +62,8 @@ pub struct Stats {
     /// Logins whose handshake was Noise IK (reconnects of a paired device).
     pub ik_logins: u64,
     pub messages_relayed: u64,
+    /// `link_code_companion_reg` stage-one requests answered (pairing by code).
+    pub pair_code_requests: u64,
 }
 
 /// A running mock. Dropping it stops the server too; [`WaMock::shutdown`]
@@ -132,6 +134,12 @@ impl WaMock {
             .map_err(|e| anyhow!("send failed: {e:?}"))
     }
 
+    /// The phone's current connections stop sending anything, without closing: a half-dead
+    /// network. Later connections are not affected. Returns how many went silent.
+    pub fn silence(&self, phone: &str) -> usize {
+        self.shared.silence(phone)
+    }
+
     /// Same as `POST /admin/logout`; false if the account does not exist.
     pub fn logout(&self, phone: &str) -> bool {
         login::logout(&self.shared, phone, None).is_some()
@@ -171,6 +179,7 @@ impl WaMock {
             logins: c.logins.load(Relaxed),
             ik_logins: c.ik_logins.load(Relaxed),
             messages_relayed: c.messages_relayed.load(Relaxed),
+            pair_code_requests: c.pair_code_requests.load(Relaxed),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use crate::accounts::{Device, InFlightPair, Registration, SERVER, SignedPreKey, Unpaired};
 use crate::session::Conn;
-use crate::shared::{Shared, now_secs};
+use crate::shared::{Counters, Shared, now_secs};
 use anyhow::{Result, anyhow};
 use base64::Engine as _;
 use base64::prelude::BASE64_STANDARD;
@@ -311,4 +311,22 @@ pub fn on_pair_reply(conn: &Conn, node: &Node) -> bool {
     }
     let _ = pending.done.send(outcome);
     true
+}
+
+/// Stage one of pairing by code: the companion asks for a code for a phone number (it makes the
+/// code itself and sends it wrapped). The mock answers with a fresh pairing ref, which is what
+/// lets the client show its code; the phone side of the flow (typing the code in) is not played.
+pub fn on_pair_code_request(conn: &Conn, request: &Node) -> Node {
+    Counters::bump(&conn.shared.counters.pair_code_requests);
+    let pairing_ref = format!("mock-ref-{}", conn.shared.next_num()).into_bytes();
+    crate::iq::result(
+        request,
+        vec![
+            NodeBuilder::new("link_code_companion_reg")
+                .children([NodeBuilder::new("link_code_pairing_ref")
+                    .bytes(pairing_ref)
+                    .build()])
+                .build(),
+        ],
+    )
 }

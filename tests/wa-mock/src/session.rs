@@ -8,6 +8,7 @@ use crate::shared::{Counters, Shared};
 use crate::{iq, login, pairing, relay};
 use anyhow::{Result, anyhow};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 use wacore_binary::Node;
 
@@ -86,7 +87,8 @@ async fn serve(
     };
     let via_ik = matches!(pattern, Pattern::Ik);
     let writer = NodeWriter::new(frames_out, established.write);
-    let writer_task = tokio::spawn(write_loop(writer, rx));
+    let silenced = Arc::new(AtomicBool::new(false));
+    let writer_task = tokio::spawn(write_loop(writer, rx, silenced.clone()));
     let mut reader = NodeReader::new(frames_in, established.read);
     let mut conn = Conn {
         shared,
@@ -96,6 +98,9 @@ async fn serve(
     let payload = established.payload;
     if payload.username.is_some() {
         login::on_login(&mut conn, &payload, established.client_static, via_ik);
+        if let Some((phone, _)) = &conn.login {
+            conn.shared.register_silencer(phone, silenced.clone());
+        }
     } else {
         pairing::on_register(&conn, &payload, established.client_static)?;
     }
@@ -125,9 +130,14 @@ async fn read_loop(conn: &mut Conn, reader: &mut NodeReader) -> Result<()> {
     Ok(())
 }
 
-async fn write_loop(mut writer: NodeWriter, mut rx: mpsc::UnboundedReceiver<Outbound>) {
+async fn write_loop(
+    mut writer: NodeWriter,
+    mut rx: mpsc::UnboundedReceiver<Outbound>,
+    silenced: Arc<AtomicBool>,
+) {
     while let Some(out) = rx.recv().await {
         match out {
+            Outbound::Node(_) if silenced.load(Ordering::SeqCst) => {}
             Outbound::Node(node) => {
                 tracing::trace!("-> {}", wacore::xml::DisplayableNode(&node));
                 if let Err(e) = writer.send_node(&node).await {

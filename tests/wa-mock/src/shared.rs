@@ -3,7 +3,8 @@
 
 use crate::accounts::Registry;
 use crate::noise::ServerIdentity;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
@@ -15,6 +16,7 @@ pub struct Counters {
     pub logins: AtomicU64,
     pub ik_logins: AtomicU64,
     pub messages_relayed: AtomicU64,
+    pub pair_code_requests: AtomicU64,
 }
 
 impl Counters {
@@ -34,6 +36,8 @@ pub struct Shared {
     registry: Mutex<Registry>,
     next_id: AtomicU64,
     pub shutdown: watch::Sender<bool>,
+    /// The "stop writing" switch of every logged-in connection, by phone.
+    silencers: Mutex<HashMap<String, Vec<Arc<AtomicBool>>>>,
 }
 
 impl Shared {
@@ -45,7 +49,32 @@ impl Shared {
             registry: Mutex::new(Registry::default()),
             next_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
+            silencers: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Registers a logged-in connection's switch so [`Shared::silence`] can reach it.
+    pub fn register_silencer(&self, phone: &str, switch: Arc<AtomicBool>) {
+        let mut s = self.silencers.lock().unwrap_or_else(|p| p.into_inner());
+        let list = s.entry(phone.to_string()).or_default();
+        list.retain(|w| Arc::strong_count(w) > 1);
+        list.push(switch);
+    }
+
+    /// Makes the phone's current connections go silent (no more frames to the client, pings
+    /// unanswered) without closing them, as a half-dead network does. Later connections are not
+    /// affected. Returns how many connections went silent.
+    pub fn silence(&self, phone: &str) -> usize {
+        let mut s = self.silencers.lock().unwrap_or_else(|p| p.into_inner());
+        let list = s.remove(phone).unwrap_or_default();
+        let live: Vec<_> = list
+            .into_iter()
+            .filter(|w| Arc::strong_count(w) > 1)
+            .collect();
+        for w in &live {
+            w.store(true, Ordering::SeqCst);
+        }
+        live.len()
     }
 
     /// The registry lock. Never held across an `.await`; a panicking holder
