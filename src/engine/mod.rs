@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 pub use content::{
@@ -111,8 +111,9 @@ impl Engines {
     }
 }
 
-/// What a session reports to its instance.
-#[derive(Debug, Clone)]
+/// What a session reports to its instance. Not `Clone`: [`EngineEvent::DurableMessages`]
+/// carries a one-shot acknowledgement.
+#[derive(Debug)]
 pub enum EngineEvent {
     /// A new QR code to show; `ttl` is how long it stays valid.
     Qr {
@@ -142,6 +143,13 @@ pub enum EngineEvent {
         reason: String,
     },
     Message(Box<InboundMessage>),
+    /// Messages the engine acks to WhatsApp only once `done` fires: the actor sends on it after
+    /// the records are stored and the outbox rows flushed. Dropping `done` unsent withholds the
+    /// ack, so WhatsApp redelivers. Already-stored ids are skipped but still acknowledged.
+    DurableMessages {
+        messages: Vec<InboundMessage>,
+        done: oneshot::Sender<()>,
+    },
     Receipt(Receipt),
     /// A contact's presence or typing state changed.
     Presence {

@@ -3,7 +3,8 @@
 //! Each session owns one [`supervisor`] task on the shared tokio runtime; the supervisor builds
 //! a whatsapp-rust client over the instance's sled backend ([`SledBackend`], trees
 //! `i/<id>/session...`), runs it, and rebuilds it on our own reconnect schedule. The [`bridge`]
-//! turns the client's events into [`EngineEvent`]s. This file holds the engine, its
+//! turns the client's events into [`EngineEvent`]s; inbound messages go through the [`durable`]
+//! hook, so the crate acks them only once the instance has stored them. This file holds the engine, its
 //! configuration and the [`Session`] operations, which act on whichever client is current;
 //! [`convert`] maps our message types to and from the crate's protobuf; [`groups`] holds the
 //! group operations.
@@ -12,6 +13,7 @@ mod backoff;
 mod bridge;
 pub mod cert_probe;
 mod convert;
+mod durable;
 mod groups;
 mod supervisor;
 

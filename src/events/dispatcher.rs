@@ -173,6 +173,7 @@ async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
             window_full = rows.len() == SCAN_WINDOW;
             let now = now_ms();
             next_due = None;
+            let mut to_send = Vec::new();
             for row in rows {
                 if flying.contains(&row.uuid) {
                     continue;
@@ -183,9 +184,20 @@ async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
                     );
                     continue;
                 }
-                if in_flight.len() >= inner.concurrency {
+                if in_flight.len() + to_send.len() >= inner.concurrency {
                     continue;
                 }
+                to_send.push(row);
+            }
+            // A row is visible here as soon as it is written, before its writer's flush: make it
+            // durable before it goes out, so a crash cannot take back an event already delivered
+            // (its source would then publish it again, as a second, different event).
+            if !to_send.is_empty()
+                && let Err(e) = inner.repo.sync().await
+            {
+                tracing::error!(%endpoint, error = %e, "could not flush the outbox before sending");
+            }
+            for row in to_send {
                 flying.insert(row.uuid);
                 let (http, timeout) = (inner.http.clone(), inner.policy.timeout);
                 let refuse = !inner.allow_private && is_private_literal(&row.url);

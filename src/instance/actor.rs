@@ -60,6 +60,8 @@ pub(super) struct Actor {
     pairing_phone: Option<String>,
     /// Outbox rows were written since the last flush; flushed before the next step.
     unsynced: bool,
+    /// Engines waiting to ack messages to WhatsApp until the next flush has made them durable.
+    durable_acks: Vec<oneshot::Sender<()>>,
 }
 
 impl Actor {
@@ -75,6 +77,7 @@ impl Actor {
             engine_rx: None,
             pairing_phone: None,
             unsynced: false,
+            durable_acks: Vec::new(),
         }
     }
 
@@ -263,6 +266,15 @@ impl Actor {
                 }
             }
             EngineEvent::Message(m) => self.on_message(*m),
+            EngineEvent::DurableMessages { messages, done } => {
+                for m in messages {
+                    self.on_message(m);
+                }
+                // Even a batch of duplicates waits for a flush: the first copy may not be on
+                // disk yet, and messages are stored even when no webhook row was written.
+                self.unsynced = true;
+                self.durable_acks.push(done);
+            }
             EngineEvent::Receipt(r) => self.on_receipt(r),
             EngineEvent::Presence { jid, presence } => self.on_presence(jid, presence),
             EngineEvent::Group(g) => {
@@ -378,11 +390,27 @@ impl Actor {
             self.publish(EventKind::MessagesEdited, record);
             return;
         }
-        if let Err(e) = messages.put(m.timestamp, &m.id, &record) {
-            tracing::error!(instance = %name, error = %e, "could not store message");
+        // The record and its announcement are written together, so the duplicate check above
+        // never skips a message whose `messages.upsert` a crash lost, nor announces one twice.
+        let event = self.event(EventKind::MessagesUpsert, record.clone());
+        let (ts, id) = (m.timestamp, m.id.as_str());
+        let mut stored = true;
+        self.unsynced |= self.shared.deps.publish_with(
+            event,
+            self.record.webhook.as_ref(),
+            &self.shared.token,
+            |outbox, rows| {
+                let r = messages.put_announced(outbox, rows, ts, id, &record);
+                if let Err(e) = &r {
+                    stored = false;
+                    tracing::error!(instance = %name, error = %e, "could not store message");
+                }
+                r
+            },
+        );
+        if stored {
+            self.shared.message_count.fetch_add(1, Ordering::Relaxed);
         }
-        self.shared.message_count.fetch_add(1, Ordering::Relaxed);
-        self.publish(EventKind::MessagesUpsert, record);
     }
 
     /// Baileys' `presence.update` shape: `{id, presences: {jid: {lastKnownPresence}}}`.
@@ -451,24 +479,39 @@ impl Actor {
         Ok(())
     }
 
-    fn publish(&mut self, kind: EventKind, data: Value) {
-        let event = Event::new(
+    fn event(&self, kind: EventKind, data: Value) -> Event {
+        Event::new(
             kind,
             &self.shared.name,
             self.shared.id,
             self.record.owner_jid.clone(),
             data,
-        );
+        )
+    }
+
+    fn publish(&mut self, kind: EventKind, data: Value) {
+        let event = self.event(kind, data);
         let webhook = self.record.webhook.as_ref();
         self.unsynced |= self.shared.deps.publish(event, webhook, &self.shared.token);
     }
 
-    /// Makes the events published so far durable (one group-committed flush per batch).
+    /// Makes the events published so far durable (one group-committed flush per batch), then
+    /// lets the engine ack the messages that flush covered. On a failed flush the acks are
+    /// dropped unsent, so WhatsApp redelivers those messages.
     async fn flush_events(&mut self) {
-        if std::mem::take(&mut self.unsynced)
-            && let Err(e) = self.shared.deps.store.sync().await
-        {
-            tracing::error!(instance = %self.shared.name, error = %e, "could not flush webhook rows");
+        if !std::mem::take(&mut self.unsynced) {
+            return;
+        }
+        let acks = std::mem::take(&mut self.durable_acks);
+        match self.shared.deps.store.sync().await {
+            Ok(()) => {
+                for done in acks {
+                    let _ = done.send(());
+                }
+            }
+            Err(e) => {
+                tracing::error!(instance = %self.shared.name, error = %e, "could not flush webhook rows");
+            }
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::events::dispatcher::Dispatcher;
 use crate::events::webhook::WebhookRouter;
 use crate::events::{Event, EventBus, EventKind};
 use crate::store::instances::{InstanceRecord, InstanceRepo};
+use crate::store::outbox::{OutboxRepo, OutboxRow};
 use crate::store::{Store, StoreError};
 
 /// What every instance actor shares.
@@ -39,21 +40,38 @@ impl Deps {
     /// yet flushed: returns true when the caller must `store.sync()` before it may claim the
     /// event durable), then the live bus.
     pub fn publish(&self, event: Event, webhook: Option<&WebhookConfig>, token: &str) -> bool {
+        self.publish_with(event, webhook, token, |repo, rows| {
+            if rows.is_empty() {
+                Ok(())
+            } else {
+                repo.insert(rows)
+            }
+        })
+    }
+
+    /// Like [`publish`](Self::publish), with the outbox rows (possibly none) written by `write`,
+    /// which may write more in the same transaction.
+    pub fn publish_with(
+        &self,
+        event: Event,
+        webhook: Option<&WebhookConfig>,
+        token: &str,
+        write: impl FnOnce(&OutboxRepo, &[OutboxRow]) -> Result<(), StoreError>,
+    ) -> bool {
         let rows = self.webhooks.rows_for(&event, webhook, token);
         let mut wrote = false;
-        if !rows.is_empty() {
-            match self.dispatcher.repo().insert(&rows) {
-                Ok(()) => {
-                    wrote = true;
-                    let endpoints: std::collections::BTreeSet<&str> =
-                        rows.iter().map(|r| r.endpoint.as_str()).collect();
-                    for e in endpoints {
-                        self.dispatcher.nudge(e);
-                    }
+        match write(self.dispatcher.repo(), &rows) {
+            Ok(()) if rows.is_empty() => {}
+            Ok(()) => {
+                wrote = true;
+                let endpoints: std::collections::BTreeSet<&str> =
+                    rows.iter().map(|r| r.endpoint.as_str()).collect();
+                for e in endpoints {
+                    self.dispatcher.nudge(e);
                 }
-                Err(e) => {
-                    tracing::error!(instance = %event.instance, error = %e, "could not queue webhook rows")
-                }
+            }
+            Err(e) => {
+                tracing::error!(instance = %event.instance, error = %e, "could not queue webhook rows")
             }
         }
         self.bus.publish(event);

@@ -5,9 +5,17 @@
 //! `i/<id>/message-ids`, maps a message id to that key, for quoting, edits, deletes and media.
 
 use serde_json::Value;
+use sled::Transactional;
 use uuid::Uuid;
 
+use super::outbox::{OutboxRepo, OutboxRow};
 use super::{Store, StoreError, decode, encode};
+
+fn record_key(timestamp: u64, id: &str) -> Vec<u8> {
+    let mut key = timestamp.to_be_bytes().to_vec();
+    key.extend_from_slice(id.as_bytes());
+    key
+}
 
 #[derive(Clone)]
 pub struct MessageRepo {
@@ -24,11 +32,36 @@ impl MessageRepo {
     }
 
     pub fn put(&self, timestamp: u64, id: &str, record: &Value) -> Result<(), StoreError> {
-        let mut key = timestamp.to_be_bytes().to_vec();
-        key.extend_from_slice(id.as_bytes());
+        let key = record_key(timestamp, id);
         self.tree.insert(key.as_slice(), encode(record)?)?;
         self.ids.insert(id.as_bytes(), key)?;
         Ok(())
+    }
+
+    /// Stores a record and writes the outbox rows announcing it in one sled transaction, so
+    /// after a crash either both exist or neither: a message found by [`contains`](Self::contains)
+    /// was announced, and one not found was not.
+    pub fn put_announced(
+        &self,
+        outbox: &OutboxRepo,
+        rows: &[OutboxRow],
+        timestamp: u64,
+        id: &str,
+        record: &Value,
+    ) -> Result<(), StoreError> {
+        let key = record_key(timestamp, id);
+        let value = encode(record)?;
+        let rows = outbox.encoded(rows)?;
+        (&self.tree, &self.ids, outbox.tree())
+            .transaction(|(t, i, o)| {
+                t.insert(key.as_slice(), value.as_slice())?;
+                i.insert(id.as_bytes(), key.as_slice())?;
+                for (k, v) in &rows {
+                    o.insert(k.as_slice(), v.as_slice())?;
+                }
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| StoreError::Sled(sled::Error::Unsupported(format!("{e:?}"))))
     }
 
     /// Whether a message with this id is stored (engines may deliver a message twice).

@@ -16,6 +16,9 @@ use uuid::Uuid;
 
 use super::{Store, StoreError, decode, encode};
 
+/// An encoded row: its outbox key and value.
+pub(super) type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// One delivery of one event to one endpoint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutboxRow {
@@ -99,6 +102,17 @@ impl OutboxRepo {
         }
         self.outbox.apply_batch(batch)?;
         Ok(())
+    }
+
+    /// Rows as (key, value), for a transaction that writes them with other data.
+    pub(super) fn encoded(&self, rows: &[OutboxRow]) -> Result<Vec<KeyValue>, StoreError> {
+        rows.iter()
+            .map(|r| Ok((r.outbox_key(), encode(r)?)))
+            .collect()
+    }
+
+    pub(super) fn tree(&self) -> &sled::Tree {
+        &self.outbox
     }
 
     pub async fn sync(&self) -> Result<(), StoreError> {

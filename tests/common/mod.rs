@@ -227,6 +227,11 @@ impl TestServer {
         rx
     }
 
+    /// The server's process id (to freeze it with SIGSTOP, say).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("server still running")
+    }
+
     /// SIGKILL: no shutdown code runs. The data dir outlives the server.
     pub async fn kill(mut self) -> DataDir {
         self.child.start_kill().expect("kill");

@@ -7,6 +7,10 @@
 //! [`Facts`]. Lifecycle outcomes (`Reconnecting`, `Failed`, `LoggedOut`) are emitted by the
 //! supervisor, not here, once the client has stopped writing to the store.
 //!
+//! Messages reach the instance through the [`durable`](super::durable) hook, which waits until
+//! they are stored before the crate acks them; only batches the crate does not route through
+//! the hook (`hook_committed` unset) are forwarded from here.
+//!
 //! Overflow policy: the actor drains that queue without awaiting the network, so it only fills
 //! when the process is overloaded. Then a message or receipt is dropped, counted in `dropped`
 //! and logged; a lifecycle event (QR, pairing code, connected), which the instance's state
@@ -21,8 +25,7 @@ use whatsapp_rust::Client;
 use whatsapp_rust::types::events::{Event, EventHandler};
 use whatsapp_rust::types::presence::{ChatPresence, ChatPresenceMedia, ReceiptType};
 
-use super::convert;
-use crate::engine::{EngineEvent, InboundMessage, MessageStatus, Presence, Receipt};
+use crate::engine::{EngineEvent, MessageStatus, Presence, Receipt};
 
 /// What happened to one client, read by the supervisor when the client's run loop ends.
 #[derive(Debug, Default, Clone)]
@@ -187,23 +190,18 @@ impl EventHandler for BridgeHandler {
                 let reason = format!("stream error {}", s.code);
                 b.record(|f| f.last_error = Some(reason));
             }
+            // Committed through the durability hook: the instance already has these.
+            Event::Messages(batch) if batch.hook_committed => {}
+            // Batches the crate does not route through the hook (newsletters, recovered
+            // placeholders): this event is their only delivery.
             Event::Messages(batch) => {
                 for m in batch.messages.iter() {
-                    let Some((content, context)) = convert::from_wa(&m.message) else {
-                        tracing::debug!(instance = %b.instance, id = %m.info.id, "message kind not handled; skipped");
-                        continue;
-                    };
-                    let src = &m.info.source;
-                    b.emit(EngineEvent::Message(Box::new(InboundMessage {
-                        id: m.info.id.to_string(),
-                        remote_jid: src.chat.to_non_ad().to_string(),
-                        from_me: src.is_from_me,
-                        participant: src.is_group.then(|| src.sender.to_non_ad().to_string()),
-                        push_name: Some(m.info.push_name.clone()).filter(|n| !n.is_empty()),
-                        timestamp: u64::try_from(m.info.timestamp.timestamp()).unwrap_or(0),
-                        content,
-                        context,
-                    })));
+                    match super::durable::inbound(m) {
+                        Some(msg) => b.emit(EngineEvent::Message(Box::new(msg))),
+                        None => {
+                            tracing::debug!(instance = %b.instance, id = %m.info.id, "message kind not handled; skipped")
+                        }
+                    }
                 }
             }
             Event::ChatPresence(p) => {

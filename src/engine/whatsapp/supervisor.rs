@@ -28,6 +28,7 @@ use whatsapp_rust::transport::TokioWebSocketTransportFactory;
 
 use super::WaConfig;
 use super::bridge::{Bridge, BridgeHandler, Facts};
+use super::durable::DurableInbound;
 use crate::engine::EngineEvent;
 use crate::store::signal::SledBackend;
 
@@ -163,7 +164,11 @@ impl Supervisor {
                 TokioWebSocketTransportFactory::new().with_url(&self.config.url),
             )
             .with_http_client(self.config.http.clone())
-            .with_event_handler(BridgeHandler(bridge.clone()));
+            .with_event_handler(BridgeHandler(bridge.clone()))
+            .with_inbound_durability_hook(DurableInbound {
+                instance: self.instance.clone(),
+                events: self.events.clone(),
+            });
         if let Some(v) = self.config.version {
             builder = builder.with_version(v);
         }

@@ -76,11 +76,55 @@ pub struct Device {
     pub peer: Option<Peer>,
     /// Stanzas that arrived while the device was offline.
     pub offline: Vec<Node>,
+    /// `<message>`s handed to the current connection that the client has not acked yet (by a
+    /// receipt or an `<ack class="message">`). Like WhatsApp's server, the mock redelivers them
+    /// on the next login: a client that crashed before acking gets them again.
+    pub unacked: Vec<Node>,
 }
 
 impl Device {
     pub fn online_peer(&self) -> Option<&Peer> {
         self.peer.as_ref().filter(|p| p.is_open())
+    }
+
+    /// Records a stanza sent to the live connection, if it is one the client must ack.
+    pub fn sent(&mut self, node: &Node) {
+        if node.tag == "message" {
+            self.unacked.push(node.clone());
+        }
+    }
+
+    /// The client acked these message ids; returns those it had not acked before.
+    pub fn acked(&mut self, ids: &[String]) -> Vec<String> {
+        let mut first = Vec::new();
+        self.unacked.retain(|n| {
+            let id = n.attrs.get("id").map(|v| v.to_string()).unwrap_or_default();
+            let hit = ids.contains(&id);
+            if hit {
+                first.push(id);
+            }
+            !hit
+        });
+        first
+    }
+
+    /// The connection is gone: what it never acked goes back to the head of the offline queue.
+    pub fn requeue_unacked(&mut self) {
+        if self.unacked.is_empty() {
+            return;
+        }
+        let mut queue = std::mem::take(&mut self.unacked);
+        queue.append(&mut self.offline);
+        self.offline = queue;
+    }
+
+    /// Ids of the messages not acked yet, delivered or still queued.
+    pub fn pending_ids(&self) -> Vec<String> {
+        self.unacked
+            .iter()
+            .chain(self.offline.iter().filter(|n| n.tag == "message"))
+            .filter_map(|n| n.attrs.get("id").map(|v| v.to_string()))
+            .collect()
     }
 }
 
@@ -226,6 +270,7 @@ impl Registry {
             for device in account.devices.values_mut() {
                 if device.peer.as_ref().is_some_and(|p| p.conn_id == conn_id) {
                     device.peer = None;
+                    device.requeue_unacked();
                 }
             }
         }
@@ -241,7 +286,15 @@ impl Registry {
             return false;
         };
         match dev.online_peer() {
-            Some(peer) => peer.send(node),
+            Some(peer) => {
+                let sent = peer.send(node.clone());
+                if sent {
+                    dev.sent(&node);
+                } else {
+                    dev.offline.push(node);
+                }
+                sent
+            }
             None => {
                 dev.offline.push(node);
                 false

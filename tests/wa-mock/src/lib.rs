@@ -150,6 +150,26 @@ impl WaMock {
         login::logout(&self.shared, phone, None).is_some()
     }
 
+    /// Ids of the messages to `phone`'s companions that no client acked yet:
+    /// delivered to a connection that has not acked them, or queued for the
+    /// next login (where they are delivered again).
+    pub fn pending(&self, phone: &str) -> Vec<String> {
+        self.shared
+            .reg()
+            .accounts
+            .get(phone)
+            .map(|a| a.devices.values().flat_map(|d| d.pending_ids()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Calls `observe` with each message id a client acks for the first time,
+    /// on the connection's reader, before the mock reads its next stanza.
+    pub fn on_ack(&self, observe: impl Fn(&str) + Send + Sync + 'static) {
+        if let Ok(mut o) = self.shared.ack_observer.lock() {
+            *o = Some(std::sync::Arc::new(observe));
+        }
+    }
+
     /// Same as `GET /admin/accounts`.
     pub fn accounts(&self) -> Vec<AccountInfo> {
         admin::accounts(&self.shared)

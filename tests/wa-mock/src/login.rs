@@ -41,6 +41,8 @@ pub fn on_login(conn: &mut Conn, payload: &wa::ClientPayload, noise_pub: [u8; 32
         conn.peer.close_with(failure("401"));
         return;
     }
+    // Whatever an earlier connection never acked is delivered again after this login.
+    dev.requeue_unacked();
     if let Some(old) = dev.peer.replace(conn.peer.clone())
         && old.conn_id != conn.peer.conn_id
     {
@@ -66,19 +68,26 @@ pub fn on_login(conn: &mut Conn, payload: &wa::ClientPayload, noise_pub: [u8; 32
     );
 }
 
-/// After `<active/>`: flush what arrived while the device was away, then
-/// close the offline window. Without `<offline>` the client waits 60 s.
+/// After `<active/>`: flush what arrived while the device was away (and
+/// what an earlier connection never acked), then close the offline window. Without `<offline>` the client waits 60 s.
 pub fn on_active(conn: &Conn) {
     let Some((phone, device)) = conn.login.clone() else {
         return;
     };
     let queued = {
         let mut reg = conn.shared.reg();
-        reg.accounts
+        match reg
+            .accounts
             .get_mut(&phone)
             .and_then(|a| a.devices.get_mut(&device))
-            .map(|d| std::mem::take(&mut d.offline))
-            .unwrap_or_default()
+        {
+            Some(d) => {
+                let queued = std::mem::take(&mut d.offline);
+                queued.iter().for_each(|n| d.sent(n));
+                queued
+            }
+            None => Vec::new(),
+        }
     };
     let count = queued.len();
     for mut node in queued {

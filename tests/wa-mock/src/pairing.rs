@@ -150,6 +150,7 @@ pub async fn scan(shared: &Shared, qr: &str, phone: Option<String>) -> Result<Pa
                 device_identity: None,
                 peer: None,
                 offline: Vec::new(),
+                unacked: Vec::new(),
             },
         );
         let paired = Paired {

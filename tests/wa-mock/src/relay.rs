@@ -104,11 +104,50 @@ pub async fn on_message(conn: &Conn, node: &Node) {
     }
 }
 
+/// The message ids a receipt covers: its `id` and, for an aggregate
+/// receipt, every `<list><item id>`.
+fn receipt_ids(node: &Node) -> Vec<String> {
+    let mut ids = vec![attr(node, "id")];
+    for list in node.get_children_by_tag("list") {
+        for item in list.get_children_by_tag("item") {
+            ids.push(attr(item, "id"));
+        }
+    }
+    ids
+}
+
+/// The client's transport ack for messages it received: the mock stops
+/// holding them for redelivery.
+fn client_acked(conn: &Conn, ids: &[String]) {
+    let Some((phone, device)) = conn.login.as_ref() else {
+        return;
+    };
+    let first = conn
+        .shared
+        .reg()
+        .accounts
+        .get_mut(phone)
+        .and_then(|a| a.devices.get_mut(device))
+        .map(|dev| dev.acked(ids))
+        .unwrap_or_default();
+    let observer = conn.shared.ack_observer.lock().ok().and_then(|o| o.clone());
+    if let Some(observe) = observer {
+        first.iter().for_each(|id| observe(id));
+    }
+}
+
+/// A bare `<ack class="message">` from a client (used where no receipt goes out).
+pub fn on_message_ack(conn: &Conn, node: &Node) {
+    client_acked(conn, &[attr(node, "id")]);
+}
+
 /// Routes a receipt to the device(s) of the account it names and acks it.
+/// Any receipt also acks, for the mock's redelivery, the messages it names.
 pub fn on_receipt(conn: &Conn, node: &Node) {
     let Some((phone, device)) = conn.login.clone() else {
         return;
     };
+    client_acked(conn, &receipt_ids(node));
     let to_raw = attr(node, "to");
     conn.send(server_ack("receipt", node, &to_raw));
     let Ok(to) = to_raw.parse::<Jid>() else {

@@ -122,6 +122,9 @@ async fn read_loop(conn: &mut Conn, reader: &mut NodeReader) -> Result<()> {
             "message" => relay::on_message(conn, &node).await,
             "receipt" => relay::on_receipt(conn, &node),
             "chatstate" => relay::on_chatstate(conn, &node),
+            "ack" if node.attrs.get("class").is_some_and(|c| c == "message") => {
+                relay::on_message_ack(conn, &node)
+            }
             _ => {}
         }
     }

@@ -25,9 +25,14 @@ impl Counters {
     }
 }
 
+/// Called with each message id a client acks for the first time.
+pub type AckObserver = Arc<dyn Fn(&str) + Send + Sync>;
+
 pub struct Shared {
     pub server: ServerIdentity,
     pub counters: Counters,
+    /// Set by tests that act the instant a message is acked (e.g. kill the client).
+    pub ack_observer: Mutex<Option<AckObserver>>,
     registry: Mutex<Registry>,
     next_id: AtomicU64,
     pub shutdown: watch::Sender<bool>,
@@ -41,6 +46,7 @@ impl Shared {
         Self {
             server,
             counters: Counters::default(),
+            ack_observer: Mutex::new(None),
             registry: Mutex::new(Registry::default()),
             next_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
