@@ -51,6 +51,7 @@ async fn upsert_of(rx: &mut mpsc::Receiver<Value>, id: &Value) -> Value {
 async fn every_content_kind_reaches_the_other_side() {
     let s = two_paired().await;
     let mut bia = s.events("instance=bia&events=MESSAGES_UPSERT").await;
+    let mut ana = s.events("instance=ana&events=MESSAGES_UPSERT").await;
 
     // A text bia sends, which ana then quotes and reacts to.
     let (status, first) = s
@@ -62,8 +63,9 @@ async fn every_content_kind_reaches_the_other_side() {
         .await;
     assert_eq!(status, 201, "{first}");
     let first_id = first["key"]["id"].clone();
+    let lunch = next_upsert(&mut ana).await;
+    assert_eq!(lunch["key"]["id"], first_id);
 
-    let mut ana = s.events("instance=ana&events=MESSAGES_UPSERT").await;
     let reply = send(
         &s,
         "sendText",
@@ -151,8 +153,22 @@ async fn every_content_kind_reaches_the_other_side() {
     assert_eq!(got["message"]["reactionMessage"]["key"]["id"], first_id);
     assert_eq!(got["message"]["reactionMessage"]["key"]["fromMe"], true);
 
-    // Nothing ana sent came back to ana as inbound.
-    assert!(ana.try_recv().is_err());
+    // Nothing ana sent came back to ana as inbound: the next upsert ana sees is bia's marker.
+    let (status, marker) = s
+        .post(
+            "/message/sendText/bia",
+            Some(KEY),
+            json!({"number": ANA, "text": "end"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{marker}");
+    let next = next_upsert(&mut ana).await;
+    assert_eq!(next["key"]["id"], marker["key"]["id"], "{next}");
+}
+
+/// The next `messages.upsert` on a stream, whatever it is.
+async fn next_upsert(rx: &mut mpsc::Receiver<Value>) -> Value {
+    expect_event(rx, |e| e["event"] == "messages.upsert").await["data"].clone()
 }
 
 #[tokio::test]

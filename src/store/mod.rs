@@ -47,8 +47,13 @@ pub struct Store {
     db: sled::Db,
     /// Requests for a durable barrier; the flusher answers them in batches.
     flush_tx: mpsc::Sender<FlushReply>,
-    /// Keeps the flusher task's join handle so shutdown can wait for the last flush.
-    flusher: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// The flusher task and its stop signal, taken by `close`.
+    flusher: Arc<std::sync::Mutex<Option<FlusherHandle>>>,
+}
+
+struct FlusherHandle {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Store {
@@ -70,11 +75,12 @@ impl Store {
     fn with_db(db: sled::Db) -> Store {
         // Bounded: a writer that cannot queue its barrier waits, which is the back-pressure we want.
         let (flush_tx, flush_rx) = mpsc::channel(4096);
-        let handle = tokio::spawn(flusher(db.clone(), flush_rx));
+        let (stop, stop_rx) = oneshot::channel();
+        let task = tokio::spawn(flusher(db.clone(), flush_rx, stop_rx));
         Store {
             db,
             flush_tx,
-            flusher: Arc::new(std::sync::Mutex::new(Some(handle))),
+            flusher: Arc::new(std::sync::Mutex::new(Some(FlusherHandle { stop, task }))),
         }
     }
 
@@ -91,10 +97,12 @@ impl Store {
     /// Final flush; afterwards the handle still reads but `sync` fails.
     pub async fn close(&self) {
         let _ = self.sync().await;
+        // Stopped between batches, never aborted: an aborted flusher would leave its blocking
+        // flush running with a database handle, and the directory lock held after close.
         let handle = self.flusher.lock().ok().and_then(|mut h| h.take());
         if let Some(h) = handle {
-            h.abort();
-            let _ = h.await;
+            let _ = h.stop.send(());
+            let _ = h.task.await;
         }
         let db = self.db.clone();
         let _ = tokio::task::spawn_blocking(move || db.flush()).await;
@@ -166,8 +174,20 @@ impl Store {
     }
 }
 
-async fn flusher(db: sled::Db, mut rx: mpsc::Receiver<FlushReply>) {
-    while let Some(first) = rx.recv().await {
+async fn flusher(
+    db: sled::Db,
+    mut rx: mpsc::Receiver<FlushReply>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        let first = tokio::select! {
+            biased;
+            _ = &mut stop => return,
+            next = rx.recv() => match next {
+                Some(first) => first,
+                None => return,
+            },
+        };
         let mut waiting = vec![first];
         while let Ok(more) = rx.try_recv() {
             waiting.push(more);

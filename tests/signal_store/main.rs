@@ -32,12 +32,30 @@ pub fn open(dir: &Path, id: Uuid) -> Db {
     Db { store, wa }
 }
 
-/// Closes the database (final flush, lock released) and opens it again.
+/// Closes the database (final flush) and opens it again. sled's I/O pool threads can hold the
+/// file for a moment after the last handle drops, so the directory lock is waited for, with a
+/// deadline.
 pub async fn reopen(db: Db, dir: &Path) -> Db {
     let id = db.wa.instance();
     db.store.close().await;
     drop(db);
-    open(dir, id)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Store::open(dir, 8) {
+            Ok(store) => {
+                let wa = SledBackend::open(&store, id).expect("open backend");
+                return Db { store, wa };
+            }
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the database lock was never released: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => panic!("reopen store: {e}"),
+        }
+    }
 }
 
 pub fn setup() -> (tempfile::TempDir, Db) {
