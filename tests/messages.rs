@@ -407,6 +407,81 @@ async fn edits_deletes_receipts_and_presence() {
     assert_eq!(mine["data"]["id"], id);
 }
 
+/// Message ids are chosen by senders: an edit or delete naming a message of another chat must not
+/// touch it. ana aims both at a message bia sent carl; carl announces neither and his copy stays.
+#[tokio::test]
+async fn edits_and_deletes_cannot_reach_another_chat() {
+    let s = two_paired().await;
+    const CARL: &str = "15550004003";
+    s.paired_loopback("carl", CARL).await;
+    let mut carl = s
+        .events("instance=carl&events=MESSAGES_UPSERT,MESSAGES_EDITED,MESSAGES_DELETE")
+        .await;
+    let (status, theirs) = s
+        .post(
+            "/message/sendText/bia",
+            Some(KEY),
+            json!({"number": CARL, "text": "between us"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{theirs}");
+    let id = theirs["key"]["id"].clone();
+    expect_event(&mut carl, |e| {
+        e["event"] == "messages.upsert" && e["data"]["key"]["id"] == id
+    })
+    .await;
+
+    let forged = json!({"id": id, "remoteJid": jid(CARL), "fromMe": true});
+    let (status, edit) = s
+        .post(
+            "/chat/updateMessage/ana",
+            Some(KEY),
+            json!({"number": CARL, "key": forged, "text": "forged"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{edit}");
+    let del = s
+        .call(
+            reqwest::Method::DELETE,
+            "/chat/deleteMessageForEveryone/ana",
+            Some(KEY),
+            Some(forged),
+        )
+        .await;
+    assert_eq!(del.0, 201, "{}", del.1);
+
+    // The next thing carl hears of is ana's marker text: no edit, no delete in between.
+    let marker = send_to(&s, "ana", CARL, "marker").await;
+    let next = expect_event(&mut carl, |_| true).await;
+    assert_eq!(next["event"], "messages.upsert", "{next}");
+    assert_eq!(next["data"]["key"]["id"], marker["key"]["id"]);
+    // carl's copy is untouched: quoting it still quotes the original text.
+    let (status, quote) = s
+        .post(
+            "/message/sendText/carl",
+            Some(KEY),
+            json!({"number": BIA, "text": "re", "quoted": {"key": {"id": id}}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{quote}");
+    assert_eq!(
+        quote["contextInfo"]["quotedMessage"]["conversation"],
+        "between us"
+    );
+}
+
+async fn send_to(s: &TestServer, from: &str, to: &str, text: &str) -> Value {
+    let (status, sent) = s
+        .post(
+            &format!("/message/sendText/{from}"),
+            Some(KEY),
+            json!({"number": to, "text": text}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    sent
+}
+
 #[tokio::test]
 async fn profiles_privacy_and_blocking() {
     let s = two_paired().await;

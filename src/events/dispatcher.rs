@@ -195,7 +195,9 @@ async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
             if !to_send.is_empty()
                 && let Err(e) = inner.repo.sync().await
             {
-                tracing::error!(%endpoint, error = %e, "could not flush the outbox before sending");
+                tracing::error!(%endpoint, error = %e, "could not flush the outbox before sending; retrying in 1 s");
+                to_send.clear();
+                next_due = Some(now + 1000);
             }
             for row in to_send {
                 flying.insert(row.uuid);

@@ -23,6 +23,8 @@ use crate::store::instances::InstanceRecord;
 
 /// Engine events queued per session before the session itself waits.
 const ENGINE_QUEUE: usize = 1024;
+/// Engine events handled before a flush, at most, when they keep arriving.
+const DRAIN_CAP: usize = 256;
 
 pub(crate) enum Command {
     Connect {
@@ -112,8 +114,12 @@ impl Actor {
                 },
                 Some(ev) = recv_engine(&mut self.engine_rx) => {
                     self.on_engine(ev).await;
-                    // Drain what queued meanwhile so one flush covers the whole batch.
-                    while let Some(ev) = self.engine_rx.as_mut().and_then(|rx| rx.try_recv().ok()) {
+                    // Drain what queued meanwhile so one flush covers the whole batch, up to a
+                    // cap so a steady stream cannot hold back the flush (and the acks) forever.
+                    for _ in 0..DRAIN_CAP {
+                        let Some(ev) = self.engine_rx.as_mut().and_then(|rx| rx.try_recv().ok()) else {
+                            break;
+                        };
                         self.on_engine(ev).await;
                     }
                 }
@@ -265,15 +271,22 @@ impl Actor {
                     tracing::error!(instance = %self.shared.name, error = %e, "could not wipe keys after logout");
                 }
             }
-            EngineEvent::Message(m) => self.on_message(*m),
+            EngineEvent::Message(m) => {
+                self.on_message(*m);
+            }
             EngineEvent::DurableMessages { messages, done } => {
+                let mut all_stored = true;
                 for m in messages {
-                    self.on_message(m);
+                    all_stored &= self.on_message(m);
                 }
                 // Even a batch of duplicates waits for a flush: the first copy may not be on
                 // disk yet, and messages are stored even when no webhook row was written.
                 self.unsynced = true;
-                self.durable_acks.push(done);
+                // A batch with a message that could not be stored is not acked (`done` dropped):
+                // WhatsApp redelivers it and the stored ones are skipped as duplicates then.
+                if all_stored {
+                    self.durable_acks.push(done);
+                }
             }
             EngineEvent::Receipt(r) => self.on_receipt(r),
             EngineEvent::Presence { jid, presence } => self.on_presence(jid, presence),
@@ -334,17 +347,27 @@ impl Actor {
         Ok(())
     }
 
-    fn on_message(&mut self, m: InboundMessage) {
+    /// Stores and announces one inbound message. False when it could not be stored, so the
+    /// engine must not ack it; duplicates and ignored messages count as handled.
+    fn on_message(&mut self, m: InboundMessage) -> bool {
         // Evolution's groupsIgnore: group messages are neither stored nor announced.
         if self.record.settings.groups_ignore && is_group_jid(&m.remote_jid) {
-            return;
+            return true;
         }
         let name = &self.shared.name;
         let messages = &self.shared.messages;
         // Engines may hand a message over twice (redelivery after a crash before the ack).
-        if messages.contains(&m.id).unwrap_or(false) {
-            tracing::debug!(instance = %name, id = %m.id, "duplicate message skipped");
-            return;
+        // Edits and deletes leave a marker under their own id, so they are caught here too.
+        match messages.contains(&m.id) {
+            Ok(true) => {
+                tracing::debug!(instance = %name, id = %m.id, "duplicate message skipped");
+                return true;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(instance = %name, error = %e, "could not check for a duplicate");
+                return false;
+            }
         }
         let key = MessageKey {
             remote_jid: m.remote_jid.clone(),
@@ -352,65 +375,100 @@ impl Actor {
             id: m.id.clone(),
             participant: m.participant.clone(),
         };
-        match &m.content {
+        let (kind, record) = match &m.content {
             // Evolution reports a delete as the key of the deleted message and keeps the row.
             // The key is seen from this side of the chat, as Baileys builds it: the revoke's own
             // chat, direction and author with the deleted message's id. The key inside the
             // protocol message is the sender's view (remoteJid = us, fromMe = true).
             MessageContent::Revoke { key: target } => {
+                if !self.targets_this_chat(&target.id, &m.remote_jid) {
+                    return true;
+                }
                 if let Err(e) = messages.update(&target.id, mark_deleted) {
                     tracing::error!(instance = %name, error = %e, "could not mark a message deleted");
+                    return false;
                 }
                 let deleted = MessageKey {
                     id: target.id.clone(),
                     ..key
                 };
-                self.publish(EventKind::MessagesDelete, key_json(&deleted));
-                return;
+                (EventKind::MessagesDelete, key_json(&deleted))
             }
             MessageContent::Edit { key: target, text } => {
+                if !self.targets_this_chat(&target.id, &m.remote_jid) {
+                    return true;
+                }
                 if let Err(e) = messages.update(&target.id, |r| mark_edited(r, text)) {
                     tracing::error!(instance = %name, error = %e, "could not store an edit");
+                    return false;
                 }
+                (EventKind::MessagesEdited, self.record_of(&key, &m))
             }
-            _ => {}
+            _ => (EventKind::MessagesUpsert, self.record_of(&key, &m)),
+        };
+        // What is stored and its announcement are written in one transaction, so the duplicate
+        // check above never skips a message whose event a crash lost, nor announces one twice.
+        let upsert = kind == EventKind::MessagesUpsert;
+        let event = self.event(kind, record.clone());
+        let (ts, id) = (m.timestamp, m.id.as_str());
+        let result = self.shared.deps.publish_with(
+            event,
+            self.record.webhook.as_ref(),
+            &self.shared.token,
+            |outbox, rows| {
+                if upsert {
+                    messages.put_announced(outbox, rows, ts, id, &record)
+                } else {
+                    messages.mark_announced(outbox, rows, id)
+                }
+            },
+        );
+        match result {
+            Ok(wrote) => {
+                self.unsynced |= wrote;
+                if upsert {
+                    self.shared.message_count.fetch_add(1, Ordering::Relaxed);
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(instance = %self.shared.name, error = %e, "could not store message");
+                false
+            }
         }
-        let record = message_record(
+    }
+
+    fn record_of(&self, key: &MessageKey, m: &InboundMessage) -> Value {
+        message_record(
             RecordMeta {
                 instance_id: &self.shared.id,
-                key: &key,
+                key,
                 push_name: m.push_name.as_deref(),
                 status: "DELIVERY_ACK",
                 timestamp: m.timestamp,
             },
             &m.content,
             &m.context,
-        );
-        if let MessageContent::Edit { .. } = m.content {
-            self.publish(EventKind::MessagesEdited, record);
-            return;
+        )
+    }
+
+    /// An edit or delete may only touch a message of the chat it arrives in: ids are chosen by
+    /// senders, so one chat must not reach another's history. A message this side never stored
+    /// passes (there is nothing to touch), and so does a PN/LID pair that cannot be compared.
+    fn targets_this_chat(&self, target_id: &str, chat: &str) -> bool {
+        let stored = match self.shared.messages.get(target_id) {
+            Ok(Some(r)) => r,
+            _ => return true,
+        };
+        let Some(stored_chat) = stored["key"]["remoteJid"].as_str() else {
+            return true;
+        };
+        let server = |j: &str| j.rsplit_once('@').map(|(_, s)| s.to_owned());
+        if stored_chat == chat || server(stored_chat) != server(chat) {
+            return true;
         }
-        // The record and its announcement are written together, so the duplicate check above
-        // never skips a message whose `messages.upsert` a crash lost, nor announces one twice.
-        let event = self.event(EventKind::MessagesUpsert, record.clone());
-        let (ts, id) = (m.timestamp, m.id.as_str());
-        let mut stored = true;
-        self.unsynced |= self.shared.deps.publish_with(
-            event,
-            self.record.webhook.as_ref(),
-            &self.shared.token,
-            |outbox, rows| {
-                let r = messages.put_announced(outbox, rows, ts, id, &record);
-                if let Err(e) = &r {
-                    stored = false;
-                    tracing::error!(instance = %name, error = %e, "could not store message");
-                }
-                r
-            },
-        );
-        if stored {
-            self.shared.message_count.fetch_add(1, Ordering::Relaxed);
-        }
+        tracing::warn!(instance = %self.shared.name, id = %target_id, %chat, "edit or delete aimed at another chat's message ignored");
+        false
     }
 
     /// Baileys' `presence.update` shape: `{id, presences: {jid: {lastKnownPresence}}}`.

@@ -40,42 +40,52 @@ impl Deps {
     /// yet flushed: returns true when the caller must `store.sync()` before it may claim the
     /// event durable), then the live bus.
     pub fn publish(&self, event: Event, webhook: Option<&WebhookConfig>, token: &str) -> bool {
-        self.publish_with(event, webhook, token, |repo, rows| {
-            if rows.is_empty() {
-                Ok(())
-            } else {
-                repo.insert(rows)
-            }
-        })
+        let wrote = self
+            .queue(&event, webhook, token, |repo, rows| {
+                if rows.is_empty() {
+                    Ok(())
+                } else {
+                    repo.insert(rows)
+                }
+            })
+            .unwrap_or_else(|e| {
+                tracing::error!(instance = %event.instance, error = %e, "could not queue webhook rows");
+                false
+            });
+        self.bus.publish(event);
+        wrote
     }
 
     /// Like [`publish`](Self::publish), with the outbox rows (possibly none) written by `write`,
-    /// which may write more in the same transaction.
+    /// which may write more in the same transaction. When `write` fails nothing is announced,
+    /// not even on the live bus: the caller reports the failure and its source tries again.
     pub fn publish_with(
         &self,
         event: Event,
         webhook: Option<&WebhookConfig>,
         token: &str,
         write: impl FnOnce(&OutboxRepo, &[OutboxRow]) -> Result<(), StoreError>,
-    ) -> bool {
-        let rows = self.webhooks.rows_for(&event, webhook, token);
-        let mut wrote = false;
-        match write(self.dispatcher.repo(), &rows) {
-            Ok(()) if rows.is_empty() => {}
-            Ok(()) => {
-                wrote = true;
-                let endpoints: std::collections::BTreeSet<&str> =
-                    rows.iter().map(|r| r.endpoint.as_str()).collect();
-                for e in endpoints {
-                    self.dispatcher.nudge(e);
-                }
-            }
-            Err(e) => {
-                tracing::error!(instance = %event.instance, error = %e, "could not queue webhook rows")
-            }
-        }
+    ) -> Result<bool, StoreError> {
+        let wrote = self.queue(&event, webhook, token, write)?;
         self.bus.publish(event);
-        wrote
+        Ok(wrote)
+    }
+
+    fn queue(
+        &self,
+        event: &Event,
+        webhook: Option<&WebhookConfig>,
+        token: &str,
+        write: impl FnOnce(&OutboxRepo, &[OutboxRow]) -> Result<(), StoreError>,
+    ) -> Result<bool, StoreError> {
+        let rows = self.webhooks.rows_for(event, webhook, token);
+        write(self.dispatcher.repo(), &rows)?;
+        let endpoints: std::collections::BTreeSet<&str> =
+            rows.iter().map(|r| r.endpoint.as_str()).collect();
+        for e in endpoints {
+            self.dispatcher.nudge(e);
+        }
+        Ok(!rows.is_empty())
     }
 
     /// Removes everything an instance stored: its trees, its record, its loopback number.

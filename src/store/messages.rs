@@ -64,6 +64,28 @@ impl MessageRepo {
             .map_err(|e| StoreError::Sled(sled::Error::Unsupported(format!("{e:?}"))))
     }
 
+    /// Marks a message id as handled (an edit or a delete, which are not stored as records) and
+    /// writes the outbox rows announcing it, in one sled transaction, so a redelivery is found
+    /// by [`contains`](Self::contains) and announced once.
+    pub fn mark_announced(
+        &self,
+        outbox: &OutboxRepo,
+        rows: &[OutboxRow],
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let rows = outbox.encoded(rows)?;
+        (&self.ids, outbox.tree())
+            .transaction(|(i, o)| {
+                // An empty key points at no record: `get` and `update` see nothing.
+                i.insert(id.as_bytes(), &[][..])?;
+                for (k, v) in &rows {
+                    o.insert(k.as_slice(), v.as_slice())?;
+                }
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| StoreError::Sled(sled::Error::Unsupported(format!("{e:?}"))))
+    }
+
     /// Whether a message with this id is stored (engines may deliver a message twice).
     pub fn contains(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self.ids.contains_key(id.as_bytes())?)
