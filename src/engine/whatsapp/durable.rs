@@ -9,7 +9,8 @@
 //! [`EngineEvent::DurableMessages`] and waits for the actor's signal that the records are stored
 //! and the outbox rows flushed (`Store::sync`). If the actor is gone, the flush failed, or the
 //! wait exceeds [`COMMIT_WAIT`], it returns `Err`: no ack, and the server redelivers the batch on
-//! the next connection (the crate replays it from its buffered copy). The actor skips ids it
+//! the next connection (the crate replays it from its buffered copy), which the supervisor
+//! opens at once (with backoff while it keeps happening). The actor skips ids it
 //! already stored, so a replay is harmless.
 //!
 //! The crate then dispatches the same batch as `Event::Messages` with `hook_committed` set; the
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use whatsapp_rust::Client;
 use whatsapp_rust::types::durability_hook::{InboundDurabilityHook, InboundMessage as WaInbound};
 
@@ -34,6 +35,9 @@ const COMMIT_WAIT: Duration = Duration::from_secs(30);
 pub(super) struct DurableInbound {
     pub instance: String,
     pub events: mpsc::Sender<EngineEvent>,
+    /// Told when an ack is withheld: the supervisor then reconnects, because the server only
+    /// redelivers on a new connection.
+    pub withheld: Arc<Notify>,
 }
 
 /// Our view of one decrypted message, `None` for kinds we do not handle (those are acked
@@ -84,7 +88,11 @@ impl InboundDurabilityHook for DurableInbound {
             return Ok(());
         }
         let n = messages.len();
-        match tokio::time::timeout(COMMIT_WAIT, self.commit(messages)).await {
+        let result = tokio::time::timeout(COMMIT_WAIT, self.commit(messages)).await;
+        if !matches!(result, Ok(Ok(()))) {
+            self.withheld.notify_one();
+        }
+        match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
                 tracing::warn!(instance = %self.instance, messages = n, error = %e, "inbound batch not stored; withholding the ack");
@@ -111,6 +119,7 @@ mod tests {
         let hook = DurableInbound {
             instance: "t".into(),
             events,
+            withheld: Arc::new(Notify::new()),
         };
         (hook, rx)
     }

@@ -20,7 +20,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use whatsapp_rust::Client;
 use whatsapp_rust::bot::{Bot, BotHandle};
 use whatsapp_rust::pair_code::PairCodeOptions;
@@ -64,6 +64,9 @@ pub(super) enum End {
     Finished,
     /// The watchdog cut a silent connection.
     Silent,
+    /// An inbound batch could not be made durable, so its ack was withheld: the server
+    /// redelivers it only on a new connection.
+    Withheld,
     /// The session asked to stop.
     Stopped(Stop),
 }
@@ -84,13 +87,15 @@ impl Supervisor {
                 return;
             }
             let bridge = Bridge::new(self.instance.clone(), self.events.clone());
-            let end = match self.build(&bridge).await {
+            let withheld = Arc::new(Notify::new());
+            let end = match self.build(&bridge, &withheld).await {
                 Ok(bot) => {
                     let mut handle = bot.spawn();
                     let client = handle.client();
                     bridge.attach(&client);
                     self.set_current(Some(client.clone()));
-                    let (end, finished) = self.watch(&mut handle, &client, &bridge).await;
+                    let (end, finished) =
+                        self.watch(&mut handle, &client, &bridge, &withheld).await;
                     self.set_current(None);
                     if end == End::Stopped(Stop::Logout) {
                         let _ = tokio::time::timeout(STOP_GRACE, client.logout()).await;
@@ -156,7 +161,7 @@ impl Supervisor {
         }
     }
 
-    async fn build(&self, bridge: &Arc<Bridge>) -> anyhow::Result<Bot> {
+    async fn build(&self, bridge: &Arc<Bridge>, withheld: &Arc<Notify>) -> anyhow::Result<Bot> {
         let paired = self.backend.is_paired()?;
         let mut builder = Bot::builder()
             .with_backend_arc(self.backend.clone())
@@ -168,6 +173,7 @@ impl Supervisor {
             .with_inbound_durability_hook(DurableInbound {
                 instance: self.instance.clone(),
                 events: self.events.clone(),
+                withheld: withheld.clone(),
             });
         if let Some(v) = self.config.version {
             builder = builder.with_version(v);
@@ -193,6 +199,7 @@ impl Supervisor {
         handle: &mut BotHandle,
         client: &Arc<Client>,
         bridge: &Bridge,
+        withheld: &Notify,
     ) -> (End, bool) {
         let silence = self.config.watchdog;
         let mut tick = tokio::time::interval((silence / 4).max(Duration::from_millis(50)));
@@ -200,6 +207,10 @@ impl Supervisor {
         loop {
             tokio::select! {
                 _ = &mut *handle => return (End::Finished, true),
+                _ = withheld.notified() => {
+                    tracing::warn!(instance = %self.instance, "an inbound batch was not stored; reconnecting so WhatsApp redelivers it");
+                    return (End::Withheld, false);
+                }
                 changed = self.stop.changed() => {
                     if changed.is_err() {
                         return (End::Stopped(Stop::Close), false);
@@ -255,18 +266,21 @@ pub(super) fn decide(facts: &Facts, end: End, failures: &mut u32, config: &WaCon
     }
     let reason = match (end, &facts.last_error) {
         (End::Silent, _) => "connection silent past the watchdog".to_string(),
+        (End::Withheld, _) => "inbound messages could not be stored".to_string(),
         (_, Some(e)) => e.clone(),
         (_, None) if facts.connected => "connection ended".to_string(),
         (_, None) => "could not connect to ZAPGATE_WA_URL".to_string(),
     };
-    if facts.paired || facts.qr_exhausted {
+    // Counted like failed attempts, not reset by the connection: a store that keeps failing
+    // backs off and ends in `failed` instead of reconnecting every few seconds.
+    if end != End::Withheld && (facts.paired || facts.qr_exhausted) {
         *failures = 0;
         return Next::Again {
             after: Duration::ZERO,
             reason,
         };
     }
-    if facts.connected {
+    if facts.connected && end != End::Withheld {
         *failures = 0;
         return Next::Again {
             after: config.backoff.next(0),
@@ -325,6 +339,28 @@ mod tests {
             Next::Fail(reason) => assert!(reason.contains("3 failed"), "{reason}"),
             other => panic!("expected Fail, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn withheld_acks_reconnect_with_backoff_and_give_up() {
+        let c = config(3);
+        let mut failures = 0;
+        let connected = Facts {
+            connected: true,
+            paired: true,
+            ..Facts::default()
+        };
+        let d1 = delay(decide(&connected, End::Withheld, &mut failures, &c));
+        let d2 = delay(decide(&connected, End::Withheld, &mut failures, &c));
+        assert!(d2 > d1, "{d1:?} then {d2:?}");
+        match decide(&connected, End::Withheld, &mut failures, &c) {
+            Next::Fail(reason) => assert!(reason.contains("could not be stored"), "{reason}"),
+            other => panic!("expected Fail, got {other:?}"),
+        }
+        // A connection that ends normally clears the count.
+        let mut failures = 2;
+        decide(&connected, End::Finished, &mut failures, &c);
+        assert_eq!(failures, 0);
     }
 
     #[test]
