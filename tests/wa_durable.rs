@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use common::real::{LOGIN, paired};
 use common::receiver::{Hit, Mode, Receiver};
 use common::{KEY, TestServer};
 use nix::sys::signal::{Signal, kill};
@@ -35,8 +36,6 @@ use wa_mock::WaMock;
 use zapgate::store::Store;
 use zapgate::store::messages::MessageRepo;
 
-/// The first login after pairing waits ~10 s for the phone's app-state key.
-const LOGIN: Duration = Duration::from_secs(60);
 const INBOX: &str = "15557780001";
 const CONTACT: &str = "15557780099";
 const BURST: usize = 12;
@@ -47,34 +46,6 @@ async fn wait_until(what: &str, within: Duration, mut ok: impl AsyncFnMut() -> b
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-}
-
-/// Creates the instance, has the mock phone scan its QR, waits until open. Returns its id.
-async fn paired(s: &TestServer, mock: &WaMock, name: &str, phone: &str) -> String {
-    let (status, created) = s
-        .post(
-            "/instance/create",
-            Some(KEY),
-            json!({"instanceName": name, "integration": "WHATSAPP-BAILEYS", "qrcode": true}),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let code = match created["qrcode"]["code"].as_str() {
-        Some(c) => c.to_string(),
-        None => {
-            let (_, qr) = s.get(&format!("/instance/connect/{name}"), Some(KEY)).await;
-            qr["code"].as_str().expect("a QR code").to_string()
-        }
-    };
-    mock.scan(&code, Some(phone)).await.expect("scan");
-    wait_until(&format!("{name} open"), LOGIN, async || {
-        s.state(name).await == "open"
-    })
-    .await;
-    created["instance"]["instanceId"]
-        .as_str()
-        .expect("instanceId")
-        .to_string()
 }
 
 /// Every `messages.upsert` webhook seen so far, by message id.

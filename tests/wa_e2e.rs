@@ -14,55 +14,12 @@ mod common;
 
 use std::time::Duration;
 
+use common::real::{LOGIN, paired};
 use common::{KEY, TestServer, expect_event};
 use serde_json::{Value, json};
 use wa_mock::WaMock;
 use zapgate::store::Store;
 use zapgate::store::messages::MessageRepo;
-
-/// The first login after pairing waits ~10 s for an app-state key the mock phone never sends.
-const LOGIN: Duration = Duration::from_secs(60);
-
-async fn wait_state(s: &TestServer, name: &str, want: &str, within: Duration) {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut last = String::new();
-    while tokio::time::Instant::now() < deadline {
-        last = s.state(name).await;
-        if last == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{name} never reached {want}; last state {last}");
-}
-
-/// Creates a WHATSAPP-BAILEYS instance, shows its QR, has the mock phone `phone` scan it, and
-/// waits until it is open. Returns the instance id.
-async fn paired(s: &TestServer, mock: &WaMock, name: &str, phone: &str) -> String {
-    let (status, created) = s
-        .post(
-            "/instance/create",
-            Some(KEY),
-            json!({"instanceName": name, "integration": "WHATSAPP-BAILEYS", "qrcode": true}),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["instance"]["instanceId"]
-        .as_str()
-        .expect("instanceId")
-        .to_string();
-    let code = match created["qrcode"]["code"].as_str() {
-        Some(c) => c.to_string(),
-        None => {
-            let (_, qr) = s.get(&format!("/instance/connect/{name}"), Some(KEY)).await;
-            qr["code"].as_str().expect("a QR code").to_string()
-        }
-    };
-    let p = mock.scan(&code, Some(phone)).await.expect("scan");
-    assert_eq!(p.phone, phone);
-    wait_state(s, name, "open", LOGIN).await;
-    id
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qr_pair_send_receive_then_remote_logout_wipes_keys_keeps_history() {
@@ -133,7 +90,7 @@ async fn qr_pair_send_receive_then_remote_logout_wipes_keys_keeps_history() {
     // The phone unlinks alice's device.
     assert!(mock.logout("15557770001"));
     expect_event(&mut alice_events, |e| e["event"] == "logout.instance").await;
-    wait_state(&s, "alice", "close", LOGIN).await;
+    s.wait_state_within("alice", "close", LOGIN).await;
     assert_eq!(s.state("bob").await, "open");
 
     let dir = s.stop().await;
@@ -188,8 +145,8 @@ async fn sessions_survive_a_sigkill_and_log_in_again_without_qr() {
 
     let dir = s.kill().await;
     let s = TestServer::start_in(&dir.path, &env).await;
-    wait_state(&s, "carol", "open", LOGIN).await;
-    wait_state(&s, "dave", "open", LOGIN).await;
+    s.wait_state_within("carol", "open", LOGIN).await;
+    s.wait_state_within("dave", "open", LOGIN).await;
     let stats = mock.stats();
     assert!(stats.logins >= logins_before + 2, "{stats:?}");
     assert!(

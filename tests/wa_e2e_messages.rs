@@ -8,56 +8,13 @@
 
 mod common;
 
-use std::time::Duration;
-
+use common::real::paired;
 use common::{KEY, TestServer, expect_event};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::Receiver;
 use wa_mock::WaMock;
 use zapgate::store::Store;
 use zapgate::store::messages::MessageRepo;
-
-/// The first login after pairing waits ~10 s for an app-state key the mock phone never sends.
-const LOGIN: Duration = Duration::from_secs(60);
-
-async fn wait_state(s: &TestServer, name: &str, want: &str) {
-    let deadline = tokio::time::Instant::now() + LOGIN;
-    let mut last = String::new();
-    while tokio::time::Instant::now() < deadline {
-        last = s.state(name).await;
-        if last == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{name} never reached {want}; last state {last}");
-}
-
-/// Creates a WHATSAPP-BAILEYS instance, has the mock phone `phone` scan its QR, waits until open.
-async fn paired(s: &TestServer, mock: &WaMock, name: &str, phone: &str) -> String {
-    let (status, created) = s
-        .post(
-            "/instance/create",
-            Some(KEY),
-            json!({"instanceName": name, "integration": "WHATSAPP-BAILEYS", "qrcode": true}),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["instance"]["instanceId"]
-        .as_str()
-        .expect("instanceId")
-        .to_string();
-    let code = match created["qrcode"]["code"].as_str() {
-        Some(c) => c.to_string(),
-        None => {
-            let (_, qr) = s.get(&format!("/instance/connect/{name}"), Some(KEY)).await;
-            qr["code"].as_str().expect("a QR code").to_string()
-        }
-    };
-    mock.scan(&code, Some(phone)).await.expect("scan");
-    wait_state(s, name, "open").await;
-    id
-}
 
 const ALICE: &str = "15557780001";
 const BOB: &str = "15557780002";

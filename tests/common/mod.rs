@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+pub mod real;
 pub mod receiver;
 
 use futures_util::StreamExt;
@@ -182,7 +183,11 @@ impl TestServer {
 
     /// Polls connectionState until it reads `want` or the deadline passes.
     pub async fn wait_state(&self, name: &str, want: &str) {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
+        self.wait_state_within(name, want, DEADLINE).await
+    }
+
+    pub async fn wait_state_within(&self, name: &str, want: &str, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
         let mut last = String::new();
         while tokio::time::Instant::now() < deadline {
             last = self.state(name).await;
