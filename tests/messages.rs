@@ -482,6 +482,55 @@ async fn send_to(s: &TestServer, from: &str, to: &str, text: &str) -> Value {
     sent
 }
 
+/// Mobile numbers in Brazil gained a ninth digit that older accounts lack, and Evolution strips
+/// it from numbers outside area codes 11-30: a number written either way reaches the account
+/// under the form it was registered with.
+#[tokio::test]
+async fn ninth_digit_numbers_reach_the_registered_account() {
+    let s = TestServer::start(&[]).await;
+    // An older Rio account (no ninth digit), a newer Belo Horizonte one (with it), a sender.
+    s.paired_loopback("rio", "552187654321").await;
+    s.paired_loopback("bh", "5531987654321").await;
+    s.paired_loopback("sp", "5511987654321").await;
+    let mut rio = s.events("instance=rio&events=MESSAGES_UPSERT").await;
+    let mut bh = s.events("instance=bh&events=MESSAGES_UPSERT").await;
+
+    let (status, numbers) = s
+        .post(
+            "/chat/whatsappNumbers/sp",
+            Some(KEY),
+            json!({"numbers": ["+55 (21) 98765-4321", "5531987654321", "5531987650000"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{numbers}");
+    assert_eq!(
+        numbers,
+        json!([
+            {"jid": "552187654321@s.whatsapp.net", "exists": true, "number": "+55 (21) 98765-4321"},
+            {"jid": "5531987654321@s.whatsapp.net", "exists": true, "number": "5531987654321"},
+            {"jid": "553187650000@s.whatsapp.net", "exists": false, "number": "5531987650000"},
+        ])
+    );
+
+    for (number, to, rx) in [
+        ("+55 21 98765-4321", "552187654321", &mut rio),
+        ("5531987654321", "5531987654321", &mut bh),
+    ] {
+        let (status, sent) = s
+            .post(
+                "/message/sendText/sp",
+                Some(KEY),
+                json!({"number": number, "text": "oi"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{sent}");
+        assert_eq!(sent["key"]["remoteJid"], jid(to));
+        let got = next_upsert(rx).await;
+        assert_eq!(got["key"]["id"], sent["key"]["id"]);
+        assert_eq!(got["key"]["remoteJid"], jid("5511987654321"));
+    }
+}
+
 #[tokio::test]
 async fn profiles_privacy_and_blocking() {
     let s = two_paired().await;

@@ -350,6 +350,39 @@ async fn profiles_privacy_and_blocking_through_the_real_engine() {
         ])
     );
 
+    // Brazil's ninth digit: an account registered without it (an older Rio number) is found
+    // from the number written with it, and a message to that number reaches the account.
+    const RIO: &str = "552187654321";
+    let (status, numbers) = s
+        .post(
+            "/chat/whatsappNumbers/alice",
+            Some(KEY),
+            json!({"numbers": [RIO]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{numbers}");
+    let (status, numbers) = s
+        .post(
+            "/chat/whatsappNumbers/alice",
+            Some(KEY),
+            json!({"numbers": ["+55 (21) 98765-4321"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{numbers}");
+    assert_eq!(
+        numbers,
+        json!([{"jid": format!("{RIO}@s.whatsapp.net"), "exists": true, "number": "+55 (21) 98765-4321"}])
+    );
+    let (status, sent) = s
+        .post(
+            "/message/sendText/alice",
+            Some(KEY),
+            json!({"number": "5521987654321", "text": "oi"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent["key"]["remoteJid"], format!("{RIO}@s.whatsapp.net"));
+
     let (status, pic) = s
         .post(
             "/chat/fetchProfilePictureUrl/alice",

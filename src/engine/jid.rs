@@ -30,7 +30,51 @@ pub fn to_jid(number: &str) -> Option<String> {
     if digits.is_empty() {
         return None;
     }
-    Some(format!("{digits}@{USER_SERVER}"))
+    Some(format!("{}@{USER_SERVER}", canonical_number(&digits)))
+}
+
+/// The form Evolution gives a number in the countries whose mobile numbers gained a digit that
+/// older WhatsApp accounts do not have: Mexico (`52 1 …`) and Argentina (`54 9 …`) drop it;
+/// Brazil (`55 DD 9 ….….`) drops it outside area codes 11–30 for numbers that start with 7–9.
+/// Which form an account really has is settled by asking WhatsApp ([`number_variants`]).
+pub fn canonical_number(digits: &str) -> String {
+    let b = digits.as_bytes();
+    if b.len() == 13 && (digits.starts_with("52") || digits.starts_with("54")) {
+        return format!("{}{}", &digits[..2], &digits[3..]);
+    }
+    if b.len() == 13 && digits.starts_with("55") {
+        let ddd: u32 = digits[2..4].parse().unwrap_or(0);
+        let first = b[5] - b'0';
+        if ddd >= 31 && first >= 7 {
+            return format!("{}{}", &digits[..4], &digits[5..]);
+        }
+    }
+    digits.to_string()
+}
+
+/// The user parts a number may be registered under, the given one first: with and without the
+/// extra mobile digit in Brazil, Mexico and Argentina; just the number elsewhere.
+pub fn number_variants(user: &str) -> Vec<String> {
+    let mut out = vec![user.to_string()];
+    let mut add = |v: String| {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    };
+    if !user.bytes().all(|c| c.is_ascii_digit()) {
+        return out;
+    }
+    match (user.get(..2), user.len()) {
+        (Some("55"), 12) => add(format!("{}9{}", &user[..4], &user[4..])),
+        (Some("55"), 13) if user.as_bytes()[4] == b'9' => {
+            add(format!("{}{}", &user[..4], &user[5..]))
+        }
+        (Some("52"), 12) => add(format!("521{}", &user[2..])),
+        (Some("54"), 12) => add(format!("549{}", &user[2..])),
+        (Some("52" | "54"), 13) => add(format!("{}{}", &user[..2], &user[3..])),
+        _ => {}
+    }
+    out
 }
 
 /// The user part of a JID without its device suffix (`5511...:3@s.whatsapp.net` -> `5511...`).
@@ -55,6 +99,48 @@ mod tests {
             Some("120363025246125486@g.us")
         );
         assert_eq!(to_jid("abc"), None);
+        // Evolution's ninth-digit rules.
+        assert_eq!(
+            to_jid("5531987654321").as_deref(),
+            Some("553187654321@s.whatsapp.net")
+        );
+        assert_eq!(
+            to_jid("5531912345678").as_deref(),
+            Some("5531912345678@s.whatsapp.net")
+        );
+        assert_eq!(
+            to_jid("5521987654321").as_deref(),
+            Some("5521987654321@s.whatsapp.net")
+        );
+        assert_eq!(
+            to_jid("5215512345678").as_deref(),
+            Some("525512345678@s.whatsapp.net")
+        );
+        assert_eq!(
+            to_jid("5491112345678").as_deref(),
+            Some("541112345678@s.whatsapp.net")
+        );
+        assert_eq!(
+            to_jid("15550001111").as_deref(),
+            Some("15550001111@s.whatsapp.net")
+        );
+        assert_eq!(
+            number_variants("553187654321"),
+            ["553187654321", "5531987654321"]
+        );
+        assert_eq!(
+            number_variants("5521987654321"),
+            ["5521987654321", "552187654321"]
+        );
+        assert_eq!(
+            number_variants("525512345678"),
+            ["525512345678", "5215512345678"]
+        );
+        assert_eq!(
+            number_variants("541112345678"),
+            ["541112345678", "5491112345678"]
+        );
+        assert_eq!(number_variants("15550001111"), ["15550001111"]);
         assert_eq!(to_jid("@x"), None);
         assert_eq!(user_of("551199:3@s.whatsapp.net"), "551199");
     }

@@ -287,6 +287,13 @@ impl LoopbackSession {
 }
 
 impl Network {
+    /// The form `phone` is registered under on this network (see `jid::number_variants`).
+    fn registered(&self, phone: &str) -> Option<String> {
+        super::jid::number_variants(phone)
+            .into_iter()
+            .find(|v| self.owner_of(v).is_some())
+    }
+
     fn owner_of(&self, phone: &str) -> Option<Uuid> {
         self.directory
             .get(phone.as_bytes())

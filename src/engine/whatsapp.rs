@@ -15,6 +15,7 @@ pub mod cert_probe;
 mod convert;
 mod durable;
 mod groups;
+mod recipients;
 mod supervisor;
 
 use std::sync::{Arc, Mutex};
@@ -31,9 +32,9 @@ use whatsapp_rust::waproto::whatsapp as wa;
 use whatsapp_rust::{Client, Jid, RevokeType, UploadOptions};
 
 pub use backoff::Backoff;
+use recipients::Recipients;
 use supervisor::{Stop, Supervisor};
 
-use super::jid::user_of;
 use super::{
     Engine, EngineError, Media, MediaKind, MediaRef, MessageContent, MessageKey, NumberCheck,
     Outgoing, OutgoingMessage, Presence, Privacy, PrivacyValue, Profile, SentMessage, Session,
@@ -102,6 +103,7 @@ impl Engine for WhatsAppEngine {
             stop: stop_tx,
             current,
             task: Mutex::new(Some(task)),
+            recipients: Recipients::default(),
         }))
     }
 }
@@ -113,6 +115,7 @@ struct WaSession {
     /// The client of the current attempt, `None` between attempts.
     current: Arc<Mutex<Option<Arc<Client>>>>,
     task: Mutex<Option<JoinHandle<()>>>,
+    recipients: Recipients,
 }
 
 impl WaSession {
@@ -197,7 +200,11 @@ impl Session for WaSession {
     fn send(&self, msg: OutgoingMessage) -> BoxFuture<'_, Result<SentMessage, EngineError>> {
         Box::pin(async move {
             let client = self.client()?;
-            let jid = parse_jid(&msg.to)?;
+            let jid = self
+                .recipients
+                .resolve(&client, parse_jid(&msg.to)?)
+                .await?;
+            let to = jid.to_string();
             let content = match msg.content {
                 Outgoing::Reaction { key, emoji } => {
                     let sent = client
@@ -206,7 +213,7 @@ impl Session for WaSession {
                         .map_err(|e| failed("reaction")(e.to_string()))?;
                     return Ok(SentMessage {
                         id: sent.message_id,
-                        remote_jid: msg.to,
+                        remote_jid: to.clone(),
                         timestamp: unix_now(),
                         content: MessageContent::Reaction { key, text: emoji },
                     });
@@ -223,7 +230,7 @@ impl Session for WaSession {
                         .map_err(|e| failed("poll")(e.to_string()))?;
                     return Ok(SentMessage {
                         id: sent.message_id,
-                        remote_jid: msg.to,
+                        remote_jid: to.clone(),
                         timestamp: unix_now(),
                         content: MessageContent::Poll {
                             name,
@@ -249,7 +256,7 @@ impl Session for WaSession {
                 .map_err(|e| failed("send")(e.to_string()))?;
             Ok(SentMessage {
                 id: sent.message_id,
-                remote_jid: msg.to,
+                remote_jid: to.clone(),
                 timestamp: unix_now(),
                 content,
             })
@@ -332,27 +339,7 @@ impl Session for WaSession {
     ) -> BoxFuture<'_, Result<Vec<NumberCheck>, EngineError>> {
         Box::pin(async move {
             let client = self.client()?;
-            let jids: Vec<Jid> = numbers
-                .iter()
-                .map(|n| Jid::pn(user_of(n).to_string()))
-                .collect();
-            let found = client
-                .contacts()
-                .is_on_whatsapp(&jids)
-                .await
-                .map_err(|e| failed("number check")(e.to_string()))?;
-            Ok(numbers
-                .into_iter()
-                .zip(jids)
-                .map(|(number, jid)| {
-                    let hit = found.iter().find(|r| r.jid.user == jid.user);
-                    NumberCheck {
-                        number,
-                        jid: hit.map_or_else(|| jid.to_string(), |r| r.jid.to_string()),
-                        exists: hit.is_some_and(|r| r.is_registered),
-                    }
-                })
-                .collect())
+            self.recipients.check(&client, numbers).await
         })
     }
 

@@ -213,11 +213,12 @@ impl LoopbackSession {
         }];
         for p in &new.participants {
             let Some(jid) = to_jid(p) else { continue };
-            let jid = user_jid(user_of(&jid));
             // Numbers that are not on the network are left out, as WhatsApp does.
-            if self.net.owner_of(user_of(&jid)).is_some()
-                && !participants.iter().any(|q| q.id == jid)
-            {
+            let Some(phone) = self.net.registered(user_of(&jid)) else {
+                continue;
+            };
+            let jid = user_jid(&phone);
+            if !participants.iter().any(|q| q.id == jid) {
                 participants.push(GroupParticipant {
                     id: jid,
                     admin: None,
@@ -256,7 +257,10 @@ impl LoopbackSession {
             let caller_super = g.role_of(me) == Some(Some(Admin::SuperAdmin));
             let mut results = Vec::with_capacity(targets.len());
             for t in targets {
-                let jid = to_jid(&t).map_or(t, |j| user_jid(user_of(&j)));
+                let jid = to_jid(&t).map_or(t, |j| {
+                    let phone = user_of(&j);
+                    user_jid(&net.registered(phone).unwrap_or_else(|| phone.to_string()))
+                });
                 let status = apply(g, action, &jid, caller_super, |j| {
                     net.owner_of(user_of(j)).is_some()
                 });

@@ -77,16 +77,15 @@ impl LoopbackSession {
         context: Context,
     ) -> Result<SentMessage, EngineError> {
         let (from, from_jid) = self.own_jid()?;
-        let to_phone = user_of(to).to_string();
-        if self.net.owner_of(&to_phone).is_none() {
+        let Some(to_phone) = self.net.registered(user_of(to)) else {
             return Err(EngineError::NotOnWhatsApp {
                 jid: to.to_string(),
-                number: to_phone,
+                number: user_of(to).to_string(),
             });
-        }
+        };
         let sent = SentMessage {
             id: new_message_id(),
-            remote_jid: to.to_string(),
+            remote_jid: format!("{to_phone}@{USER_SERVER}"),
             timestamp: unix_now(),
             content: content.clone(),
         };
@@ -233,7 +232,9 @@ impl Session for LoopbackSession {
                 .into_iter()
                 .map(|n| {
                     let jid = to_jid(&n).unwrap_or_else(|| format!("{n}@{USER_SERVER}"));
-                    let exists = self.net.owner_of(user_of(&jid)).is_some();
+                    let found = self.net.registered(user_of(&jid));
+                    let exists = found.is_some();
+                    let jid = found.map_or(jid, |p| format!("{p}@{USER_SERVER}"));
                     NumberCheck {
                         number: n,
                         jid,

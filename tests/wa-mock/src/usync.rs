@@ -45,8 +45,16 @@ pub fn handle(conn: &Conn, node: &Node) -> Node {
                 .collect();
             (!digits.is_empty()).then(|| Jid::pn(digits))
         });
-        let Some(asked) = asked else { continue };
+        let Some(mut asked) = asked else { continue };
         if asked.server == Server::Pn {
+            // Like WhatsApp, a mobile number written with or without the digit Brazil, Mexico
+            // and Argentina added resolves to the account that exists under the other form.
+            if let Some(other) = other_form(&asked.user)
+                .filter(|o| reg.account_for(&Jid::pn(o.as_str())).is_some())
+                .filter(|_| reg.account_for(&asked).is_none())
+            {
+                asked = Jid::pn(other);
+            }
             reg.account_mut(&asked.user);
         }
         let Some(account) = reg.account_for(&asked) else {
@@ -155,4 +163,20 @@ fn devices(account: &Account) -> Node {
                 .build(),
         ])
         .build()
+}
+
+/// The same mobile number with the added digit removed or put back: Brazil's `9` after the area
+/// code, Mexico's `1` and Argentina's `9` after the country code.
+fn other_form(user: &str) -> Option<String> {
+    if !user.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    match (&user[..2.min(user.len())], user.len()) {
+        ("55", 12) => Some(format!("{}9{}", &user[..4], &user[4..])),
+        ("55", 13) if &user[4..5] == "9" => Some(format!("{}{}", &user[..4], &user[5..])),
+        ("52", 12) => Some(format!("521{}", &user[2..])),
+        ("54", 12) => Some(format!("549{}", &user[2..])),
+        ("52" | "54", 13) => Some(format!("{}{}", &user[..2], &user[3..])),
+        _ => None,
+    }
 }
