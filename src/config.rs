@@ -101,6 +101,15 @@ pub struct Config {
     )]
     pub loopback_qr_interval_ms: u64,
 
+    /// LOOPBACK: how long sent media stays downloadable, in seconds (then it is gone, like an
+    /// expired WhatsApp media link, and its space is reclaimed).
+    #[arg(
+        long,
+        env = "ZAPGATE_LOOPBACK_MEDIA_RETENTION_SECS",
+        default_value_t = 86_400
+    )]
+    pub loopback_media_retention_secs: u64,
+
     /// Send every matching event to `WEBHOOK_GLOBAL_URL` too (per-event switches:
     /// `WEBHOOK_EVENTS_<NAME>=true`).
     #[arg(long, env = "WEBHOOK_GLOBAL_ENABLED", value_parser = BoolishValueParser::new(), default_value = "false")]

@@ -46,6 +46,7 @@ pub fn build_state(
         LoopbackConfig {
             qr_interval: Duration::from_millis(config.loopback_qr_interval_ms.max(10)),
             autopair: config.loopback_autopair_ms.map(Duration::from_millis),
+            media_retention: Duration::from_secs(config.loopback_media_retention_secs.max(1)),
         },
     )?;
     let whatsapp = engine::whatsapp::WhatsAppEngine::new(engine::whatsapp::WaConfig {

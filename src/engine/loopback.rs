@@ -40,6 +40,8 @@ pub struct LoopbackConfig {
     pub qr_interval: Duration,
     /// Pair automatically after showing a QR this long.
     pub autopair: Option<Duration>,
+    /// How long sent media stays downloadable.
+    pub media_retention: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +83,7 @@ impl LoopbackEngine {
         Ok(LoopbackEngine {
             net: Arc::new(Network {
                 directory: store.tree("loopback")?,
-                book: Book::open(&store)?,
+                book: Book::open(&store, config.media_retention)?,
                 groups: groups::GroupTable::open(&store)?,
                 store,
                 accounts: Mutex::new(HashMap::new()),

@@ -163,7 +163,7 @@ impl Session for LoopbackSession {
             let content = match msg.content.into_content() {
                 Ok(content) => content,
                 Err(media) => {
-                    let blob = self.net.book.upload(&media.data)?;
+                    let blob = self.net.book.upload_expiring(&media.data)?;
                     let len = media.data.len() as u64;
                     MessageContent::Media(media.uploaded(blob, len))
                 }
