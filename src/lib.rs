@@ -172,7 +172,13 @@ pub async fn run(
     {
         tracing::warn!("some sessions did not close within the grace period");
     }
-    store.close().await;
+    // Bounded too: the signal handlers keep the OS from ending a process stuck in a flush.
+    if tokio::time::timeout(SHUTDOWN_GRACE, store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the final flush did not finish within the grace period");
+    }
     Ok(())
 }
 

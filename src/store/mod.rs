@@ -180,11 +180,15 @@ async fn flusher(
     mut stop: oneshot::Receiver<()>,
 ) {
     loop {
-        let first = tokio::select! {
+        let (first, last) = tokio::select! {
             biased;
-            _ = &mut stop => return,
+            // Barriers queued before the stop get one last flush instead of an error.
+            _ = &mut stop => match rx.try_recv() {
+                Ok(first) => (first, true),
+                Err(_) => return,
+            },
             next = rx.recv() => match next {
-                Some(first) => first,
+                Some(first) => (first, false),
                 None => return,
             },
         };
@@ -202,6 +206,9 @@ async fn flusher(
                 Ok(()) => Ok(()),
                 Err(e) => Err(StoreError::Sled(sled::Error::Unsupported(e.to_string()))),
             });
+        }
+        if last {
+            return;
         }
     }
 }
