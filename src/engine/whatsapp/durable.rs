@@ -17,6 +17,7 @@
 //! [`bridge`](super::bridge) ignores such batches so nothing reaches the instance twice.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -38,6 +39,8 @@ pub(super) struct DurableInbound {
     /// Told when an ack is withheld: the supervisor then reconnects, because the server only
     /// redelivers on a new connection.
     pub withheld: Arc<Notify>,
+    /// Set when a batch is stored, so the supervisor tells a broken store from a slow one.
+    pub committed: Arc<AtomicBool>,
 }
 
 /// Our view of one decrypted message, `None` for kinds we do not handle (those are acked
@@ -89,7 +92,9 @@ impl InboundDurabilityHook for DurableInbound {
         }
         let n = messages.len();
         let result = tokio::time::timeout(COMMIT_WAIT, self.commit(messages)).await;
-        if !matches!(result, Ok(Ok(()))) {
+        if matches!(result, Ok(Ok(()))) {
+            self.committed.store(true, Ordering::Relaxed);
+        } else {
             self.withheld.notify_one();
         }
         match result {
@@ -120,6 +125,7 @@ mod tests {
             instance: "t".into(),
             events,
             withheld: Arc::new(Notify::new()),
+            committed: Arc::new(AtomicBool::new(false)),
         };
         (hook, rx)
     }

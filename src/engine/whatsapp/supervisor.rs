@@ -17,6 +17,7 @@
 //! never share the store, and before `LoggedOut` is reported, so the instance can wipe the keys
 //! without a late write bringing them back.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -88,7 +89,8 @@ impl Supervisor {
             }
             let bridge = Bridge::new(self.instance.clone(), self.events.clone());
             let withheld = Arc::new(Notify::new());
-            let end = match self.build(&bridge, &withheld).await {
+            let committed = Arc::new(AtomicBool::new(false));
+            let end = match self.build(&bridge, &withheld, &committed).await {
                 Ok(bot) => {
                     let mut handle = bot.spawn();
                     let client = handle.client();
@@ -96,6 +98,9 @@ impl Supervisor {
                     self.set_current(Some(client.clone()));
                     let (end, finished) =
                         self.watch(&mut handle, &client, &bridge, &withheld).await;
+                    // A stop asked meanwhile wins over how the client ended (a logout must
+                    // still unlink the device).
+                    let end = self.stop_requested().map_or(end, End::Stopped);
                     self.set_current(None);
                     if end == End::Stopped(Stop::Logout) {
                         let _ = tokio::time::timeout(STOP_GRACE, client.logout()).await;
@@ -111,6 +116,11 @@ impl Supervisor {
                     End::Finished
                 }
             };
+            // Withheld acks count towards `failed` only while no batch gets stored: one slow
+            // commit on a healthy connection starts the count over.
+            if end == End::Withheld && committed.load(Ordering::Relaxed) {
+                failures = 0;
+            }
             let next = decide(&bridge.facts(), end, &mut failures, &self.config);
             match next {
                 Next::LoggedOut(code, reason) => {
@@ -161,7 +171,12 @@ impl Supervisor {
         }
     }
 
-    async fn build(&self, bridge: &Arc<Bridge>, withheld: &Arc<Notify>) -> anyhow::Result<Bot> {
+    async fn build(
+        &self,
+        bridge: &Arc<Bridge>,
+        withheld: &Arc<Notify>,
+        committed: &Arc<AtomicBool>,
+    ) -> anyhow::Result<Bot> {
         let paired = self.backend.is_paired()?;
         let mut builder = Bot::builder()
             .with_backend_arc(self.backend.clone())
@@ -174,6 +189,7 @@ impl Supervisor {
                 instance: self.instance.clone(),
                 events: self.events.clone(),
                 withheld: withheld.clone(),
+                committed: committed.clone(),
             });
         if let Some(v) = self.config.version {
             builder = builder.with_version(v);
@@ -206,11 +222,8 @@ impl Supervisor {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                biased;
                 _ = &mut *handle => return (End::Finished, true),
-                _ = withheld.notified() => {
-                    tracing::warn!(instance = %self.instance, "an inbound batch was not stored; reconnecting so WhatsApp redelivers it");
-                    return (End::Withheld, false);
-                }
                 changed = self.stop.changed() => {
                     if changed.is_err() {
                         return (End::Stopped(Stop::Close), false);
@@ -218,6 +231,10 @@ impl Supervisor {
                     if let Some(s) = self.stop_requested() {
                         return (End::Stopped(s), false);
                     }
+                }
+                _ = withheld.notified() => {
+                    tracing::warn!(instance = %self.instance, "an inbound batch was not stored; reconnecting so WhatsApp redelivers it");
+                    return (End::Withheld, false);
                 }
                 _ = tick.tick() => {
                     if bridge.facts().connected && is_silent(client, silence) {
