@@ -407,8 +407,9 @@ async fn edits_deletes_receipts_and_presence() {
     assert_eq!(mine["data"]["id"], id);
 }
 
-/// Message ids are chosen by senders: an edit or delete naming a message of another chat must not
-/// touch it. ana aims both at a message bia sent carl; carl announces neither and his copy stays.
+/// Message ids are chosen by senders: an edit or delete naming a message of another chat, or
+/// one its sender did not write, must not touch it. ana aims both at a message bia sent carl and
+/// at one carl sent her; carl announces none of them and his copies stay.
 #[tokio::test]
 async fn edits_and_deletes_cannot_reach_another_chat() {
     let s = two_paired().await;
@@ -450,6 +451,28 @@ async fn edits_and_deletes_cannot_reach_another_chat() {
         .await;
     assert_eq!(del.0, 201, "{}", del.1);
 
+    // In their own chat, ana may not edit or delete what carl wrote either.
+    let carls = send_to(&s, "carl", ANA, "carl's words").await;
+    let not_hers = json!({"id": carls["key"]["id"], "remoteJid": jid(CARL), "fromMe": true});
+    let (status, edit) = s
+        .post(
+            "/chat/updateMessage/ana",
+            Some(KEY),
+            json!({"number": CARL, "key": not_hers, "text": "put in his mouth"}),
+        )
+        .await;
+    // ana's own copy says carl wrote it: refused before anything is sent.
+    assert_eq!(status, 400, "{edit}");
+    let del = s
+        .call(
+            reqwest::Method::DELETE,
+            "/chat/deleteMessageForEveryone/ana",
+            Some(KEY),
+            Some(not_hers),
+        )
+        .await;
+    assert_eq!(del.0, 201, "{}", del.1);
+
     // The next thing carl hears of is ana's marker text: no edit, no delete in between.
     let marker = send_to(&s, "ana", CARL, "marker").await;
     let next = expect_event(&mut carl, |_| true).await;
@@ -467,6 +490,18 @@ async fn edits_and_deletes_cannot_reach_another_chat() {
     assert_eq!(
         quote["contextInfo"]["quotedMessage"]["conversation"],
         "between us"
+    );
+    let (status, quote) = s
+        .post(
+            "/message/sendText/carl",
+            Some(KEY),
+            json!({"number": ANA, "text": "re", "quoted": {"key": {"id": carls["key"]["id"]}}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{quote}");
+    assert_eq!(
+        quote["contextInfo"]["quotedMessage"]["conversation"],
+        "carl's words"
     );
 }
 

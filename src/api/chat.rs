@@ -241,7 +241,11 @@ impl ChatApi {
             kb.remote_jid = Some(required(b.number, "number")?);
         }
         let target: MessageKey = kb.into_key()?;
-        if !target.from_me {
+        // The stored copy, when there is one, says who wrote it better than the body does.
+        let stored_from_me = h
+            .message(&target.id)?
+            .and_then(|r| r["key"]["fromMe"].as_bool());
+        if !target.from_me || stored_from_me == Some(false) {
             return Err(ApiError::BadRequest(
                 "only messages sent by this instance (fromMe) can be edited".into(),
             ));

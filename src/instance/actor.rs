@@ -381,7 +381,7 @@ impl Actor {
             // chat, direction and author with the deleted message's id. The key inside the
             // protocol message is the sender's view (remoteJid = us, fromMe = true).
             MessageContent::Revoke { key: target } => {
-                if !self.targets_this_chat(&target.id, &m.remote_jid) {
+                if !self.may_touch(&target.id, &m, true) {
                     return true;
                 }
                 if let Err(e) = messages.update(&target.id, mark_deleted) {
@@ -395,7 +395,7 @@ impl Actor {
                 (EventKind::MessagesDelete, key_json(&deleted))
             }
             MessageContent::Edit { key: target, text } => {
-                if !self.targets_this_chat(&target.id, &m.remote_jid) {
+                if !self.may_touch(&target.id, &m, false) {
                     return true;
                 }
                 if let Err(e) = messages.update(&target.id, |r| mark_edited(r, text)) {
@@ -452,22 +452,29 @@ impl Actor {
         )
     }
 
-    /// An edit or delete may only touch a message of the chat it arrives in: ids are chosen by
-    /// senders, so one chat must not reach another's history. A message this side never stored
-    /// passes (there is nothing to touch), and so does a PN/LID pair that cannot be compared.
-    fn targets_this_chat(&self, target_id: &str, chat: &str) -> bool {
+    /// An edit or delete may only touch a message of the chat it arrives in, by the message's
+    /// author (a group admin may delete anyone's): ids are chosen by senders, so one chat or
+    /// member must not reach another's. A message this side never stored passes (there is
+    /// nothing to touch); a phone-number JID and a LID cannot be compared here and pass.
+    fn may_touch(&self, target_id: &str, m: &InboundMessage, revoke: bool) -> bool {
         let stored = match self.shared.messages.get(target_id) {
             Ok(Some(r)) => r,
             _ => return true,
         };
-        let Some(stored_chat) = stored["key"]["remoteJid"].as_str() else {
-            return true;
-        };
-        let server = |j: &str| j.rsplit_once('@').map(|(_, s)| s.to_owned());
-        if stored_chat == chat || server(stored_chat) != server(chat) {
+        let key = &stored["key"];
+        let same_chat = same_user(key["remoteJid"].as_str().unwrap_or(""), &m.remote_jid);
+        let group = is_group_jid(&m.remote_jid);
+        let same_author = key["fromMe"].as_bool() == Some(m.from_me)
+            && (!group
+                || m.from_me
+                || same_user(
+                    key["participant"].as_str().unwrap_or(""),
+                    m.participant.as_deref().unwrap_or(""),
+                ));
+        if same_chat && (same_author || (revoke && group)) {
             return true;
         }
-        tracing::warn!(instance = %self.shared.name, id = %target_id, %chat, "edit or delete aimed at another chat's message ignored");
+        tracing::warn!(instance = %self.shared.name, id = %target_id, chat = %m.remote_jid, "edit or delete of a message from another chat or author ignored");
         false
     }
 
@@ -572,6 +579,19 @@ impl Actor {
             }
         }
     }
+}
+
+/// Whether two JIDs may name the same account: equal, or a phone-number JID and a LID, which
+/// only the engine's mapping could tell apart.
+fn same_user(a: &str, b: &str) -> bool {
+    let server = |j: &str| j.rsplit_once('@').map(|(_, s)| s.to_owned());
+    let pn_lid = |x: Option<String>, y: Option<String>| {
+        matches!(
+            (x.as_deref(), y.as_deref()),
+            (Some("s.whatsapp.net"), Some("lid")) | (Some("lid"), Some("s.whatsapp.net"))
+        )
+    };
+    a == b || pn_lid(server(a), server(b))
 }
 
 async fn recv_engine(rx: &mut Option<mpsc::Receiver<EngineEvent>>) -> Option<EngineEvent> {
