@@ -39,6 +39,9 @@ pub fn to_jid(number: &str) -> Option<String> {
 /// Which form an account really has is settled by asking WhatsApp ([`number_variants`]).
 pub fn canonical_number(digits: &str) -> String {
     let b = digits.as_bytes();
+    if !b.iter().all(u8::is_ascii_digit) {
+        return digits.to_string();
+    }
     if b.len() == 13 && (digits.starts_with("52") || digits.starts_with("54")) {
         return format!("{}{}", &digits[..2], &digits[3..]);
     }

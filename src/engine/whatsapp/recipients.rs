@@ -29,10 +29,8 @@ impl Recipients {
             return Ok(to);
         }
         let user = to.user.to_string();
-        if let Some(jid) = self.cached(&user) {
-            return Ok(jid);
-        }
-        match self.lookup(client, &user).await? {
+        let mut found = self.lookup(client, std::slice::from_ref(&user)).await?;
+        match found.remove(&user) {
             Some(jid) => Ok(jid),
             None => Err(EngineError::NotOnWhatsApp {
                 jid: to.to_string(),
@@ -41,66 +39,102 @@ impl Recipients {
         }
     }
 
-    /// `/chat/whatsappNumbers`: each number with the JID it is registered under.
+    /// `/chat/whatsappNumbers`: each number with the JID it is registered under, in one query.
     pub async fn check(
         &self,
         client: &Client,
         numbers: Vec<String>,
     ) -> Result<Vec<NumberCheck>, EngineError> {
-        let mut out = Vec::with_capacity(numbers.len());
-        for number in numbers {
-            // Written as clients write numbers (`+55 (21) 98765-4321`); only phone numbers can
-            // be looked up.
-            let Some(jid) = to_jid(&number).filter(|j| j.ends_with(&format!("@{USER_SERVER}")))
-            else {
-                out.push(NumberCheck {
-                    jid: number.clone(),
-                    exists: false,
+        // Written as clients write numbers (`+55 (21) 98765-4321`); only phone numbers can be
+        // looked up.
+        let jids: Vec<Option<String>> = numbers
+            .iter()
+            .map(|n| to_jid(n).filter(|j| j.ends_with(&format!("@{USER_SERVER}"))))
+            .collect();
+        let users: Vec<String> = jids
+            .iter()
+            .flatten()
+            .map(|j| user_of(j).to_string())
+            .collect();
+        let found = self.lookup(client, &users).await?;
+        Ok(numbers
+            .into_iter()
+            .zip(jids)
+            .map(|(number, jid)| {
+                let hit = jid.as_deref().and_then(|j| found.get(user_of(j)));
+                NumberCheck {
+                    jid: hit
+                        .map(Jid::to_string)
+                        .or(jid)
+                        .unwrap_or_else(|| number.clone()),
+                    exists: hit.is_some(),
                     number,
-                });
-                continue;
-            };
-            let user = user_of(&jid).to_string();
-            let found = match self.cached(&user) {
-                Some(j) => Some(j),
-                None => self.lookup(client, &user).await?,
-            };
-            out.push(NumberCheck {
-                jid: found.as_ref().map_or(jid, Jid::to_string),
-                exists: found.is_some(),
-                number,
-            });
+                }
+            })
+            .collect())
+    }
+
+    /// The registered phone JID of each of `users` that has one; unknown users are asked
+    /// about, every form of every number in one usync query.
+    async fn lookup(
+        &self,
+        client: &Client,
+        users: &[String],
+    ) -> Result<HashMap<String, Jid>, EngineError> {
+        let mut out = HashMap::new();
+        let mut ask: Vec<(&String, Vec<String>)> = Vec::new();
+        if let Ok(known) = self.known.lock() {
+            for u in users {
+                match known.get(u) {
+                    Some(j) => {
+                        out.insert(u.clone(), j.clone());
+                    }
+                    None => ask.push((u, number_variants(u))),
+                }
+            }
         }
-        Ok(out)
-    }
-
-    fn cached(&self, user: &str) -> Option<Jid> {
-        self.known.lock().ok()?.get(user).cloned()
-    }
-
-    async fn lookup(&self, client: &Client, user: &str) -> Result<Option<Jid>, EngineError> {
-        let forms: Vec<Jid> = number_variants(user).into_iter().map(Jid::pn).collect();
-        let found = client
+        if ask.is_empty() {
+            return Ok(out);
+        }
+        let forms: Vec<Jid> = ask
+            .iter()
+            .flat_map(|(_, v)| v.iter().map(|f| Jid::pn(f.as_str())))
+            .collect();
+        let answers = client
             .contacts()
             .is_on_whatsapp(&forms)
             .await
             .map_err(|e| failed("number check")(e.to_string()))?;
-        // The form asked for first wins when several are registered.
-        let hit = forms
+        // The phone-number form of every registered answer (a LID-primary answer carries it
+        // in `pn_jid`).
+        let registered: Vec<Jid> = answers
             .iter()
-            .find_map(|f| {
-                found
-                    .iter()
-                    .find(|r| r.is_registered && r.jid.user == f.user)
+            .filter(|r| r.is_registered)
+            .filter_map(|r| {
+                if r.jid.is_pn() {
+                    Some(r.jid.to_non_ad())
+                } else {
+                    r.pn_jid.as_ref().map(Jid::to_non_ad)
+                }
             })
-            .or_else(|| found.iter().find(|r| r.is_registered))
-            .map(|r| r.jid.to_non_ad());
-        if let (Some(jid), Ok(mut known)) = (&hit, self.known.lock()) {
-            if known.len() >= CACHE_CAP {
-                known.clear();
+            .collect();
+        let mut known = self.known.lock().ok();
+        for (user, variants) in ask {
+            // The form asked for first wins when several are registered.
+            let Some(jid) = variants
+                .iter()
+                .find_map(|v| registered.iter().find(|r| r.user == v.as_str()))
+            else {
+                continue;
+            };
+            if let Some(known) = known.as_mut() {
+                if known.len() >= CACHE_CAP {
+                    known.clear();
+                }
+                known.insert(user.clone(), jid.clone());
             }
-            known.insert(user.to_string(), jid.clone());
+            out.insert(user.clone(), jid.clone());
         }
-        Ok(hit)
+        Ok(out)
     }
 }
