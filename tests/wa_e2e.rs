@@ -239,6 +239,39 @@ async fn groups_through_the_real_engine() {
             ("15557770006@s.whatsapp.net".to_string(), Value::Null),
         ]
     );
+
+    // Texts to the group reach the other member (sender keys, distributed through the mock),
+    // from the group, by their author; both ways, so each side sets up its own sender key.
+    for (from, to, author) in [
+        ("erin", "finn", "15557770005"),
+        ("finn", "erin", "15557770006"),
+    ] {
+        let mut inbox = s
+            .events(&format!("instance={to}&events=MESSAGES_UPSERT"))
+            .await;
+        let text = format!("hello from {from}");
+        let (status, sent) = s
+            .post(
+                &format!("/message/sendText/{from}"),
+                Some(KEY),
+                json!({"number": id, "text": text}),
+            )
+            .await;
+        assert_eq!(status, 201, "{sent}");
+        assert_eq!(sent["key"]["remoteJid"], id.as_str());
+        let got = expect_event(&mut inbox, |e| {
+            e["event"] == "messages.upsert" && e["data"]["key"]["id"] == sent["key"]["id"]
+        })
+        .await;
+        assert_eq!(got["data"]["key"]["remoteJid"], id.as_str(), "{got}");
+        assert_eq!(
+            got["data"]["key"]["participant"],
+            format!("{author}@s.whatsapp.net"),
+            "{got}"
+        );
+        assert_eq!(got["data"]["key"]["fromMe"], false);
+        assert_eq!(got["data"]["message"]["conversation"], text.as_str());
+    }
     let (status, list) = s
         .get(
             "/group/fetchAllGroups/finn?getParticipants=false",

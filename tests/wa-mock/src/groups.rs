@@ -83,6 +83,13 @@ fn participant_phones(node: &Node) -> Vec<String> {
         .collect()
 }
 
+impl Groups {
+    /// The member phones of a group (by the user part of its JID), if it exists.
+    pub fn members_of(&self, group: &str) -> Option<Vec<String>> {
+        self.groups.get(group).map(Group::member_phones)
+    }
+}
+
 impl Group {
     fn role(&self, phone: &str) -> Option<Role> {
         self.members

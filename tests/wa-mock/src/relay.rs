@@ -1,7 +1,9 @@
 //! Message and receipt routing between devices. The mock holds no Signal
 //! state for real clients: it splits a sender's per-device `<enc>` fanout
 //! into one `<message>` per target device, acks the sender, and routes the
-//! receipts back.
+//! receipts back. A group message reaches every device of every member with
+//! the sender-key `<enc type="skmsg">` and, for the devices the sender listed,
+//! their own `<enc type="pkmsg">` carrying the sender key.
 
 use crate::accounts::Registry;
 use crate::session::Conn;
@@ -49,7 +51,7 @@ pub async fn on_message(conn: &Conn, node: &Node) {
     let Ok(to) = to_raw.parse::<Jid>() else {
         return;
     };
-    if !matches!(to.server, Server::Pn | Server::Lid) {
+    if !matches!(to.server, Server::Pn | Server::Lid | Server::Group) {
         tracing::debug!("dropping message to unsupported chat {to_raw}");
         return;
     }
@@ -72,6 +74,15 @@ pub async fn on_message(conn: &Conn, node: &Node) {
         }
     }
     let direct: Vec<Node> = node.get_children_by_tag("enc").cloned().collect();
+    if to.server == Server::Group {
+        let out = Outgoing {
+            node,
+            fanout,
+            shared: direct,
+            rest: shared_children,
+        };
+        return relay_group(conn, &phone, device, &to, out);
+    }
     if !direct.is_empty() {
         fanout.push((to.clone(), direct));
     }
@@ -101,6 +112,67 @@ pub async fn on_message(conn: &Conn, node: &Node) {
         let forwarded = Node::new("message", attrs, Some(NodeContent::Nodes(children)));
         reg.deliver(&target_phone, target_device, forwarded);
         Counters::bump(&conn.shared.counters.messages_relayed);
+    }
+}
+
+/// A group message as the sender wrote it: per-device encs, the encs every
+/// device gets, and the other children.
+struct Outgoing<'a> {
+    node: &'a Node,
+    fanout: Vec<(Jid, Vec<Node>)>,
+    shared: Vec<Node>,
+    rest: Vec<Node>,
+}
+
+fn relay_group(conn: &Conn, phone: &str, device: u16, group: &Jid, out: Outgoing<'_>) {
+    let mut reg = conn.shared.reg();
+    let Some(members) = reg.groups.members_of(&group.user) else {
+        tracing::debug!("dropping message to unknown group {group}");
+        return;
+    };
+    if !members.iter().any(|m| m == phone) {
+        tracing::debug!("dropping message from non-member {phone} to {group}");
+        return;
+    }
+    let mut own: Vec<((String, u16), Vec<Node>)> = Vec::new();
+    for (jid, encs) in out.fanout {
+        if let Some(t) = target(&reg, &jid) {
+            own.push((t, encs));
+        }
+    }
+    let sender_jid = Jid::pn_device(phone, device);
+    let t = now_secs().to_string();
+    for member in members {
+        let devices: Vec<u16> = reg
+            .accounts
+            .get(&member)
+            .map(|a| a.devices.keys().copied().collect())
+            .unwrap_or_default();
+        for d in devices {
+            if member == phone && d == device {
+                continue;
+            }
+            let mut children: Vec<Node> = own
+                .iter()
+                .filter(|((p, dev), _)| *p == member && *dev == d)
+                .flat_map(|(_, encs)| encs.iter().cloned())
+                .collect();
+            children.extend(out.shared.iter().cloned());
+            if children.is_empty() {
+                continue;
+            }
+            children.extend(out.rest.iter().cloned());
+            let mut attrs = out.node.attrs.clone();
+            attrs.0.retain(|(k, _)| {
+                !matches!(k.as_ref(), "to" | "from" | "t" | "phash" | "participant")
+            });
+            attrs.insert("from", group.to_non_ad());
+            attrs.insert("participant", sender_jid.clone());
+            attrs.insert("t", t.as_str());
+            let forwarded = Node::new("message", attrs, Some(NodeContent::Nodes(children)));
+            reg.deliver(&member, d, forwarded);
+            Counters::bump(&conn.shared.counters.messages_relayed);
+        }
     }
 }
 
