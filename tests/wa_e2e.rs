@@ -272,6 +272,63 @@ async fn groups_through_the_real_engine() {
         assert_eq!(got["data"]["key"]["fromMe"], false);
         assert_eq!(got["data"]["message"]["conversation"], text.as_str());
     }
+
+    // A member added by the number written with Brazil's ninth digit joins under the form the
+    // account is registered with (an older Rio account, without it).
+    const RIO: &str = "552187654322";
+    let (status, known) = s
+        .post(
+            "/chat/whatsappNumbers/erin",
+            Some(KEY),
+            json!({"numbers": [RIO]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{known}");
+    let (status, added) = s
+        .post(
+            &format!("/group/updateParticipant/erin?groupJid={id}"),
+            Some(KEY),
+            json!({"action": "add", "participants": ["+55 21 98765-4322"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{added}");
+    let (status, info) = s
+        .get(
+            &format!("/group/findGroupInfos/erin?groupJid={id}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{info}");
+    assert!(
+        info["participants"]
+            .as_array()
+            .expect("participants")
+            .iter()
+            .any(|p| p["id"] == format!("{RIO}@s.whatsapp.net")),
+        "{info}"
+    );
+    // Removed the same way.
+    let (status, removed) = s
+        .post(
+            &format!("/group/updateParticipant/erin?groupJid={id}"),
+            Some(KEY),
+            json!({"action": "remove", "participants": ["5521987654322"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{removed}");
+    expect_event(&mut erin_events, |e| {
+        e["event"] == "group-participants.update"
+            && e["data"]["action"] == "remove"
+            && e["data"]["participants"] == json!([format!("{RIO}@s.whatsapp.net")])
+    })
+    .await;
+    let (_, info) = s
+        .get(
+            &format!("/group/findGroupInfos/erin?groupJid={id}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(info["size"], 2, "{info}");
     let (status, list) = s
         .get(
             "/group/fetchAllGroups/finn?getParticipants=false",

@@ -161,8 +161,10 @@ impl GroupOps for WaSession {
         Box::pin(async move {
             let client = self.client()?;
             check_subject(&group.subject)?;
+            let members = user_jids(&group.participants)?;
+            let members = self.recipients.registered_forms(&client, members).await?;
             let mut options = GroupCreateOptions::new(group.subject).with_participants(
-                user_jids(&group.participants)?
+                members
                     .into_iter()
                     .map(GroupParticipantOptions::new)
                     .collect(),
@@ -219,6 +221,7 @@ impl GroupOps for WaSession {
             let client = self.client()?;
             let jid = group_jid(group)?;
             let who = user_jids(&participants)?;
+            let who = self.recipients.registered_forms(&client, who).await?;
             let groups = client.groups();
             let results = match action {
                 ParticipantAction::Add => groups.add_participants(jid, &who).await,

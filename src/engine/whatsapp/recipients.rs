@@ -74,6 +74,30 @@ impl Recipients {
             .collect())
     }
 
+    /// Phone JIDs replaced by the form their account is registered under, in one query; other
+    /// JIDs, and numbers not on WhatsApp, as given (WhatsApp answers for those one by one).
+    pub async fn registered_forms(
+        &self,
+        client: &Client,
+        jids: Vec<Jid>,
+    ) -> Result<Vec<Jid>, EngineError> {
+        let users: Vec<String> = jids
+            .iter()
+            .filter(|j| j.is_pn())
+            .map(|j| j.user.to_string())
+            .collect();
+        let found = self.lookup(client, &users).await?;
+        Ok(jids
+            .into_iter()
+            .map(
+                |j| match j.is_pn().then(|| found.get(j.user.as_str())).flatten() {
+                    Some(registered) => registered.clone(),
+                    None => j,
+                },
+            )
+            .collect())
+    }
+
     /// The registered phone JID of each of `users` that has one; unknown users are asked
     /// about, every form of every number in one usync query.
     async fn lookup(
