@@ -723,3 +723,51 @@ async fn group_routes_need_auth_input_and_a_connection() {
     assert_eq!(role(&g["participants"], "15550003011"), "admin");
     assert_eq!(role(&g["participants"], "15550003010"), "superadmin");
 }
+
+#[tokio::test]
+async fn invites_sent_as_texts_let_the_reader_join() {
+    const DORA: &str = "15550003004";
+    let s = three_paired().await;
+    s.paired_loopback("dora", DORA).await;
+    let id = create_team(&s).await;
+    let mut dora = s.events("instance=dora&events=MESSAGES_UPSERT").await;
+
+    let (status, sent) = s
+        .post(
+            "/group/sendInvite/ana",
+            Some(KEY),
+            json!({"groupJid": id, "description": "Join us", "numbers": [DORA]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["send"], true);
+    let url = sent["inviteUrl"].as_str().expect("inviteUrl").to_string();
+    assert!(url.starts_with("https://chat.whatsapp.com/"), "{url}");
+    let got = expect_event(&mut dora, |e| e["event"] == "messages.upsert").await;
+    assert_eq!(got["data"]["key"]["remoteJid"], jid(ANA));
+    assert_eq!(
+        got["data"]["message"]["conversation"],
+        format!("Join us\n\n{url}")
+    );
+
+    // dora follows the link she read.
+    let (status, body) = s
+        .get(
+            &format!("/group/acceptInviteCode/dora?inviteCode={url}"),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, group) = info(&s, "dora", &id).await;
+    assert_eq!(status, 200, "{group}");
+    assert_eq!(role(&group["participants"], DORA), Value::Null);
+
+    let (status, err) = s
+        .post(
+            "/group/sendInvite/ana",
+            Some(KEY),
+            json!({"groupJid": id, "numbers": []}),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+}

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use super::auth::ApiKey;
 use super::error::ApiError;
 use super::group_dto::*;
-use crate::engine::EngineError;
 use crate::engine::group::{GroupSetting, NewGroup, ParticipantAction, invite_code_of};
 use crate::engine::jid::to_jid;
+use crate::engine::{Context, EngineError, Outgoing, OutgoingMessage};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -364,6 +364,53 @@ impl GroupApi {
         Ok(Json(InviteCodeDto {
             invite_url: format!("https://chat.whatsapp.com/{code}"),
             invite_code: code,
+        }))
+    }
+
+    /// Send the group's invite link to numbers, as a text under an optional description.
+    #[oai(
+        path = "/group/sendInvite/:instanceName",
+        method = "post",
+        operation_id = "send_invite"
+    )]
+    async fn send_invite(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        #[oai(name = "groupJid")] group: Query<Option<String>>,
+        body: Json<SendInviteBody>,
+    ) -> Result<Json<SentInviteDto>, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        let jid = group_jid(b.group_jid, group.0)?;
+        let numbers = required(b.numbers, "numbers")?;
+        if numbers.is_empty() {
+            return Err(ApiError::Validation(
+                "numbers must NOT have fewer than 1 items".into(),
+            ));
+        }
+        let to = participant_jids(numbers)?;
+        let code = h
+            .connected_session()?
+            .groups()
+            .invite_code(&jid, false)
+            .await?;
+        let url = format!("https://chat.whatsapp.com/{code}");
+        let text = match b.description.filter(|d| !d.trim().is_empty()) {
+            Some(d) => format!("{d}\n\n{url}"),
+            None => url.clone(),
+        };
+        for to in to {
+            h.send(OutgoingMessage {
+                to,
+                content: Outgoing::Text(text.clone()),
+                context: Context::default(),
+            })
+            .await?;
+        }
+        Ok(Json(SentInviteDto {
+            send: true,
+            invite_url: url,
         }))
     }
 

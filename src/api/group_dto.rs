@@ -79,6 +79,24 @@ pub struct ParticipantsDto {
     pub participants: Vec<ParticipantDto>,
 }
 
+/// `POST /group/sendInvite` body.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SendInviteBody {
+    pub group_jid: Option<String>,
+    /// Text sent above the link.
+    pub description: Option<String>,
+    /// Who gets the link: numbers or JIDs.
+    pub numbers: Option<Vec<String>>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SentInviteDto {
+    pub send: bool,
+    pub invite_url: String,
+}
+
 /// `POST /group/create` body.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
