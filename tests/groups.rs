@@ -771,3 +771,45 @@ async fn invites_sent_as_texts_let_the_reader_join() {
         .await;
     assert_eq!(status, 400, "{err}");
 }
+
+#[tokio::test]
+async fn disappearing_messages_are_announced_and_guarded() {
+    let s = three_paired().await;
+    let id = create_team(&s).await;
+    let mut bia = s.events("instance=bia&events=GROUP_UPDATE").await;
+    let toggle = |who: &'static str, expiration: Value| {
+        let s = &s;
+        let id = id.clone();
+        async move {
+            s.post(
+                &format!("/group/toggleEphemeral/{who}?groupJid={id}"),
+                Some(KEY),
+                json!({"expiration": expiration}),
+            )
+            .await
+        }
+    };
+
+    let (status, body) = toggle("ana", json!(604_800)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body, json!({"success": true}));
+    let seen = expect_event(&mut bia, |e| e["event"] == "groups.update").await;
+    assert_eq!(seen["data"][0]["id"], id.as_str());
+    assert_eq!(seen["data"][0]["ephemeralDuration"], 604_800);
+    assert_eq!(seen["data"][0]["author"], jid(ANA));
+
+    let (status, body) = toggle("ana", json!(123)).await;
+    assert_eq!(status, 400, "{body}");
+
+    // Once the info is locked, only admins may change the timer.
+    let (status, _) = s
+        .post(
+            &format!("/group/updateSetting/ana?groupJid={id}"),
+            Some(KEY),
+            json!({"action": "locked"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, body) = toggle("bia", json!(0)).await;
+    assert_eq!(status, 403, "{body}");
+}

@@ -273,6 +273,22 @@ async fn groups_through_the_real_engine() {
         assert_eq!(got["data"]["message"]["conversation"], text.as_str());
     }
 
+    // Disappearing messages: the other member hears of the timer as a groups.update.
+    let (status, body) = s
+        .post(
+            &format!("/group/toggleEphemeral/erin?groupJid={id}"),
+            Some(KEY),
+            json!({"expiration": 86_400}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let timer = expect_event(&mut finn_events, |e| {
+        e["event"] == "groups.update" && e["data"][0]["ephemeralDuration"].is_number()
+    })
+    .await;
+    assert_eq!(timer["data"][0]["ephemeralDuration"], 86_400, "{timer}");
+    assert_eq!(timer["data"][0]["id"], id.as_str());
+
     // A member added by the number written with Brazil's ninth digit joins under the form the
     // account is registered with (an older Rio account, without it).
     const RIO: &str = "552187654322";

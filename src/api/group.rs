@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use super::auth::ApiKey;
 use super::error::ApiError;
 use super::group_dto::*;
-use crate::engine::group::{GroupSetting, NewGroup, ParticipantAction, invite_code_of};
+use crate::engine::group::{
+    EPHEMERAL_TIMERS, GroupSetting, NewGroup, ParticipantAction, invite_code_of,
+};
 use crate::engine::jid::to_jid;
 use crate::engine::{Context, EngineError, Outgoing, OutgoingMessage};
 use crate::state::AppState;
@@ -340,6 +342,39 @@ impl GroupApi {
             .set_setting(&jid, setting)
             .await?;
         Ok(SettingUpdated::Created(Json(json!({}))))
+    }
+
+    /// Disappearing messages: `expiration` 0 (off), 86400, 604800 or 7776000 seconds.
+    #[oai(
+        path = "/group/toggleEphemeral/:instanceName",
+        method = "post",
+        operation_id = "toggle_ephemeral"
+    )]
+    async fn toggle_ephemeral(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        #[oai(name = "groupJid")] group: Query<Option<String>>,
+        body: Json<EphemeralBody>,
+    ) -> Result<SettingUpdated, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        let b = body.0;
+        let jid = group_jid(b.group_jid, group.0)?;
+        let expiration = required(b.expiration, "expiration")?;
+        let seconds = u32::try_from(expiration)
+            .ok()
+            .filter(|s| EPHEMERAL_TIMERS.contains(s))
+            .ok_or_else(|| {
+                ApiError::Validation(
+                    "expiration must be equal to one of the allowed values: 0, 86400, 604800, 7776000"
+                        .into(),
+                )
+            })?;
+        h.connected_session()?
+            .groups()
+            .set_ephemeral(&jid, seconds)
+            .await?;
+        Ok(SettingUpdated::Created(Json(json!({"success": true}))))
     }
 
     /// The group's invite link (admins only).

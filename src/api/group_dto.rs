@@ -169,6 +169,15 @@ pub struct SettingBody {
     pub action: Option<String>,
 }
 
+/// `POST /group/toggleEphemeral` body.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct EphemeralBody {
+    pub group_jid: Option<String>,
+    /// Seconds a message lives: 0 (off), 86400, 604800 or 7776000.
+    pub expiration: Option<i64>,
+}
+
 #[derive(Object, Debug)]
 pub struct UpdateDto {
     /// Always `success`.

@@ -153,7 +153,12 @@ pub struct GroupUpdate {
     pub description: Option<Option<String>>,
     pub announce: Option<bool>,
     pub restrict: Option<bool>,
+    /// Disappearing messages: seconds a message lives, 0 = off.
+    pub ephemeral: Option<u32>,
 }
+
+/// The disappearing-message timers WhatsApp offers (off, 24 h, 7 days, 90 days).
+pub const EPHEMERAL_TIMERS: [u32; 4] = [0, 86_400, 604_800, 7_776_000];
 
 /// A group to create. Participants are user JIDs; those not on WhatsApp are left out.
 #[derive(Debug, Clone)]
@@ -200,6 +205,13 @@ pub trait GroupOps: Send + Sync {
         group: &'a str,
         reset: bool,
     ) -> BoxFuture<'a, Result<String, EngineError>>;
+    /// Disappearing messages for the group: one of [`EPHEMERAL_TIMERS`] (admins only when the
+    /// group's info is locked).
+    fn set_ephemeral<'a>(
+        &'a self,
+        group: &'a str,
+        seconds: u32,
+    ) -> BoxFuture<'a, Result<(), EngineError>>;
     fn leave<'a>(&'a self, group: &'a str) -> BoxFuture<'a, Result<(), EngineError>>;
     /// The group an invite code (or `https://chat.whatsapp.com/<code>` link) leads to, without
     /// joining it.

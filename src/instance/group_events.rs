@@ -46,6 +46,9 @@ pub(super) fn evolution(ev: &GroupEvent) -> (EventKind, Value) {
             if let Some(a) = u.announce {
                 m.insert("announce".into(), json!(a));
             }
+            if let Some(e) = u.ephemeral {
+                m.insert("ephemeralDuration".into(), json!(e));
+            }
             if let Some(r) = u.restrict {
                 m.insert("restrict".into(), json!(r));
             }

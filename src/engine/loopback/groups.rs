@@ -427,6 +427,29 @@ impl GroupOps for LoopbackSession {
         })
     }
 
+    fn set_ephemeral<'a>(
+        &'a self,
+        group: &'a str,
+        seconds: u32,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            self.update_info(group, |g, me| {
+                if g.info.restrict {
+                    g.admin(me)?;
+                } else {
+                    g.member(me)?;
+                }
+                Ok(GroupUpdate {
+                    id: g.info.id.clone(),
+                    author: Some(me.to_string()),
+                    ephemeral: Some(seconds),
+                    ..Default::default()
+                })
+            })
+            .await
+        })
+    }
+
     fn invite_code<'a>(
         &'a self,
         group: &'a str,

@@ -141,6 +141,10 @@ pub(super) fn group_event(u: &WaGroupUpdate) -> Option<GroupEvent> {
                 ..update
             })
         }
+        GroupNotificationAction::Ephemeral { expiration, .. } => GroupEvent::Updated(GroupUpdate {
+            ephemeral: Some(*expiration),
+            ..update
+        }),
         GroupNotificationAction::Announce | GroupNotificationAction::NotAnnounce => {
             GroupEvent::Updated(GroupUpdate {
                 announce: Some(matches!(u.action, GroupNotificationAction::Announce)),
@@ -295,6 +299,22 @@ impl GroupOps for WaSession {
                 GroupSetting::Unlocked => groups.set_locked(jid, false).await,
             }
             .map_err(group_error)
+        })
+    }
+
+    fn set_ephemeral<'a>(
+        &'a self,
+        group: &'a str,
+        seconds: u32,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let jid = group_jid(group)?;
+            client
+                .groups()
+                .set_ephemeral(jid, seconds)
+                .await
+                .map_err(group_error)
         })
     }
 

@@ -371,7 +371,11 @@ fn on_group(
             | "announcement"
             | "not_announcement"
             | "invite"
-    ) || (g.locked && matches!(tag, "subject" | "description"));
+    ) || (g.locked
+        && matches!(
+            tag,
+            "subject" | "description" | "ephemeral" | "not_ephemeral"
+        ));
     if admin_only && !g.is_admin(phone) {
         return error(node, 403, "forbidden");
     }
@@ -449,6 +453,16 @@ fn on_group(
                 _ => g.announce = tag == "announcement",
             }
             let action = NodeBuilder::new_dynamic(tag.to_string()).build();
+            (result(node, vec![]), Some(action))
+        }
+        // Disappearing messages: the timer is the members' business, told by notification.
+        "ephemeral" | "not_ephemeral" => {
+            let action = match attr(op, "expiration").parse::<u32>() {
+                Ok(secs) if tag == "ephemeral" && secs > 0 => NodeBuilder::new("ephemeral")
+                    .attr("expiration", secs.to_string())
+                    .build(),
+                _ => NodeBuilder::new("not_ephemeral").build(),
+            };
             (result(node, vec![]), Some(action))
         }
         "invite" => {
