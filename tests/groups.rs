@@ -3,27 +3,9 @@
 
 mod common;
 
+use common::team::{ANA, BIA, CAIO, create_team, info, jid, role, three_paired};
 use common::{KEY, TestServer, expect_event};
 use serde_json::{Value, json};
-
-const ANA: &str = "15550003001";
-const BIA: &str = "15550003002";
-const CAIO: &str = "15550003003";
-
-fn jid(phone: &str) -> String {
-    format!("{phone}@s.whatsapp.net")
-}
-
-/// The `admin` of `who` in a participants array; panics when `who` is not in it.
-fn role(participants: &Value, who: &str) -> Value {
-    participants
-        .as_array()
-        .expect("participants array")
-        .iter()
-        .find(|p| p["id"] == jid(who))
-        .unwrap_or_else(|| panic!("{who} not in {participants}"))["admin"]
-        .clone()
-}
 
 fn listed(groups: &Value, id: &str) -> bool {
     groups
@@ -31,52 +13,6 @@ fn listed(groups: &Value, id: &str) -> bool {
         .expect("array")
         .iter()
         .any(|g| g["id"] == id)
-}
-
-async fn three_paired() -> TestServer {
-    let s = TestServer::start(&[]).await;
-    s.paired_loopback("ana", ANA).await;
-    s.paired_loopback("bia", BIA).await;
-    s.paired_loopback("caio", CAIO).await;
-    s
-}
-
-/// ana creates "Team" with bia and caio (and a number nobody has); returns the group JID.
-async fn create_team(s: &TestServer) -> String {
-    let (status, g) = s
-        .post(
-            "/group/create/ana",
-            Some(KEY),
-            json!({"subject": "Team", "description": "first", "participants": [BIA, format!("+{CAIO}"), "5511000000000"]}),
-        )
-        .await;
-    assert_eq!(status, 201, "{g}");
-    let id = g["id"].as_str().expect("id").to_string();
-    let digits = id.strip_suffix("@g.us").expect("@g.us");
-    assert!(digits.starts_with("1203630") && digits.len() == 18, "{id}");
-    assert!(digits.chars().all(|c| c.is_ascii_digit()), "{id}");
-    assert_eq!(g["subject"], "Team");
-    assert_eq!(g["desc"], "first");
-    assert_eq!(g["owner"], jid(ANA));
-    assert_eq!(g["subjectOwner"], jid(ANA));
-    assert!(g["creation"].as_u64().unwrap() > 1_600_000_000);
-    assert_eq!(g["restrict"], false);
-    assert_eq!(g["announce"], false);
-    // The number that is not on WhatsApp was left out.
-    assert_eq!(g["size"], 3);
-    assert_eq!(g["participants"].as_array().unwrap().len(), 3);
-    assert_eq!(role(&g["participants"], ANA), "superadmin");
-    assert_eq!(role(&g["participants"], BIA), Value::Null);
-    assert_eq!(role(&g["participants"], CAIO), Value::Null);
-    id
-}
-
-async fn info(s: &TestServer, who: &str, group: &str) -> (u16, Value) {
-    s.get(
-        &format!("/group/findGroupInfos/{who}?groupJid={group}"),
-        Some(KEY),
-    )
-    .await
 }
 
 async fn all_groups(s: &TestServer, who: &str) -> Value {
@@ -722,94 +658,4 @@ async fn group_routes_need_auth_input_and_a_connection() {
     assert_eq!(status, 201, "{g}");
     assert_eq!(role(&g["participants"], "15550003011"), "admin");
     assert_eq!(role(&g["participants"], "15550003010"), "superadmin");
-}
-
-#[tokio::test]
-async fn invites_sent_as_texts_let_the_reader_join() {
-    const DORA: &str = "15550003004";
-    let s = three_paired().await;
-    s.paired_loopback("dora", DORA).await;
-    let id = create_team(&s).await;
-    let mut dora = s.events("instance=dora&events=MESSAGES_UPSERT").await;
-
-    let (status, sent) = s
-        .post(
-            "/group/sendInvite/ana",
-            Some(KEY),
-            json!({"groupJid": id, "description": "Join us", "numbers": [DORA]}),
-        )
-        .await;
-    assert_eq!(status, 200, "{sent}");
-    assert_eq!(sent["send"], true);
-    let url = sent["inviteUrl"].as_str().expect("inviteUrl").to_string();
-    assert!(url.starts_with("https://chat.whatsapp.com/"), "{url}");
-    let got = expect_event(&mut dora, |e| e["event"] == "messages.upsert").await;
-    assert_eq!(got["data"]["key"]["remoteJid"], jid(ANA));
-    assert_eq!(
-        got["data"]["message"]["conversation"],
-        format!("Join us\n\n{url}")
-    );
-
-    // dora follows the link she read.
-    let (status, body) = s
-        .get(
-            &format!("/group/acceptInviteCode/dora?inviteCode={url}"),
-            Some(KEY),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, group) = info(&s, "dora", &id).await;
-    assert_eq!(status, 200, "{group}");
-    assert_eq!(role(&group["participants"], DORA), Value::Null);
-
-    let (status, err) = s
-        .post(
-            "/group/sendInvite/ana",
-            Some(KEY),
-            json!({"groupJid": id, "numbers": []}),
-        )
-        .await;
-    assert_eq!(status, 400, "{err}");
-}
-
-#[tokio::test]
-async fn disappearing_messages_are_announced_and_guarded() {
-    let s = three_paired().await;
-    let id = create_team(&s).await;
-    let mut bia = s.events("instance=bia&events=GROUP_UPDATE").await;
-    let toggle = |who: &'static str, expiration: Value| {
-        let s = &s;
-        let id = id.clone();
-        async move {
-            s.post(
-                &format!("/group/toggleEphemeral/{who}?groupJid={id}"),
-                Some(KEY),
-                json!({"expiration": expiration}),
-            )
-            .await
-        }
-    };
-
-    let (status, body) = toggle("ana", json!(604_800)).await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body, json!({"success": true}));
-    let seen = expect_event(&mut bia, |e| e["event"] == "groups.update").await;
-    assert_eq!(seen["data"][0]["id"], id.as_str());
-    assert_eq!(seen["data"][0]["ephemeralDuration"], 604_800);
-    assert_eq!(seen["data"][0]["author"], jid(ANA));
-
-    let (status, body) = toggle("ana", json!(123)).await;
-    assert_eq!(status, 400, "{body}");
-
-    // Once the info is locked, only admins may change the timer.
-    let (status, _) = s
-        .post(
-            &format!("/group/updateSetting/ana?groupJid={id}"),
-            Some(KEY),
-            json!({"action": "locked"}),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let (status, body) = toggle("bia", json!(0)).await;
-    assert_eq!(status, 403, "{body}");
 }

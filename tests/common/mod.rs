@@ -9,6 +9,7 @@ use std::time::Duration;
 
 pub mod real;
 pub mod receiver;
+pub mod team;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
