@@ -5,27 +5,14 @@
 
 mod common;
 
-use common::{KEY, TestServer, expect_event};
+use common::{KEY, TestServer, expect_event, jid, next_upsert};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 const ANA: &str = "15550007001";
 const BIA: &str = "15550007002";
 
-fn jid(phone: &str) -> String {
-    format!("{phone}@s.whatsapp.net")
-}
-
 async fn two_paired() -> TestServer {
-    let s = TestServer::start(&[]).await;
-    s.paired_loopback("ana", ANA).await;
-    s.paired_loopback("bia", BIA).await;
-    s
-}
-
-/// The next `messages.upsert` on a stream, whatever it is.
-async fn next_upsert(rx: &mut mpsc::Receiver<Value>) -> Value {
-    expect_event(rx, |e| e["event"] == "messages.upsert").await["data"].clone()
+    TestServer::start_paired(&[("ana", ANA), ("bia", BIA)]).await
 }
 
 /// Message ids are chosen by senders: an edit or delete naming a message of another chat, or

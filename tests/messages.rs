@@ -6,22 +6,15 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::{KEY, TestServer, expect_event};
+use common::{KEY, TestServer, expect_event, jid, next_upsert};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 const ANA: &str = "15550004001";
 const BIA: &str = "15550004002";
 
-fn jid(phone: &str) -> String {
-    format!("{phone}@s.whatsapp.net")
-}
-
 async fn two_paired() -> TestServer {
-    let s = TestServer::start(&[]).await;
-    s.paired_loopback("ana", ANA).await;
-    s.paired_loopback("bia", BIA).await;
-    s
+    TestServer::start_paired(&[("ana", ANA), ("bia", BIA)]).await
 }
 
 /// Sends as ana; returns the 201 record.
@@ -164,11 +157,6 @@ async fn every_content_kind_reaches_the_other_side() {
     assert_eq!(status, 201, "{marker}");
     let next = next_upsert(&mut ana).await;
     assert_eq!(next["key"]["id"], marker["key"]["id"], "{next}");
-}
-
-/// The next `messages.upsert` on a stream, whatever it is.
-async fn next_upsert(rx: &mut mpsc::Receiver<Value>) -> Value {
-    expect_event(rx, |e| e["event"] == "messages.upsert").await["data"].clone()
 }
 
 #[tokio::test]

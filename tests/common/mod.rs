@@ -156,6 +156,15 @@ impl TestServer {
         body["hash"].as_str().expect("hash").to_string()
     }
 
+    /// A server with paired LOOPBACK instances, `(name, phone)` each.
+    pub async fn start_paired(instances: &[(&str, &str)]) -> TestServer {
+        let s = TestServer::start(&[]).await;
+        for (name, phone) in instances {
+            s.paired_loopback(name, phone).await;
+        }
+        s
+    }
+
     /// Creates, connects and scans a LOOPBACK instance; returns its phone number.
     pub async fn paired_loopback(&self, name: &str, phone: &str) -> String {
         self.create_loopback(name).await;
@@ -264,6 +273,16 @@ impl TestServer {
             _tmp: self._tmp.take(),
         }
     }
+}
+
+/// The user JID of a phone number.
+pub fn jid(phone: &str) -> String {
+    format!("{phone}@s.whatsapp.net")
+}
+
+/// The data of the next `messages.upsert` on a stream, whatever it is.
+pub async fn next_upsert(rx: &mut mpsc::Receiver<Value>) -> Value {
+    expect_event(rx, |e| e["event"] == "messages.upsert").await["data"].clone()
 }
 
 /// Waits for the first event matching `pred`.

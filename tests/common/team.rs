@@ -8,9 +8,7 @@ pub const ANA: &str = "15550003001";
 pub const BIA: &str = "15550003002";
 pub const CAIO: &str = "15550003003";
 
-pub fn jid(phone: &str) -> String {
-    format!("{phone}@s.whatsapp.net")
-}
+pub use super::jid;
 
 /// The `admin` of `who` in a participants array; panics when `who` is not in it.
 pub fn role(participants: &Value, who: &str) -> Value {
@@ -24,11 +22,7 @@ pub fn role(participants: &Value, who: &str) -> Value {
 }
 
 pub async fn three_paired() -> TestServer {
-    let s = TestServer::start(&[]).await;
-    s.paired_loopback("ana", ANA).await;
-    s.paired_loopback("bia", BIA).await;
-    s.paired_loopback("caio", CAIO).await;
-    s
+    TestServer::start_paired(&[("ana", ANA), ("bia", BIA), ("caio", CAIO)]).await
 }
 
 /// ana creates "Team" with bia and caio (and a number nobody has); returns the group JID.
