@@ -84,6 +84,14 @@ pub struct Config {
     #[arg(long, env = "ZAPGATE_MAX_BODY_BYTES", default_value_t = 136 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// The HTTP edge: connection caps and timeouts (`serve`), body limits and rate limits (`api`).
+    #[command(flatten)]
+    pub conn: crate::serve::ConnLimits,
+    #[command(flatten)]
+    pub bodies: crate::api::limits::BodyLimits,
+    #[command(flatten)]
+    pub rates: crate::api::gate::RateLimits,
+
     /// How long `connect` and `create` wait for the first QR code, in milliseconds.
     #[arg(long, env = "ZAPGATE_QR_WAIT_MS", default_value_t = 5000)]
     pub qr_wait_ms: u64,
@@ -213,6 +221,15 @@ pub enum ConfigError {
          got {0:?}. Use a default build (`cargo build --release -p zapgate`) for WhatsApp."
     )]
     MockPeerNeedsLoopback(String),
+    #[error(
+        "ZAPGATE_MAX_BODY_BYTES ({media}) must not exceed ZAPGATE_MAX_BODY_BYTES_IN_FLIGHT \
+         ({in_flight}); the JSON limit is {json}"
+    )]
+    BodyLimits {
+        json: usize,
+        media: usize,
+        in_flight: usize,
+    },
 }
 
 impl Config {
@@ -229,6 +246,20 @@ impl Config {
         self.wa_version_triple()?;
         if self.max_reconnect_attempts == 0 {
             return Err(ConfigError::NoReconnectAttempts);
+        }
+        let (json, media, in_flight) = (
+            self.bodies.max_json_bytes,
+            self.max_body_bytes,
+            self.bodies.max_body_bytes_in_flight,
+        );
+        // The JSON limit is clamped to the media one where it is larger; the budget must hold
+        // one whole media body.
+        if media > in_flight {
+            return Err(ConfigError::BodyLimits {
+                json,
+                media,
+                in_flight,
+            });
         }
         Ok(())
     }

@@ -12,7 +12,7 @@
 pub enum Point {
     /// A webhook delivery task panics; subject: the endpoint URL.
     DeliveryPanic,
-    /// An instance actor panics while handling a command; subject: the instance name.
+    /// An instance actor panics while handling a settings change; subject: the instance name.
     ActorPanic,
 }
 

@@ -10,6 +10,7 @@ pub mod events;
 pub mod fault;
 pub mod instance;
 pub mod qr;
+pub mod serve;
 pub mod state;
 pub mod store;
 
@@ -19,8 +20,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use poem::Server;
-use poem::listener::TcpAcceptor;
 
 use config::Config;
 use engine::Engines;
@@ -82,9 +81,14 @@ pub fn build_state(
         dispatcher,
     )?;
     let media = api::media::MediaFetcher::new(config.webhook_allow_private, config.max_body_bytes);
+    let bodies = Arc::new(api::limits::BodyBudget::new(
+        &config.bodies,
+        config.max_body_bytes,
+    ));
     Ok(Arc::new(AppState {
         closing: tokio::sync::watch::channel(false).0,
         media,
+        bodies,
         config,
         registry,
         api_key,
@@ -157,16 +161,13 @@ pub async fn run(
     let restored = state.registry.restore()?;
     tracing::info!(restored, "instances restored");
     let app = api::routes(state.clone());
-    let acceptor = TcpAcceptor::from_tokio(listener)?;
     on_ready(addr, generated.then_some(api_key.as_str()));
     let closing = state.closing.clone();
     let shutdown = async move {
         shutdown.await;
         closing.send_replace(true);
     };
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, shutdown, Some(SHUTDOWN_GRACE))
-        .await?;
+    serve::serve(listener, app, &state.config.conn, shutdown, SHUTDOWN_GRACE).await?;
     if tokio::time::timeout(SHUTDOWN_GRACE, state.registry.shutdown())
         .await
         .is_err()

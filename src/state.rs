@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::api::limits::BodyBudget;
 use crate::api::media::MediaFetcher;
 use crate::config::Config;
 use crate::instance::Registry;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub server_url: String,
     /// Fetches and decodes the media clients send.
     pub media: MediaFetcher,
+    /// Request body bytes held across the server (`ZAPGATE_MAX_BODY_BYTES_IN_FLIGHT`).
+    pub bodies: Arc<BodyBudget>,
     /// Set when shutdown starts: live event streams end at once instead of holding the
     /// graceful shutdown for its whole grace period.
     pub closing: tokio::sync::watch::Sender<bool>,

@@ -101,7 +101,7 @@ pub enum Caller {
 }
 
 impl AppState {
-    fn is_global(&self, key: &ApiKey) -> bool {
+    pub(crate) fn is_global(&self, key: &ApiKey) -> bool {
         key.0
             .as_deref()
             .is_some_and(|k| constant_time_eq(k, &self.api_key))

@@ -45,6 +45,15 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The body passed its operation's limit (read as it arrived, whatever the headers said).
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The body stalled or took longer than `ZAPGATE_BODY_READ_TIMEOUT_SECS`.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    /// The key's request rate is used up; `retry_after` in seconds.
+    #[error("Too many requests, retry in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     /// Our fault. The message is safe to show (no secrets, no payloads).
     #[error("{0}")]
     Internal(String),
@@ -60,6 +69,9 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,7 +111,14 @@ impl poem::error::ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        json_response(self.status(), &envelope(self.status(), self.message()))
+        let mut resp = json_response(self.status(), &envelope(self.status(), self.message()));
+        if let ApiError::TooManyRequests { retry_after } = self {
+            resp.headers_mut().insert(
+                poem::http::header::RETRY_AFTER,
+                poem::http::HeaderValue::from(*retry_after),
+            );
+        }
+        resp
     }
 }
 
@@ -134,9 +153,21 @@ enum ErrorDoc {
     /// Unknown instance (or group).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
+    /// The request body did not arrive in time.
+    #[oai(status = 408)]
+    RequestTimeout(Json<ErrorEnvelope>),
+    /// The request body is larger than the operation's limit.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorEnvelope>),
+    /// The key's request rate is used up; `Retry-After` says when to come back.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorEnvelope>),
     /// Unexpected server error.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
+    /// Busy (too many request bodies in flight, a full queue) or shutting down; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorEnvelope>),
 }
 
 impl ApiResponse for ApiError {

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod chat;
 pub mod dto;
 pub mod error;
+pub mod gate;
 pub mod group;
 pub mod group_dto;
 pub mod instance;
@@ -85,7 +86,16 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
     let cors = cors(&state.config.cors_origin);
-    let max_body = state.config.max_body_bytes;
+    let document: serde_json::Value = serde_json::from_str(&api.spec()).unwrap_or_default();
+    let gate = Arc::new(gate::Gate::new(&document, &state.config.rates));
+    for missing in gate.routes.unknown_media_routes() {
+        tracing::debug!(
+            route = missing,
+            "media route not served (yet): no operation to widen"
+        );
+    }
+    let budget = state.bodies.clone();
+    let edge_state = state.clone();
     Route::new()
         .nest("/docs", docs)
         .at("/openapi.json", spec)
@@ -94,7 +104,9 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .nest("/", api.into_endpoint())
         .data(state)
         .with(cors)
-        .around(move |ep, req| limits::limit_body(ep, req, max_body))
+        .around(move |ep, req| {
+            limits::edge(ep, req, edge_state.clone(), gate.clone(), budget.clone())
+        })
         .around(error::envelope_errors)
 }
 

@@ -42,7 +42,21 @@ pub struct Health {
     pub uptime_seconds: u64,
     pub rss_bytes: u64,
     pub storage_bytes: u64,
+    /// Request body bytes held right now (capped by `ZAPGATE_MAX_BODY_BYTES_IN_FLIGHT`).
+    pub body_bytes_in_flight: u64,
+    /// Faults survived since start.
+    pub faults: HealthFaults,
 }
+
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub struct HealthFaults {
+    /// Instance actors restarted after a panic (status is `degraded` for 10 minutes after one).
+    pub actor_restarts: u64,
+}
+
+/// How long `/health` says `degraded` after an actor was restarted.
+const DEGRADED_AFTER_FAULT: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[OpenApi(tag = "Tag::Ops")]
 impl OpsApi {
@@ -69,8 +83,14 @@ impl OpsApi {
                 .entry(h.view().state.state.as_str().to_string())
                 .or_insert(0) += 1;
         }
+        let faults = self.state.registry.faults();
+        let status = if faults.actor_restarted_within(DEGRADED_AFTER_FAULT) {
+            "degraded"
+        } else {
+            "ok"
+        };
         Json(Health {
-            status: "ok".into(),
+            status: status.into(),
             instances: all.len() as u64,
             states,
             uptime_seconds: self.state.started.elapsed().as_secs(),
@@ -78,6 +98,10 @@ impl OpsApi {
                 .map(|m| m.physical_mem as u64)
                 .unwrap_or(0),
             storage_bytes: self.state.registry.store().size_on_disk(),
+            body_bytes_in_flight: self.state.bodies.in_flight(),
+            faults: HealthFaults {
+                actor_restarts: faults.actor_restarts(),
+            },
         })
     }
 }

@@ -52,6 +52,14 @@ pub(crate) enum Command {
     Shutdown { reply: oneshot::Sender<()> },
 }
 
+/// How an actor restarted after a fault begins.
+pub(super) struct Resume {
+    /// The instance was paired: start its session again.
+    pub reconnect: bool,
+    /// Shown as the instance's last error.
+    pub reason: String,
+}
+
 pub(super) struct Actor {
     shared: Arc<Shared>,
     record: InstanceRecord,
@@ -83,7 +91,18 @@ impl Actor {
         }
     }
 
-    pub(super) async fn run(mut self, mut cmds: mpsc::Receiver<Command>) {
+    /// Handles commands and engine events until a delete, a shutdown or the end of the queue.
+    /// `resume` is set for an actor restarted by its supervisor: a paired instance gets its
+    /// session back at once, and the fault stays visible as the last error.
+    pub(super) async fn run(mut self, cmds: &mut mpsc::Receiver<Command>, resume: Option<Resume>) {
+        if let Some(resume) = resume {
+            if resume.reconnect
+                && let Err(e) = self.start_session(None).await
+            {
+                tracing::warn!(instance = %self.shared.name, error = %e, "could not resume the session");
+            }
+            self.update(|v| v.last_error = Some(resume.reason));
+        }
         let reap_at = self.shared.deps.config.del_instance_minutes().map(|m| {
             let age = (Utc::now() - self.record.created_at)
                 .to_std()
@@ -140,6 +159,11 @@ impl Actor {
     }
 
     async fn handle(&mut self, cmd: Command) {
+        if matches!(cmd, Command::SetSettings { .. })
+            && crate::fault::hit(crate::fault::Point::ActorPanic, &self.shared.name)
+        {
+            panic!("injected fault: actor_panic");
+        }
         match cmd {
             Command::Connect {
                 pairing_phone,
@@ -192,7 +216,7 @@ impl Actor {
 
     fn take_session(&mut self) -> Option<Arc<dyn Session>> {
         self.engine_rx = None;
-        self.shared.session.write().ok().and_then(|mut s| s.take())
+        self.shared.session.write().take()
     }
 
     async fn stop_session(&mut self) {
@@ -221,9 +245,7 @@ impl Actor {
         };
         match engine.start(ctx) {
             Ok(session) => {
-                if let Ok(mut s) = self.shared.session.write() {
-                    *s = Some(session);
-                }
+                *self.shared.session.write() = Some(session);
                 self.engine_rx = Some(rx);
                 self.update(|v| {
                     v.qr = QrView::default();

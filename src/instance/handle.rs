@@ -5,15 +5,17 @@
 //! Sends do not go through the actor's queue: the handle clones the current session and calls
 //! it directly, so one slow send never delays QR codes, state changes or other sends.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+
+use parking_lot::RwLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
-use super::actor::{Actor, Command};
+use super::actor::Command;
 use super::record::{RecordMeta, key_json, message_record, raw_message};
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
 use crate::engine::{EngineError, MessageKey, OutgoingMessage, Presence, Session};
@@ -171,7 +173,7 @@ impl InstanceHandle {
     /// The running session when the instance is open (group operations use it directly).
     pub(crate) fn connected_session(&self) -> Result<Arc<dyn Session>, InstanceError> {
         let open = self.shared.view.borrow().state.state == ConnectionState::Open;
-        let session = self.shared.session.read().ok().and_then(|s| s.clone());
+        let session = self.shared.session.read().clone();
         match session {
             Some(s) if open => Ok(s),
             _ => Err(InstanceError::NotConnected(self.shared.name.clone())),
@@ -323,7 +325,12 @@ pub(crate) fn spawn(record: InstanceRecord, deps: Arc<Deps>) -> Result<InstanceH
         messages,
         deps,
     });
-    tokio::spawn(Actor::new(shared.clone(), record, view_tx).run(cmd_rx));
+    tokio::spawn(super::supervisor::supervise(
+        shared.clone(),
+        record,
+        view_tx,
+        cmd_rx,
+    ));
     Ok(InstanceHandle { shared })
 }
 

@@ -6,6 +6,7 @@ pub mod handle;
 pub mod record;
 pub mod registry;
 pub mod state;
+mod supervisor;
 
 use std::collections::BTreeMap;
 

@@ -3,10 +3,12 @@
 //! sessions does not hit WhatsApp with hundreds of logins in the same second.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
+use parking_lot::RwLock;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -22,8 +24,37 @@ use crate::store::outbox::{OutboxRepo, OutboxRow};
 use crate::store::{Store, StoreError};
 
 /// What every instance actor shares.
+/// Faults the server survived, for `/health`.
+#[derive(Default)]
+pub struct Faults {
+    /// Instance actors restarted after a panic.
+    actor_restarts: AtomicU64,
+    /// When the last one was, in Unix milliseconds (0: never).
+    last_actor_restart_ms: AtomicU64,
+}
+
+impl Faults {
+    pub(crate) fn actor_restarted(&self) {
+        self.actor_restarts.fetch_add(1, Ordering::Relaxed);
+        let now = Utc::now().timestamp_millis().max(0) as u64;
+        self.last_actor_restart_ms.store(now, Ordering::Relaxed);
+    }
+
+    pub fn actor_restarts(&self) -> u64 {
+        self.actor_restarts.load(Ordering::Relaxed)
+    }
+
+    /// Whether an actor was restarted within `window`: `/health` says degraded meanwhile.
+    pub fn actor_restarted_within(&self, window: Duration) -> bool {
+        let last = self.last_actor_restart_ms.load(Ordering::Relaxed);
+        let now = Utc::now().timestamp_millis().max(0) as u64;
+        last != 0 && now.saturating_sub(last) < window.as_millis() as u64
+    }
+}
+
 pub struct Deps {
     pub config: Arc<Config>,
+    pub faults: Faults,
     pub store: Store,
     pub instances: InstanceRepo,
     pub bus: EventBus,
@@ -100,9 +131,7 @@ impl Deps {
     }
 
     pub(crate) fn forget(&self, _id: Uuid, name: &str) {
-        if let Ok(mut m) = self.by_name.write() {
-            m.remove(name);
-        }
+        self.by_name.write().remove(name);
     }
 }
 
@@ -149,6 +178,7 @@ impl Registry {
         Ok(Registry {
             deps: Arc::new(Deps {
                 config,
+                faults: Faults::default(),
                 store,
                 instances,
                 bus,
@@ -161,7 +191,7 @@ impl Registry {
     }
 
     pub fn get(&self, name: &str) -> Option<InstanceHandle> {
-        self.deps.by_name.read().ok()?.get(name).cloned()
+        self.deps.by_name.read().get(name).cloned()
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -170,18 +200,13 @@ impl Registry {
 
     /// Every instance, oldest first.
     pub fn all(&self) -> Vec<InstanceHandle> {
-        let mut v: Vec<InstanceHandle> = self
-            .deps
-            .by_name
-            .read()
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default();
+        let mut v: Vec<InstanceHandle> = self.deps.by_name.read().values().cloned().collect();
         v.sort_by_key(|h| h.view().record.created_at);
         v
     }
 
     pub fn len(&self) -> usize {
-        self.deps.by_name.read().map(|m| m.len()).unwrap_or(0)
+        self.deps.by_name.read().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -214,11 +239,7 @@ impl Registry {
         };
         // Reserve the name before the first await so two concurrent creates cannot both win.
         let handle = {
-            let mut map = self
-                .deps
-                .by_name
-                .write()
-                .map_err(|_| RegistryError::NameTaken(new.name.clone()))?;
+            let mut map = self.deps.by_name.write();
             if map.contains_key(&new.name) {
                 return Err(RegistryError::NameTaken(new.name));
             }
@@ -263,11 +284,7 @@ impl Registry {
         let records = self.deps.instances.all()?;
         let mut paired = Vec::new();
         {
-            let mut map = self
-                .deps
-                .by_name
-                .write()
-                .map_err(|_| RegistryError::NameTaken(String::new()))?;
+            let mut map = self.deps.by_name.write();
             for rec in &records {
                 let handle = handle::spawn(rec.clone(), self.deps.clone())?;
                 if rec.paired {
@@ -293,6 +310,10 @@ impl Registry {
     pub async fn shutdown(&self) {
         let all = self.all();
         futures_util::future::join_all(all.iter().map(|h| h.shutdown())).await;
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.deps.faults
     }
 
     pub fn store(&self) -> &Store {
