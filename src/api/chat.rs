@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::auth::ApiKey;
 use super::error::ApiError;
 use super::message::{KeyBody, delay_ms, jid, required};
+use super::required::Required;
 use crate::engine::{MessageKey, Presence, Privacy, PrivacyValue};
 use crate::instance::record::media_from_message;
 use crate::state::AppState;
@@ -38,88 +39,95 @@ enum Answer {
 
 #[derive(Object, Debug)]
 pub struct NumbersBody {
-    pub numbers: Option<Vec<String>>,
+    pub numbers: Required<Vec<String>>,
 }
 
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct ReadBody {
-    pub read_messages: Option<Vec<KeyBody>>,
+    pub read_messages: Required<Vec<KeyBody>>,
 }
 
 /// `DELETE /chat/deleteMessageForEveryone` body: the key itself.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct DeleteBody {
-    pub id: Option<String>,
-    pub remote_jid: Option<String>,
-    pub from_me: Option<bool>,
+    pub id: Required<String>,
+    pub remote_jid: Required<String>,
+    pub from_me: Required<bool>,
     pub participant: Option<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct UpdateMessageBody {
     pub number: Option<String>,
-    pub key: Option<KeyBody>,
-    pub text: Option<String>,
+    pub key: Required<KeyBody>,
+    pub text: Required<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct ChatPresenceBody {
-    pub number: Option<String>,
-    pub presence: Option<String>,
-    pub delay: Option<i64>,
+    pub number: Required<String>,
+    pub presence: Required<String>,
+    pub delay: Required<i64>,
 }
 
+/// `fetchProfile`: the number, or the account itself when absent.
 #[derive(Object, Debug)]
 pub struct NumberBody {
     pub number: Option<String>,
+}
+
+/// `fetchProfilePictureUrl`: the number is required.
+#[derive(Object, Debug)]
+pub struct RequiredNumberBody {
+    pub number: Required<String>,
 }
 
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct Base64Body {
     /// `{key:{id}}` to use the stored message, or a full `{key, message}`.
-    pub message: Option<Value>,
+    pub message: Required<Value>,
     /// Accepted for compatibility; zapgate does not transcode.
     pub convert_to_mp4: Option<bool>,
 }
 
 #[derive(Object, Debug)]
 pub struct BlockBody {
-    pub number: Option<String>,
+    pub number: Required<String>,
     /// `block` or `unblock`.
-    pub status: Option<String>,
+    pub status: Required<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct PrivacyBody {
-    pub readreceipts: Option<String>,
-    pub profile: Option<String>,
-    pub status: Option<String>,
-    pub online: Option<String>,
-    pub last: Option<String>,
-    pub groupadd: Option<String>,
+    pub readreceipts: Required<String>,
+    pub profile: Required<String>,
+    pub status: Required<String>,
+    pub online: Required<String>,
+    pub last: Required<String>,
+    pub groupadd: Required<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct ProfileNameBody {
-    pub name: Option<String>,
+    pub name: Required<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct ProfileStatusBody {
-    pub status: Option<String>,
+    pub status: Required<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct ProfilePictureBody {
     /// A URL or base64 JPEG.
-    pub picture: Option<String>,
+    pub picture: Required<String>,
 }
 
 fn privacy_value(
-    v: Option<String>,
+    v: Required<String>,
     name: &str,
     allowed: &[PrivacyValue],
 ) -> Result<PrivacyValue, ApiError> {
@@ -209,8 +217,8 @@ impl ChatApi {
         let h = self.state.instance_access(&name, &key)?;
         let b = body.0;
         let target = KeyBody {
-            id: b.id,
-            remote_jid: b.remote_jid,
+            id: b.id.into_option(),
+            remote_jid: b.remote_jid.into_option(),
             from_me: Some(required(b.from_me, "fromMe")?),
             participant: b.participant,
         }
@@ -296,7 +304,7 @@ impl ChatApi {
         &self,
         key: ApiKey,
         #[oai(name = "instanceName")] name: Path<String>,
-        body: Json<NumberBody>,
+        body: Json<RequiredNumberBody>,
     ) -> Result<Answer, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
         let target = jid(&required(body.0.number, "number")?)?;

@@ -159,6 +159,9 @@ enum ErrorDoc {
     /// The request body is larger than the operation's limit.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorEnvelope>),
+    /// The body's `Content-Type` is missing or not one the operation takes.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorEnvelope>),
     /// The key's request rate is used up; `Retry-After` says when to come back.
     #[oai(status = 429)]
     TooManyRequests(Json<ErrorEnvelope>),

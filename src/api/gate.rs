@@ -158,6 +158,26 @@ impl RouteTable {
         })
     }
 
+    /// The methods the document has for `path`, whatever the request's method (for `Allow`).
+    pub fn methods_for(&self, path: &str) -> Vec<Method> {
+        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let mut methods: Vec<Method> = self
+            .ops
+            .iter()
+            .filter(|op| {
+                op.segments.len() == parts.len()
+                    && op
+                        .segments
+                        .iter()
+                        .zip(&parts)
+                        .all(|(s, p)| !matches!(s, Segment::Literal(l) if l != p))
+            })
+            .map(|op| op.method.clone())
+            .collect();
+        methods.dedup();
+        methods
+    }
+
     /// The literal path starts listed in [`MEDIA_ROUTES`] that the document has no operation
     /// for (a renamed route would otherwise silently fall back to the small limit).
     pub fn unknown_media_routes(&self) -> Vec<&'static str> {

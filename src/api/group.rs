@@ -74,8 +74,10 @@ fn group_not_found(e: EngineError) -> ApiError {
     }
 }
 
-fn required<T>(value: Option<T>, name: &str) -> Result<T, ApiError> {
-    value.ok_or_else(|| ApiError::Validation(format!("instance requires property \"{name}\"")))
+fn required<T>(value: impl super::required::Given<T>, name: &str) -> Result<T, ApiError> {
+    value
+        .given()
+        .ok_or_else(|| ApiError::Validation(format!("instance requires property \"{name}\"")))
 }
 
 /// User JIDs from `participants`; any entry that is not a number or JID is a 400.

@@ -3,6 +3,7 @@
 use poem_openapi::Object;
 
 use super::error::ApiError;
+use super::required::Required;
 use crate::engine::group::{GroupInfo, ParticipantResult};
 
 /// A group as Evolution (Baileys' `GroupMetadata`) shows it.
@@ -87,7 +88,7 @@ pub struct SendInviteBody {
     /// Text sent above the link.
     pub description: Option<String>,
     /// Who gets the link: numbers or JIDs.
-    pub numbers: Option<Vec<String>>,
+    pub numbers: Required<Vec<String>>,
 }
 
 #[derive(Object, Debug)]
@@ -101,9 +102,9 @@ pub struct SentInviteDto {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct CreateGroupBody {
-    pub subject: Option<String>,
+    pub subject: Required<String>,
     /// Numbers (digits) or JIDs; those not on WhatsApp are left out.
-    pub participants: Option<Vec<String>>,
+    pub participants: Required<Vec<String>>,
     pub description: Option<String>,
     /// Make every participant an admin right after creating.
     pub promote_participants: Option<bool>,
@@ -116,8 +117,8 @@ pub struct UpdateParticipantBody {
     /// May come in the query instead.
     pub group_jid: Option<String>,
     /// `add`, `remove`, `promote` or `demote`.
-    pub action: Option<String>,
-    pub participants: Option<Vec<String>>,
+    pub action: Required<String>,
+    pub participants: Required<Vec<String>>,
 }
 
 #[derive(Object, Debug)]
@@ -148,7 +149,7 @@ pub struct UpdateParticipantsDto {
 #[oai(rename_all = "camelCase")]
 pub struct SubjectBody {
     pub group_jid: Option<String>,
-    pub subject: Option<String>,
+    pub subject: Required<String>,
 }
 
 /// `POST /group/updateGroupDescription` body.
@@ -157,7 +158,7 @@ pub struct SubjectBody {
 pub struct DescriptionBody {
     pub group_jid: Option<String>,
     /// An empty string removes the description.
-    pub description: Option<String>,
+    pub description: Required<String>,
 }
 
 /// `POST /group/updateSetting` body.
@@ -166,7 +167,7 @@ pub struct DescriptionBody {
 pub struct SettingBody {
     pub group_jid: Option<String>,
     /// `announcement`, `not_announcement`, `locked` or `unlocked`.
-    pub action: Option<String>,
+    pub action: Required<String>,
 }
 
 /// `POST /group/toggleEphemeral` body.
@@ -175,7 +176,7 @@ pub struct SettingBody {
 pub struct EphemeralBody {
     pub group_jid: Option<String>,
     /// Seconds a message lives: 0 (off), 86400, 604800 or 7776000.
-    pub expiration: Option<i64>,
+    pub expiration: Required<i64>,
 }
 
 #[derive(Object, Debug)]

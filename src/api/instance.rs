@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::auth::{ApiKey, Caller};
 use super::dto::{ConnectionStateDto, QrDto, SettingsBody, SettingsDto, StatusDto, WebhookBody};
 use super::error::ApiError;
+use super::required::Required;
 use crate::engine::Presence;
 use crate::instance::registry::NewInstance;
 use crate::instance::{
@@ -33,7 +34,7 @@ pub struct InstanceApi {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct CreateInstanceBody {
-    pub instance_name: Option<String>,
+    pub instance_name: Required<String>,
     /// `WHATSAPP-BAILEYS` (default) or `LOOPBACK`.
     pub integration: Option<String>,
     /// The instance token; generated (upper-case UUID) when absent.
@@ -85,7 +86,7 @@ enum CreateResponse {
 #[derive(Object, Debug)]
 pub struct PresenceBody {
     /// available, unavailable, composing, recording or paused.
-    pub presence: Option<String>,
+    pub presence: Required<String>,
 }
 
 #[derive(Object, Debug)]
@@ -113,12 +114,12 @@ impl InstanceApi {
         body: Json<CreateInstanceBody>,
     ) -> Result<CreateResponse, ApiError> {
         let b = body.0;
-        let name = b.instance_name.clone().unwrap_or_default();
+        let name = b.instance_name.0.clone().unwrap_or_default();
         if self.state.registry.contains(&name) {
             return Err(ApiError::NameTaken(name));
         }
         self.state.require_global(&key)?;
-        if b.instance_name.is_none() {
+        if b.instance_name.0.is_none() {
             return Err(ApiError::Validation(
                 "instance requires property \"instanceName\"".into(),
             ));
@@ -351,7 +352,7 @@ impl InstanceApi {
         body: Json<PresenceBody>,
     ) -> Result<PresenceResponse, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
-        let raw = body.0.presence.ok_or_else(|| {
+        let raw = body.0.presence.0.ok_or_else(|| {
             ApiError::Validation("instance requires property \"presence\"".into())
         })?;
         let presence = Presence::parse(&raw).ok_or_else(|| {

@@ -200,6 +200,25 @@ fn refuse(err: ApiError) -> Response {
     resp
 }
 
+/// 405 with the `Allow` header RFC 9110 asks for.
+fn method_not_allowed(allowed: &[poem::http::Method]) -> Response {
+    let status = poem::http::StatusCode::METHOD_NOT_ALLOWED;
+    let body = super::error::envelope(status, serde_json::json!(["method not allowed"]));
+    let allow = allowed
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut resp = Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(body.to_string());
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
+    resp
+}
+
 /// The edge middleware. `gate` and `budget` are built once at start; see the module doc.
 pub async fn edge<E: Endpoint>(
     next: E,
@@ -209,6 +228,13 @@ pub async fn edge<E: Endpoint>(
     budget: Arc<BodyBudget>,
 ) -> poem::Result<Response> {
     let matched = gate.routes.find(req.method(), req.uri().path());
+    if matched.is_none() && req.method() != poem::http::Method::OPTIONS {
+        let allowed = gate.routes.methods_for(req.uri().path());
+        if !allowed.is_empty() {
+            linger(req.take_body());
+            return Ok(method_not_allowed(&allowed));
+        }
+    }
     let class = matched.as_ref().map_or(BodyClass::Json, |m| m.body);
     let max = budget.limit(class);
     let declared = req
@@ -242,18 +268,14 @@ pub async fn edge<E: Endpoint>(
         refusal.clone(),
         held.clone(),
     )));
-    let resp = match next.call(req).await {
-        Ok(r) => r.into_response(),
-        Err(e) => e.into_response(),
-    };
-    // The handler saw a failed read and answered something else (a parse error, usually):
-    // the client is told what really happened.
-    let resp = match refusal.get() {
-        Some(r) => refuse(r.error()),
-        None => resp,
-    };
+    let result = next.call(req).await;
     drop(held);
-    Ok(resp)
+    // The handler saw a failed read and answered something else (a parse error, usually):
+    // the client is told what really happened. Other errors go on to the envelope layer.
+    match refusal.get() {
+        Some(r) => Ok(refuse(r.error())),
+        None => result.map(IntoResponse::into_response),
+    }
 }
 
 /// The status of a response produced for `err`, for tests.

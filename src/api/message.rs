@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::auth::ApiKey;
 use super::error::ApiError;
 use super::media::sniff_mimetype;
+use super::required::Required;
 use crate::engine::group::is_group_jid;
 use crate::engine::jid::{to_jid, user_of};
 use crate::engine::{
@@ -76,7 +77,7 @@ pub struct Quoted {
 #[oai(rename_all = "camelCase")]
 pub struct Meta {
     /// Digits, a JID, or a group id.
-    pub number: Option<String>,
+    pub number: Required<String>,
     /// Milliseconds of "composing" shown before sending; the request waits that long.
     pub delay: Option<i64>,
     pub quoted: Option<Quoted>,
@@ -85,8 +86,9 @@ pub struct Meta {
     pub mentioned: Option<Vec<String>>,
 }
 
-pub(crate) fn required<T>(v: Option<T>, name: &str) -> Result<T, ApiError> {
-    v.ok_or_else(|| ApiError::Validation(format!("instance requires property \"{name}\"")))
+pub(crate) fn required<T>(v: impl super::required::Given<T>, name: &str) -> Result<T, ApiError> {
+    v.given()
+        .ok_or_else(|| ApiError::Validation(format!("instance requires property \"{name}\"")))
 }
 
 pub(crate) fn jid(number: &str) -> Result<String, ApiError> {
@@ -201,7 +203,7 @@ impl Target {
 /// `POST /message/sendText` body.
 #[derive(Object, Debug)]
 pub struct SendTextBody {
-    pub text: Option<String>,
+    pub text: Required<String>,
     #[oai(flatten)]
     pub meta: Meta,
 }
@@ -262,10 +264,10 @@ pub struct SendStickerBody {
 
 #[derive(Object, Debug)]
 pub struct SendLocationBody {
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
-    pub name: Option<String>,
-    pub address: Option<String>,
+    pub latitude: Required<f64>,
+    pub longitude: Required<f64>,
+    pub name: Required<String>,
+    pub address: Required<String>,
     #[oai(flatten)]
     pub meta: Meta,
 }
@@ -284,24 +286,24 @@ pub struct ContactBody {
 
 #[derive(Object, Debug)]
 pub struct SendContactBody {
-    pub contact: Option<Vec<ContactBody>>,
+    pub contact: Required<Vec<ContactBody>>,
     #[oai(flatten)]
     pub meta: Meta,
 }
 
 #[derive(Object, Debug)]
 pub struct SendReactionBody {
-    pub key: Option<KeyBody>,
+    pub key: Required<KeyBody>,
     /// One emoji, or "" to remove the reaction.
-    pub reaction: Option<String>,
+    pub reaction: Required<String>,
 }
 
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct SendPollBody {
-    pub name: Option<String>,
-    pub selectable_count: Option<i64>,
-    pub values: Option<Vec<String>>,
+    pub name: Required<String>,
+    pub selectable_count: Required<i64>,
+    pub values: Required<Vec<String>>,
     #[oai(flatten)]
     pub meta: Meta,
 }
@@ -475,7 +477,7 @@ impl MessageApi {
                     None => (self.media_bytes(f.media, "file").await?, f.file_name),
                 };
                 let meta = Meta {
-                    number: f.number,
+                    number: Required(f.number),
                     delay: f.delay,
                     ..Meta::default()
                 };

@@ -13,6 +13,7 @@ pub mod loopback;
 pub mod media;
 pub mod message;
 pub mod ops;
+pub mod required;
 pub mod rows;
 pub mod settings;
 pub mod stream;
