@@ -84,6 +84,10 @@ pub struct Config {
     #[arg(long, env = "ZAPGATE_MAX_BODY_BYTES", default_value_t = 136 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Longest `delay` honoured on a send or a presence, in milliseconds (Evolution: 5 minutes).
+    #[arg(long, env = "ZAPGATE_MAX_SEND_DELAY_MS", default_value_t = 300_000)]
+    pub max_send_delay_ms: u64,
+
     /// The HTTP edge: connection caps and timeouts (`serve`), body limits and rate limits (`api`).
     #[command(flatten)]
     pub conn: crate::serve::ConnLimits,

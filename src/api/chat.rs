@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::auth::ApiKey;
 use super::error::ApiError;
 use super::message::{KeyBody, delay_ms, jid, required};
-use super::required::Required;
+use super::required::{Optional, Required};
 use crate::engine::{MessageKey, Presence, Privacy, PrivacyValue};
 use crate::instance::record::media_from_message;
 use crate::state::AppState;
@@ -39,6 +39,7 @@ enum Answer {
 
 #[derive(Object, Debug)]
 pub struct NumbersBody {
+    #[oai(validator(min_items = 1))]
     pub numbers: Required<Vec<String>>,
 }
 
@@ -67,6 +68,9 @@ pub struct UpdateMessageBody {
 
 #[derive(Object, Debug)]
 pub struct ChatPresenceBody {
+    #[oai(validator(
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$"
+    ))]
     pub number: Required<String>,
     pub presence: Required<String>,
     pub delay: Required<i64>,
@@ -75,12 +79,18 @@ pub struct ChatPresenceBody {
 /// `fetchProfile`: the number, or the account itself when absent.
 #[derive(Object, Debug)]
 pub struct NumberBody {
-    pub number: Option<String>,
+    #[oai(validator(
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$"
+    ))]
+    pub number: Optional<String>,
 }
 
 /// `fetchProfilePictureUrl`: the number is required.
 #[derive(Object, Debug)]
 pub struct RequiredNumberBody {
+    #[oai(validator(
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$"
+    ))]
     pub number: Required<String>,
 }
 
@@ -95,6 +105,9 @@ pub struct Base64Body {
 
 #[derive(Object, Debug)]
 pub struct BlockBody {
+    #[oai(validator(
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$"
+    ))]
     pub number: Required<String>,
     /// `block` or `unblock`.
     pub status: Required<String>,
@@ -102,21 +115,30 @@ pub struct BlockBody {
 
 #[derive(Object, Debug)]
 pub struct PrivacyBody {
+    #[oai(validator(pattern = "^(all|none)$"))]
     pub readreceipts: Required<String>,
+    #[oai(validator(pattern = "^(all|contacts|contact_blacklist|none)$"))]
     pub profile: Required<String>,
+    #[oai(validator(pattern = "^(all|contacts|contact_blacklist|none)$"))]
     pub status: Required<String>,
+    #[oai(validator(pattern = "^(all|match_last_seen)$"))]
     pub online: Required<String>,
+    #[oai(validator(pattern = "^(all|contacts|contact_blacklist|none)$"))]
     pub last: Required<String>,
+    #[oai(validator(pattern = "^(all|contacts|contact_blacklist|none)$"))]
     pub groupadd: Required<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct ProfileNameBody {
+    /// 1 to 25 characters, not only blanks.
+    #[oai(validator(pattern = r"\S", max_length = 25))]
     pub name: Required<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct ProfileStatusBody {
+    #[oai(validator(max_length = 139))]
     pub status: Required<String>,
 }
 
@@ -283,7 +305,10 @@ impl ChatApi {
                     .into(),
             )
         })?;
-        let delay = delay_ms(Some(required(b.delay, "delay")?))?;
+        let delay = delay_ms(
+            Some(required(b.delay, "delay")?),
+            self.state.config.max_send_delay_ms,
+        )?;
         h.chat_presence(to.clone(), presence).await?;
         if delay > 0 {
             tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -327,7 +352,7 @@ impl ChatApi {
         body: Json<NumberBody>,
     ) -> Result<Answer, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
-        let target = match body.0.number {
+        let target = match body.0.number.0 {
             Some(n) => jid(&n)?,
             None => h.view().record.owner_jid.clone().ok_or_else(|| {
                 ApiError::BadRequest(format!("The \"{}\" instance is not connected", h.name()))

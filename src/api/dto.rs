@@ -6,6 +6,7 @@ use poem_openapi::Object;
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::required::Optional;
 use crate::instance::{InstanceView, QrView, Settings};
 
 /// The `webhook` object of `/instance/create` and `/webhook/set`. Both spellings of the flags
@@ -33,13 +34,13 @@ pub struct WebhookBody {
 #[oai(rename_all = "camelCase")]
 pub struct SettingsBody {
     pub reject_call: Option<bool>,
-    pub msg_call: Option<String>,
+    pub msg_call: Optional<String>,
     pub groups_ignore: Option<bool>,
     pub always_online: Option<bool>,
     pub read_messages: Option<bool>,
     pub read_status: Option<bool>,
     pub sync_full_history: Option<bool>,
-    pub wavoip_token: Option<String>,
+    pub wavoip_token: Optional<String>,
 }
 
 impl SettingsBody {
@@ -66,8 +67,8 @@ impl SettingsBody {
             read_messages: switch(self.read_messages, "readMessages")?,
             read_status: switch(self.read_status, "readStatus")?,
             sync_full_history: switch(self.sync_full_history, "syncFullHistory")?,
-            msg_call: self.msg_call.clone().unwrap_or_default(),
-            wavoip_token: self.wavoip_token.clone().unwrap_or_default(),
+            msg_call: self.msg_call.0.clone().unwrap_or_default(),
+            wavoip_token: self.wavoip_token.0.clone().unwrap_or_default(),
         })
     }
 }

@@ -185,10 +185,11 @@ impl GroupApi {
         &self,
         key: ApiKey,
         #[oai(name = "instanceName")] name: Path<String>,
-        #[oai(name = "getParticipants")] get_participants: Query<Option<String>>,
+        #[oai(name = "getParticipants", validator(pattern = "^(true|false)$"))]
+        get_participants: Query<super::required::Required<String>>,
     ) -> Result<Json<Vec<GroupMetadataDto>>, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
-        let with = match get_participants.0.as_deref() {
+        let with = match get_participants.0.as_ref().map(String::as_str) {
             Some("true") => true,
             Some("false") => false,
             _ => {

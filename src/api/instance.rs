@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::auth::{ApiKey, Caller};
 use super::dto::{ConnectionStateDto, QrDto, SettingsBody, SettingsDto, StatusDto, WebhookBody};
 use super::error::ApiError;
-use super::required::Required;
+use super::required::{Optional, Required};
 use crate::engine::Presence;
 use crate::instance::registry::NewInstance;
 use crate::instance::{
@@ -34,16 +34,24 @@ pub struct InstanceApi {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct CreateInstanceBody {
+    /// Up to 100 characters; no control characters, `/`, `\\`, `?` or `#`, no blanks at either end.
+    #[oai(validator(
+        pattern = r"^[^\s/\\?#\x00-\x1f\x7f-\x9f](?:[^/\\?#\x00-\x1f\x7f-\x9f]*[^\s/\\?#\x00-\x1f\x7f-\x9f])?$",
+        max_length = 100
+    ))]
     pub instance_name: Required<String>,
     /// `WHATSAPP-BAILEYS` (default) or `LOOPBACK`.
-    pub integration: Option<String>,
+    #[oai(validator(pattern = "^(WHATSAPP-BAILEYS|LOOPBACK)$"))]
+    pub integration: Optional<String>,
     /// The instance token; generated (upper-case UUID) when absent.
-    pub token: Option<String>,
+    #[oai(validator(pattern = r"\S"))]
+    pub token: Optional<String>,
     /// Connect at once and include the first QR code in the response.
     pub qrcode: Option<bool>,
     /// Phone number (digits); with `qrcode:true` a pairing code is requested for it.
-    pub number: Option<String>,
-    pub business_id: Option<String>,
+    #[oai(validator(pattern = r"^\s*$|^\s*[+ ()\-]*(?:[0-9][+ ()\-]*){1,20}\s*$"))]
+    pub number: Optional<String>,
+    pub business_id: Optional<String>,
     #[oai(flatten)]
     pub settings: SettingsBody,
     pub webhook: Option<WebhookBody>,
@@ -86,6 +94,7 @@ enum CreateResponse {
 #[derive(Object, Debug)]
 pub struct PresenceBody {
     /// available, unavailable, composing, recording or paused.
+    #[oai(validator(pattern = "^(available|unavailable|composing|recording|paused)$"))]
     pub presence: Required<String>,
 }
 
@@ -125,16 +134,22 @@ impl InstanceApi {
             ));
         }
         validate_name(&name).map_err(ApiError::Validation)?;
-        let integration = Integration::parse(b.integration.as_deref()).map_err(|e| match e {
+        let integration = Integration::parse(b.integration.0.as_deref()).map_err(|e| match e {
             IntegrationError::Invalid => ApiError::BadRequest("Invalid integration".into()),
             other => ApiError::BadRequest(other.to_string()),
         })?;
-        if let Some(t) = &b.token
+        if let Some(t) = &b.token.0
             && t.trim().is_empty()
         {
             return Err(ApiError::Validation("token must not be empty".into()));
         }
-        let number = match b.number.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        let number = match b
+            .number
+            .0
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
             Some(n) => Some(digits_only(n)?),
             None => None,
         };
@@ -149,10 +164,10 @@ impl InstanceApi {
             .registry
             .create(NewInstance {
                 name,
-                token: b.token.clone(),
+                token: b.token.0.clone(),
                 integration,
                 number: number.clone(),
-                business_id: b.business_id.clone(),
+                business_id: b.business_id.0.clone(),
                 settings,
                 webhook: webhook.clone(),
             })

@@ -346,6 +346,59 @@ mod tests {
         assert!(refusal.get().is_none());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever the pieces, no more than `max` bytes ever reach the handler, the read fails
+        /// exactly when the body is larger, and the budget is whole again afterwards.
+        #[test]
+        fn never_more_than_the_limit(
+            sizes in proptest::collection::vec(0usize..4096, 0..24),
+            max in 0usize..40_000,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let total: usize = sizes.iter().sum();
+            let (delivered, failed, refusal, left) = rt.block_on(async {
+                let budget = Arc::new(Semaphore::new(1 << 20));
+                let refusal = Arc::new(OnceLock::new());
+                let held: Held = Arc::default();
+                let s = counted(
+                    chunks(&sizes),
+                    max,
+                    budget.clone(),
+                    Duration::from_secs(5),
+                    refusal.clone(),
+                    held.clone(),
+                );
+                let (mut delivered, mut failed) = (0, false);
+                {
+                    let mut s = std::pin::pin!(s);
+                    while let Some(c) = s.next().await {
+                        match c {
+                            Ok(c) => delivered += c.len(),
+                            Err(_) => {
+                                failed = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+                // The request is answered: the body (and its share of the budget) is gone.
+                drop(held);
+                (delivered, failed, refusal.get().copied(), budget.available_permits())
+            });
+            proptest::prop_assert!(delivered <= max);
+            proptest::prop_assert_eq!(failed, total > max);
+            proptest::prop_assert_eq!(matches!(refusal, Some(Refusal::TooLarge(_))), total > max);
+            if total <= max {
+                proptest::prop_assert_eq!(delivered, total);
+            }
+            proptest::prop_assert_eq!(left, 1 << 20);
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_full_budget_refuses_with_busy() {
         let budget = Arc::new(Semaphore::new(100));

@@ -29,7 +29,6 @@ use crate::instance::record::text_of;
 use crate::state::AppState;
 
 /// Longest `delay` honoured; Evolution blocks the request for the whole delay.
-const MAX_DELAY_MS: u64 = 5 * 60 * 1000;
 
 #[derive(Tags)]
 enum Tag {
@@ -77,6 +76,9 @@ pub struct Quoted {
 #[oai(rename_all = "camelCase")]
 pub struct Meta {
     /// Digits, a JID, or a group id.
+    #[oai(validator(
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$"
+    ))]
     pub number: Required<String>,
     /// Milliseconds of "composing" shown before sending; the request waits that long.
     pub delay: Option<i64>,
@@ -97,12 +99,13 @@ pub(crate) fn jid(number: &str) -> Result<String, ApiError> {
     })
 }
 
-pub(crate) fn delay_ms(delay: Option<i64>) -> Result<u64, ApiError> {
+/// `delay` in milliseconds, capped at `ZAPGATE_MAX_SEND_DELAY_MS`.
+pub(crate) fn delay_ms(delay: Option<i64>, cap_ms: u64) -> Result<u64, ApiError> {
     match delay {
         Some(d) if d < 0 => Err(ApiError::Validation(
             "delay must be greater than or equal to 0".into(),
         )),
-        Some(d) => Ok((d as u64).min(MAX_DELAY_MS)),
+        Some(d) => Ok((d as u64).min(cap_ms)),
         None => Ok(0),
     }
 }
@@ -116,9 +119,13 @@ struct Target {
 
 impl Target {
     /// Validates the shared fields; `presence` is what the delay shows (typing or recording).
-    async fn prepare(h: &InstanceHandle, meta: Meta) -> Result<Target, ApiError> {
+    async fn prepare(
+        h: &InstanceHandle,
+        meta: Meta,
+        delay_cap_ms: u64,
+    ) -> Result<Target, ApiError> {
         let to = jid(&required(meta.number, "number")?)?;
-        let delay = delay_ms(meta.delay)?;
+        let delay = delay_ms(meta.delay, delay_cap_ms)?;
         let quoted = match meta.quoted.and_then(|q| q.key.map(|k| (k, q.message))) {
             Some((k, message)) => {
                 let id = required(k.id, "quoted.key.id")?;
@@ -390,7 +397,7 @@ impl MessageApi {
                 "fileName is required for documents".into(),
             ));
         }
-        let target = Target::prepare(h, meta).await?;
+        let target = Target::prepare(h, meta, self.state.config.max_send_delay_ms).await?;
         let mimetype = mimetype
             .or_else(|| sniff_mimetype(&data).map(str::to_string))
             .unwrap_or_else(|| kind.default_mimetype().to_string());
@@ -431,7 +438,7 @@ impl MessageApi {
         if text.trim().is_empty() {
             return Err(ApiError::BadRequest("Text is required".into()));
         }
-        let target = Target::prepare(&h, b.meta).await?;
+        let target = Target::prepare(&h, b.meta, self.state.config.max_send_delay_ms).await?;
         target
             .send(&h, Outgoing::Text(text), Presence::Composing)
             .await
@@ -510,7 +517,7 @@ impl MessageApi {
         let h = self.state.instance_access(&name, &key)?;
         let b = body.0;
         let data = self.media_bytes(b.audio, "audio").await?;
-        let target = Target::prepare(&h, b.meta).await?;
+        let target = Target::prepare(&h, b.meta, self.state.config.max_send_delay_ms).await?;
         let mimetype = sniff_mimetype(&data)
             .filter(|m| m.starts_with("audio/"))
             .unwrap_or(MediaKind::Audio.default_mimetype())
@@ -546,7 +553,7 @@ impl MessageApi {
                 "sticker must be a WebP image (zapgate does not convert images)".into(),
             ));
         }
-        let target = Target::prepare(&h, b.meta).await?;
+        let target = Target::prepare(&h, b.meta, self.state.config.max_send_delay_ms).await?;
         let content = Outgoing::Media(NewMedia {
             kind: MediaKind::Sticker,
             data,
@@ -581,7 +588,7 @@ impl MessageApi {
                 "latitude must be within ±90 and longitude within ±180".into(),
             ));
         }
-        let target = Target::prepare(&h, b.meta).await?;
+        let target = Target::prepare(&h, b.meta, self.state.config.max_send_delay_ms).await?;
         let content = Outgoing::Location {
             latitude,
             longitude,
@@ -633,7 +640,7 @@ impl MessageApi {
                 display_name: name,
             });
         }
-        let target = Target::prepare(&h, b.meta).await?;
+        let target = Target::prepare(&h, b.meta, self.state.config.max_send_delay_ms).await?;
         target
             .send(&h, Outgoing::Contacts(cards), Presence::Composing)
             .await
@@ -709,7 +716,7 @@ impl MessageApi {
                 values.len()
             )));
         }
-        let target = Target::prepare(&h, b.meta).await?;
+        let target = Target::prepare(&h, b.meta, self.state.config.max_send_delay_ms).await?;
         let content = Outgoing::Poll {
             name: poll_name,
             options: values,

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod chat;
+pub mod document;
 pub mod dto;
 pub mod error;
 pub mod gate;
@@ -76,16 +77,19 @@ pub fn openapi(
     .webhooks::<&'static dyn webhook_docs::OutgoingWebhooks>()
 }
 
-/// The spec as JSON, independent of any runtime configuration.
+/// The spec as JSON, independent of any runtime configuration (see `document`).
 pub fn spec_json(state: Arc<AppState>) -> String {
-    openapi(state).spec()
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&openapi(state).spec()).unwrap_or_default();
+    document::mark_optional_nullable(&mut doc);
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
 /// Every route of the server, wrapped in the error envelope, CORS and the body limit.
 pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     let api = openapi(state.clone());
     let docs = api.swagger_ui();
-    let spec = api.spec_endpoint();
+    let served = spec_json(state.clone());
     let cors = cors(&state.config.cors_origin);
     let document: serde_json::Value = serde_json::from_str(&api.spec()).unwrap_or_default();
     let gate = Arc::new(gate::Gate::new(&document, &state.config.rates));
@@ -99,7 +103,14 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     let edge_state = state.clone();
     Route::new()
         .nest("/docs", docs)
-        .at("/openapi.json", spec)
+        .at(
+            "/openapi.json",
+            get(poem::endpoint::make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(served.clone())
+            })),
+        )
         .at("/events", get(stream::events))
         .at("/events/ws", get(stream_ws::events_ws))
         .nest("/", api.into_endpoint())

@@ -10,7 +10,9 @@
 use std::borrow::Cow;
 
 use poem_openapi::registry::{MetaSchemaRef, Registry};
-use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::types::{
+    ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
+};
 use serde_json::Value;
 
 use super::error::ApiError;
@@ -92,10 +94,120 @@ impl<T: ParseFromJSON> ParseFromJSON for Required<T> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value {
             None | Some(Value::Null) => Ok(Required(None)),
-            Some(v) => T::parse_from_json(Some(v))
+            Some(v) => strict::<T>(v)
                 .map(|v| Required(Some(v)))
                 .map_err(ParseError::propagate),
         }
+    }
+}
+
+/// An optional body field that, unlike a plain `Option`, takes only the JSON type the document
+/// gives it (poem-openapi's `String` also takes numbers and booleans and turns them into text,
+/// so a profile name `false` became the name "false"). `null` means absent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Optional<T>(pub Option<T>);
+
+impl<T> Given<T> for Optional<T> {
+    fn given(self) -> Option<T> {
+        self.0
+    }
+}
+
+impl<T: Type> Type for Optional<T> {
+    const IS_REQUIRED: bool = false;
+
+    type RawValueType = T::RawValueType;
+    type RawElementValueType = T::RawElementValueType;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        self.0.as_ref().and_then(Type::as_raw_value)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        match &self.0 {
+            Some(v) => v.raw_element_iter(),
+            None => Box::new(std::iter::empty()),
+        }
+    }
+
+    fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for Optional<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            None | Some(Value::Null) => Ok(Optional(None)),
+            Some(v) => strict::<T>(v)
+                .map(|v| Optional(Some(v)))
+                .map_err(ParseError::propagate),
+        }
+    }
+}
+
+impl<T: ToJSON> ToJSON for Optional<T> {
+    fn to_json(&self) -> Option<Value> {
+        self.0.as_ref().and_then(ToJSON::to_json)
+    }
+}
+
+/// Parses `v` as `T` after checking it has the JSON type `T`'s schema declares (for inline
+/// scalar schemas and arrays of them; objects check their own fields).
+fn strict<T: ParseFromJSON>(v: Value) -> ParseResult<T> {
+    fn fits(schema: &MetaSchemaRef, v: &Value) -> bool {
+        let MetaSchemaRef::Inline(schema) = schema else {
+            return true;
+        };
+        match schema.ty {
+            "string" => v.is_string(),
+            "boolean" => v.is_boolean(),
+            "integer" | "number" => v.is_number(),
+            "array" => match (v, &schema.items) {
+                (Value::Array(items), Some(item)) => items.iter().all(|i| fits(item, i)),
+                (Value::Array(_), None) => true,
+                _ => false,
+            },
+            _ => true,
+        }
+    }
+    if !fits(&T::schema_ref(), &v) {
+        return Err(ParseError::expected_type(v));
+    }
+    T::parse_from_json(Some(v))
+}
+
+impl<T: ParseFromParameter> ParseFromParameter for Required<T> {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        T::parse_from_parameter(value)
+            .map(|v| Required(Some(v)))
+            .map_err(ParseError::propagate)
+    }
+
+    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(
+        iter: I,
+    ) -> ParseResult<Self> {
+        let mut iter = iter.into_iter().peekable();
+        if iter.peek().is_none() {
+            return Ok(Required(None));
+        }
+        T::parse_from_parameters(iter)
+            .map(|v| Required(Some(v)))
+            .map_err(ParseError::propagate)
     }
 }
 
@@ -108,6 +220,38 @@ impl<T: ToJSON> ToJSON for Required<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(".{0,4}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Any JSON: never a panic, and a string field takes strings only.
+        #[test]
+        fn strict_fields_take_only_their_type(v in json()) {
+            let is_string = v.is_string();
+            let is_null = v.is_null();
+            let text = Required::<String>::parse_from_json(Some(v.clone()));
+            proptest::prop_assert_eq!(text.is_ok(), is_string || is_null);
+            let list = Optional::<Vec<String>>::parse_from_json(Some(v.clone()));
+            let all_strings = v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+            proptest::prop_assert_eq!(list.is_ok(), all_strings || is_null);
+        }
+    }
 
     #[test]
     fn absent_and_null_reach_the_handler() {

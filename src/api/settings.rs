@@ -9,7 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use super::auth::ApiKey;
 use super::dto::{SettingsBody, SettingsDto};
 use super::error::ApiError;
-use super::required::Required;
+use super::required::{Optional, Required};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -45,13 +45,13 @@ enum SetResponse {
 #[oai(rename_all = "camelCase")]
 pub struct SetSettingsBody {
     pub reject_call: Required<bool>,
-    pub msg_call: Option<String>,
+    pub msg_call: Optional<String>,
     pub groups_ignore: Required<bool>,
     pub always_online: Required<bool>,
     pub read_messages: Required<bool>,
     pub read_status: Required<bool>,
     pub sync_full_history: Required<bool>,
-    pub wavoip_token: Option<String>,
+    pub wavoip_token: Optional<String>,
 }
 
 impl SetSettingsBody {

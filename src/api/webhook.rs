@@ -13,6 +13,7 @@ use super::auth::ApiKey;
 use super::dto::WebhookBody;
 use super::error::ApiError;
 use super::instance::webhook_from_body;
+use super::required::Optional;
 use crate::events::webhook::{GLOBAL_ENDPOINT, instance_endpoint, is_private, now_ms};
 use crate::instance::{InstanceView, WebhookConfig};
 use crate::state::AppState;
@@ -47,11 +48,13 @@ enum SetResponse {
 #[oai(rename_all = "camelCase")]
 pub struct ReplayBody {
     /// One dead letter by its `webhook-id` (`msg_...`).
-    pub id: Option<String>,
+    pub id: Optional<String>,
     /// Only letters that died at or after this time (Unix milliseconds).
-    pub from: Option<u64>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "253402300799999")))]
+    pub from: Optional<u64>,
     /// Only letters that died at or before this time (Unix milliseconds).
-    pub to: Option<u64>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "253402300799999")))]
+    pub to: Optional<u64>,
 }
 
 #[OpenApi(tag = "Tag::Webhook")]
@@ -156,7 +159,7 @@ impl WebhookApi {
         &self,
         key: ApiKey,
         #[oai(name = "instanceName")] name: Path<String>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "10000")))] limit: Query<Option<u32>>,
     ) -> Result<Json<Vec<Value>>, ApiError> {
         let h = self.operator_access(&name, &key)?;
         let limit = limit.0.unwrap_or(100).clamp(1, 10_000) as usize;
@@ -184,9 +187,9 @@ impl WebhookApi {
         let h = self.operator_access(&name, &key)?;
         let d = self.state.registry.dispatcher();
         let filter = ReplayFilter {
-            id: body.0.id,
-            from_ms: body.0.from,
-            to_ms: body.0.to,
+            id: body.0.id.0,
+            from_ms: body.0.from.0,
+            to_ms: body.0.to.0,
         };
         let rows = d.repo().replay(h.id(), &filter, now_ms())?;
         d.repo().sync().await?;
