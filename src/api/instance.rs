@@ -40,8 +40,8 @@ pub struct CreateInstanceBody {
         max_length = 100
     ))]
     pub instance_name: Required<String>,
-    /// `WHATSAPP-BAILEYS` (default) or `LOOPBACK`.
-    #[oai(validator(pattern = "^(WHATSAPP-BAILEYS|LOOPBACK)$"))]
+    /// `WHATSAPP-BAILEYS` (default) or `LOOPBACK`; anything else is Evolution's 400 "Invalid
+    /// integration" (or "not supported" for `WHATSAPP-BUSINESS` and `EVOLUTION`).
     pub integration: Optional<String>,
     /// The instance token; generated (upper-case UUID) when absent.
     #[oai(validator(pattern = r"\S"))]
