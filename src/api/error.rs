@@ -45,6 +45,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The data dir is below its free-space floor: the write was refused before it started.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// Our fault. The message is safe to show (no secrets, no payloads).
     #[error("{0}")]
     Internal(String),
@@ -60,6 +63,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -137,6 +141,10 @@ enum ErrorDoc {
     /// Unexpected server error.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
+    /// The server's storage is below its free-space floor (`ZAPGATE_MIN_FREE_MB`,
+    /// `ZAPGATE_MAX_DATA_MB`): nothing was written or sent; retry once space is freed.
+    #[oai(status = 507)]
+    InsufficientStorage(Json<ErrorEnvelope>),
 }
 
 impl ApiResponse for ApiError {
@@ -151,6 +159,12 @@ impl ApiResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::NoSpace(_) = e {
+            // The operator's reason (sizes, settings) stays in the log and `/health`.
+            return ApiError::InsufficientStorage(
+                "the server is low on storage; nothing was written, retry later".into(),
+            );
+        }
         tracing::error!(error = %e, "storage failure");
         ApiError::Internal("storage failure".into())
     }
@@ -248,6 +262,12 @@ mod tests {
         assert_eq!(
             ApiError::Validation("bad".into()).message(),
             json!([["bad"]])
+        );
+        let full = ApiError::from(StoreError::NoSpace("x".into()));
+        assert_eq!(full.status().as_u16(), 507);
+        assert_eq!(
+            envelope(full.status(), full.message())["error"],
+            "Insufficient Storage"
         );
         assert_eq!(
             envelope(StatusCode::NOT_FOUND, json!(["m"])),

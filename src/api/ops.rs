@@ -32,10 +32,33 @@ pub struct Welcome {
     pub zapgate_version: String,
 }
 
+/// One kind of fault the process has seen.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub struct HealthFault {
+    /// `storageLow`, `storeWriteFailed`, `webhookBacklogFull`, `outboxRowQuarantined`,
+    /// `deliveryPanic`, `actorPanic`.
+    pub kind: String,
+    /// A condition that holds now (storage low, a backlog at its cap).
+    pub active: bool,
+    /// Whether it makes `status` not ok now (active, or an incident in the last 10 minutes).
+    pub failing: bool,
+    /// Incidents, or times the condition started, since the process started.
+    pub count: u64,
+    /// Unix milliseconds of the last one.
+    pub last_at: Option<u64>,
+    pub detail: Option<String>,
+}
+
 #[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Health {
+    /// `ok`, or `degraded` while a fault is active or recent (see `faults`).
     pub status: String,
+    /// Every fault kind seen since start; empty when none.
+    pub faults: Vec<HealthFault>,
+    /// Unreadable outbox rows set aside (kept for inspection).
+    pub outbox_quarantined: u64,
     pub instances: u64,
     /// Instance count per connection state.
     pub states: BTreeMap<String, u64>,
@@ -69,8 +92,25 @@ impl OpsApi {
                 .entry(h.view().state.state.as_str().to_string())
                 .or_insert(0) += 1;
         }
+        let store = self.state.registry.store();
+        let failing = store.faults().failing();
+        let faults = store
+            .faults()
+            .snapshot()
+            .into_iter()
+            .map(|(kind, s)| HealthFault {
+                kind: kind.name().into(),
+                active: s.active,
+                failing: failing.contains(&kind),
+                count: s.count,
+                last_at: s.last_at_ms,
+                detail: s.detail,
+            })
+            .collect();
         Json(Health {
-            status: "ok".into(),
+            status: if failing.is_empty() { "ok" } else { "degraded" }.into(),
+            faults,
+            outbox_quarantined: self.state.registry.dispatcher().repo().quarantined() as u64,
             instances: all.len() as u64,
             states,
             uptime_seconds: self.state.started.elapsed().as_secs(),
