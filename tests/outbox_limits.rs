@@ -154,9 +154,10 @@ async fn a_full_backlog_sends_new_events_to_the_dead_letters_and_says_so() {
     // The endpoint recovers: the backlog drains, the condition ends, the letters replay.
     r.set_mode(Mode::Ok);
     wait_for(&s, "/webhook/stats/full", |b| {
-        b["endpoints"][0]["outboxDepth"] == 0
+        b["endpoints"][0]["outboxDepth"] == 0 && b["endpoints"][0]["backlogFull"] == false
     })
     .await;
+    wait_for(&s, "/health", |h| h["status"] == "ok").await;
     let (status, body) = s
         .post(
             "/message/sendText/full",

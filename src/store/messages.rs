@@ -49,6 +49,9 @@ impl MessageRepo {
         id: &str,
         record: &Value,
     ) -> Result<(), StoreError> {
+        // Refused while storage is low: the engine does not acknowledge the message, so
+        // WhatsApp delivers it again once space is back.
+        outbox.writable()?;
         let key = record_key(timestamp, id);
         let value = encode(record)?;
         let rows = outbox.encoded(rows)?;
@@ -77,6 +80,7 @@ impl MessageRepo {
         rows: &[OutboxRow],
         id: &str,
     ) -> Result<(), StoreError> {
+        outbox.writable()?;
         let rows = outbox.encoded(rows)?;
         let (otree, dtree) = outbox.trees();
         (&self.ids, otree, dtree)

@@ -15,6 +15,7 @@ pub mod dead_letters;
 pub mod instances;
 pub mod messages;
 pub mod outbox;
+mod outbox_row;
 pub mod signal;
 pub mod space;
 

@@ -11,207 +11,19 @@
 //!   endpoint.
 //! - `dlq`: dead letters, see `dead_letters.rs`.
 //!
-//! Row values start with a version byte: [`ROW_V1`] rows (written before endpoint targets
-//! existed) carry their own URL, headers and secret and are still read and delivered as they
-//! are; [`ROW_V2`] rows carry only the event and their retry state.
+//! Rows and their encodings live in `outbox_row.rs`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::{Deserialize, Serialize};
 use sled::Transactional;
-use uuid::Uuid;
 
 pub use super::dead_letters::ReplayFilter;
+pub(super) use super::outbox_row::now_ms;
+pub use super::outbox_row::{EndpointTarget, OutboxRow};
+use super::outbox_row::{KeyValue, LegacyRow, ROW_V1, ROW_V2, StoredRow, prefix};
 use super::{Store, StoreError, decode, encode};
 use crate::health::Fault;
-
-/// A self-contained row (URL, headers and secret inside), as written before v2.
-const ROW_V1: u8 = 1;
-/// A row that refers to its endpoint's stored target.
-const ROW_V2: u8 = 2;
-
-/// An encoded row: its key and value.
-pub(super) type KeyValue = (Vec<u8>, Vec<u8>);
-
-/// Where and how an endpoint's rows are posted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct EndpointTarget {
-    /// The configured URL; with `by_events`, each row's event is appended as a path segment.
-    pub url: String,
-    #[serde(default)]
-    pub by_events: bool,
-    /// Custom headers as configured (including `jwt_key`, turned into a JWT at send time).
-    pub headers: BTreeMap<String, String>,
-    /// Standard Webhooks signing secret, if any.
-    pub secret: Option<String>,
-}
-
-/// One delivery of one event to one endpoint.
-#[derive(Debug, Clone)]
-pub struct OutboxRow {
-    /// Row uuid; also the stable `webhook-id` (as `msg_<uuid>`).
-    pub uuid: Uuid,
-    pub endpoint: String,
-    pub instance: String,
-    pub instance_id: Uuid,
-    /// Dotted event name.
-    pub event: String,
-    /// The exact JSON bytes to POST.
-    pub body: String,
-    pub created_at_ms: u64,
-    /// Attempts made so far.
-    pub attempt: u32,
-    pub next_attempt_at_ms: u64,
-    pub last_status: Option<u16>,
-    pub last_error: Option<String>,
-    pub dead_at_ms: Option<u64>,
-    /// The endpoint's target when the row was read (or queued).
-    pub target: Arc<EndpointTarget>,
-    /// A v1 row: it keeps its own target and is written back as v1.
-    legacy: bool,
-}
-
-/// A v2 row as stored: everything but the target.
-#[derive(Serialize, Deserialize)]
-struct StoredRow {
-    uuid: Uuid,
-    endpoint: String,
-    instance: String,
-    instance_id: Uuid,
-    event: String,
-    body: String,
-    created_at_ms: u64,
-    attempt: u32,
-    next_attempt_at_ms: u64,
-    last_status: Option<u16>,
-    last_error: Option<String>,
-    dead_at_ms: Option<u64>,
-}
-
-/// A v1 row: a v2 row plus its own target.
-#[derive(Serialize, Deserialize)]
-struct LegacyRow {
-    #[serde(flatten)]
-    row: StoredRow,
-    url: String,
-    headers: BTreeMap<String, String>,
-    secret: Option<String>,
-}
-
-impl OutboxRow {
-    /// A new row for `event`, due now.
-    pub fn queued(
-        endpoint: String,
-        instance: &str,
-        instance_id: Uuid,
-        event: &str,
-        body: String,
-        target: Arc<EndpointTarget>,
-    ) -> OutboxRow {
-        let now = now_ms();
-        OutboxRow {
-            uuid: Uuid::now_v7(),
-            endpoint,
-            instance: instance.to_string(),
-            instance_id,
-            event: event.to_string(),
-            body,
-            created_at_ms: now,
-            attempt: 0,
-            next_attempt_at_ms: now,
-            last_status: None,
-            last_error: None,
-            dead_at_ms: None,
-            target,
-            legacy: false,
-        }
-    }
-
-    pub fn webhook_id(&self) -> String {
-        format!("msg_{}", self.uuid.simple())
-    }
-
-    pub(super) fn outbox_key(&self) -> Vec<u8> {
-        let mut k = prefix(&self.endpoint);
-        k.extend_from_slice(self.uuid.as_bytes());
-        k
-    }
-
-    pub(super) fn dlq_key(&self) -> Vec<u8> {
-        let mut k = self.instance_id.as_bytes().to_vec();
-        k.extend_from_slice(self.uuid.as_bytes());
-        k
-    }
-
-    fn stored(&self) -> StoredRow {
-        StoredRow {
-            uuid: self.uuid,
-            endpoint: self.endpoint.clone(),
-            instance: self.instance.clone(),
-            instance_id: self.instance_id,
-            event: self.event.clone(),
-            body: self.body.clone(),
-            created_at_ms: self.created_at_ms,
-            attempt: self.attempt,
-            next_attempt_at_ms: self.next_attempt_at_ms,
-            last_status: self.last_status,
-            last_error: self.last_error.clone(),
-            dead_at_ms: self.dead_at_ms,
-        }
-    }
-
-    pub(super) fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
-        let (version, json) = if self.legacy {
-            let t = &self.target;
-            let legacy = LegacyRow {
-                row: self.stored(),
-                url: t.url.clone(),
-                headers: t.headers.clone(),
-                secret: t.secret.clone(),
-            };
-            (ROW_V1, serde_json::to_vec(&legacy)?)
-        } else {
-            (ROW_V2, serde_json::to_vec(&self.stored())?)
-        };
-        let mut out = Vec::with_capacity(json.len() + 1);
-        out.push(version);
-        out.extend_from_slice(&json);
-        Ok(out)
-    }
-
-    fn from_stored(s: StoredRow, target: Arc<EndpointTarget>, legacy: bool) -> OutboxRow {
-        OutboxRow {
-            uuid: s.uuid,
-            endpoint: s.endpoint,
-            instance: s.instance,
-            instance_id: s.instance_id,
-            event: s.event,
-            body: s.body,
-            created_at_ms: s.created_at_ms,
-            attempt: s.attempt,
-            next_attempt_at_ms: s.next_attempt_at_ms,
-            last_status: s.last_status,
-            last_error: s.last_error,
-            dead_at_ms: s.dead_at_ms,
-            target,
-            legacy,
-        }
-    }
-}
-
-pub(super) fn prefix(endpoint: &str) -> Vec<u8> {
-    let mut p = endpoint.as_bytes().to_vec();
-    p.push(0);
-    p
-}
-
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 /// Per-endpoint bookkeeping kept in memory: counting rows in sled would be a scan per event.
 #[derive(Debug, Default, Clone)]
@@ -295,12 +107,14 @@ impl OutboxRepo {
             .map_err(tx_error)
     }
 
-    /// Rows encoded for a transaction that writes them with other data. Refused while storage
-    /// is low. Targets are written here, before the rows that need them. A row for an endpoint
+    /// Rows encoded for a transaction that writes them with other data. Not refused while
+    /// storage is low: these rows announce something that already happened (a status change
+    /// has nobody to answer 507 to), and the floor's margin is there for them; writes that can
+    /// be refused are refused before they start. Targets are written here, before the rows
+    /// that need them. A row for an endpoint
     /// at its backlog cap goes to the dead letters instead (replayable, counted, logged once
     /// per episode): the event is never dropped without a trace.
     pub(super) fn encoded(&self, rows: &[OutboxRow]) -> Result<Encoded, StoreError> {
-        self.store.writable()?;
         let mut enc = Encoded {
             outbox: Vec::with_capacity(rows.len()),
             dlq: Vec::new(),
@@ -430,6 +244,11 @@ impl OutboxRepo {
         }
     }
 
+    /// Fails while storage is low (see [`Store::writable`]).
+    pub(super) fn writable(&self) -> Result<(), StoreError> {
+        self.store.writable()
+    }
+
     pub(super) fn trees(&self) -> (&sled::Tree, &sled::Tree) {
         (&self.outbox, &self.dlq)
     }
@@ -509,8 +328,22 @@ impl OutboxRepo {
     }
 
     pub(super) fn count_out(&self, endpoint: &str) {
-        if let Some(b) = locked(&self.books).get_mut(endpoint) {
-            b.depth = b.depth.saturating_sub(1);
+        let mut books = locked(&self.books);
+        let Some(b) = books.get_mut(endpoint) else {
+            return;
+        };
+        b.depth = b.depth.saturating_sub(1);
+        // A full backlog ends when it drains below the cap, not only at the next event.
+        if b.full && b.depth < self.max_backlog {
+            b.full = false;
+            tracing::info!(%endpoint, "webhook backlog below its cap again");
+            let any_full = books.values().any(|b| b.full);
+            drop(books);
+            if !any_full {
+                self.store
+                    .faults()
+                    .set(Fault::WebhookBacklogFull, false, "");
+            }
         }
     }
 
