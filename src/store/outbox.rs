@@ -268,6 +268,8 @@ impl OutboxRepo {
             let (k, v) = item?;
             match self.decode_row(&v) {
                 Ok(row) => out.push(row),
+                // A failing read of the target says nothing about the row: try again later.
+                Err(e @ StoreError::Sled(_)) => return Err(e),
                 Err(e) => self.quarantine_row(endpoint, &k, &v, &e)?,
             }
         }
