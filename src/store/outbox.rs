@@ -388,3 +388,68 @@ pub(super) fn tx_error(e: sled::transaction::TransactionError<()>) -> StoreError
         other => StoreError::Sled(sled::Error::Unsupported(format!("{other:?}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(endpoint: &str, url: &str) -> OutboxRow {
+        let target = EndpointTarget {
+            url: url.into(),
+            headers: [("x-h".to_string(), "v".to_string())].into(),
+            ..Default::default()
+        };
+        OutboxRow::queued(
+            endpoint.into(),
+            "i",
+            uuid::Uuid::now_v7(),
+            "messages.upsert",
+            "{}".into(),
+            Arc::new(target),
+        )
+    }
+
+    #[tokio::test]
+    async fn rows_refer_to_one_target_and_the_cap_diverts_to_dead_letters() {
+        let store = Store::temporary().unwrap();
+        let repo = OutboxRepo::new(&store, 2).unwrap();
+        let rows: Vec<_> = (0..3).map(|_| row("e", "http://h/x")).collect();
+        repo.insert(&rows).unwrap();
+        assert_eq!(repo.depth("e"), 2);
+        assert_eq!(repo.book("e").refused, 1);
+        assert!(repo.book("e").full);
+        assert_eq!(repo.dead_letter_count(rows[2].instance_id), 1);
+        for (_, v) in repo.outbox.iter().map(|i| i.unwrap()) {
+            assert_eq!(v[0], ROW_V2);
+            assert!(!String::from_utf8_lossy(&v).contains("x-h"));
+        }
+        let read = repo.scan("e", 10).unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(read[0].target.headers["x-h"], "v");
+        repo.remove(&read[0]).unwrap();
+        assert!(!repo.book("e").full, "drained below the cap");
+    }
+
+    #[tokio::test]
+    async fn v1_rows_keep_their_own_target_and_bad_rows_are_quarantined() {
+        let store = Store::temporary().unwrap();
+        let repo = OutboxRepo::new(&store, 10).unwrap();
+        let mut legacy = row("e", "http://old/full-url");
+        legacy.legacy = true;
+        let bytes = legacy.to_bytes().unwrap();
+        assert_eq!(bytes[0], ROW_V1);
+        repo.outbox.insert(legacy.outbox_key(), bytes).unwrap();
+        let mut bad = prefix("e");
+        bad.extend_from_slice(uuid::Uuid::from_u128(1).as_bytes());
+        repo.outbox.insert(bad, &b"\x02nope"[..]).unwrap();
+        let read = repo.scan("e", 10).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].target.url, "http://old/full-url");
+        assert_eq!(repo.quarantined(), 1);
+        assert_eq!(repo.book("e").quarantined, 1);
+        // Written back (a retry) it stays self-contained.
+        repo.update(&read[0]).unwrap();
+        let again = repo.outbox.get(read[0].outbox_key()).unwrap().unwrap();
+        assert_eq!(again[0], ROW_V1);
+    }
+}
