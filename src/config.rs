@@ -207,6 +207,31 @@ pub struct Config {
     /// reconnected (twice WhatsApp's 30 s keepalive interval).
     #[arg(long, env = "ZAPGATE_WA_WATCHDOG_MS", default_value_t = 60_000)]
     pub wa_watchdog_ms: u64,
+
+    // ---- Outbox and storage limits (issue 11) ----
+    /// Ours: rows waiting per webhook endpoint. At the cap, new events for that endpoint go
+    /// straight to its dead letters (replayable), are counted in `/webhook/stats` and shown in
+    /// `/health`; the request that caused them is not refused.
+    #[arg(long, env = "ZAPGATE_WEBHOOK_MAX_BACKLOG", default_value_t = 100_000)]
+    pub webhook_max_backlog: usize,
+
+    /// Ours: dead letters are deleted this many days after they died; 0 keeps them until they
+    /// are replayed or their instance is deleted.
+    #[arg(long, env = "ZAPGATE_DEAD_LETTER_RETENTION_DAYS", default_value_t = 14)]
+    pub dead_letter_retention_days: u64,
+
+    /// Ours: the retention in milliseconds; overrides the days setting (tests, demos).
+    #[arg(long, env = "ZAPGATE_DEAD_LETTER_RETENTION_MS")]
+    pub dead_letter_retention_ms: Option<u64>,
+
+    /// Ours: writes (sends, new instances, stored events) are refused with 507 while the data
+    /// dir's filesystem has less than this much free space, in MiB; 0 switches the floor off.
+    #[arg(long, env = "ZAPGATE_MIN_FREE_MB", default_value_t = 256)]
+    pub min_free_mb: u64,
+
+    /// Ours: the same refusal once the data dir holds this many MiB; 0 (default) means no quota.
+    #[arg(long, env = "ZAPGATE_MAX_DATA_MB", default_value_t = 0)]
+    pub max_data_mb: u64,
 }
 
 /// A configuration the server refuses to start with.
@@ -304,6 +329,17 @@ impl Config {
             .split(',')
             .filter_map(|s| s.trim().parse().ok())
             .collect()
+    }
+
+    /// How long dead letters are kept; `None`: until replayed or their instance is deleted.
+    pub fn dead_letter_retention(&self) -> Option<std::time::Duration> {
+        match self.dead_letter_retention_ms {
+            Some(ms) => Some(std::time::Duration::from_millis(ms.max(1))),
+            None if self.dead_letter_retention_days == 0 => None,
+            None => Some(std::time::Duration::from_secs(
+                self.dead_letter_retention_days.saturating_mul(86_400),
+            )),
+        }
     }
 
     /// `DEL_INSTANCE` as minutes, when it is a positive number.

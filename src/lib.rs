@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod events;
 pub mod fault;
+pub mod health;
 pub mod instance;
 pub mod qr;
 pub mod serve;
@@ -64,12 +65,13 @@ pub fn build_state(
         loopback: Arc::new(loopback),
         whatsapp: Arc::new(whatsapp),
     };
-    let outbox = store::outbox::OutboxRepo::new(&store)?;
+    let outbox = store::outbox::OutboxRepo::new(&store, config.webhook_max_backlog)?;
     let dispatcher = events::dispatcher::Dispatcher::start(
         outbox,
         events::retry::RetryPolicy::from_config(&config),
         config.webhook_concurrency,
         config.webhook_allow_private,
+        config.dead_letter_retention(),
     );
     let webhooks = events::webhook::WebhookRouter::new(&config, &server_url);
     let registry = Registry::new(
@@ -152,6 +154,13 @@ pub async fn run(
     let (api_key, generated) = resolve_api_key(&config)?;
     let store = Store::open(&config.data_dir, config.cache_mb)
         .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+    store.watch_space(
+        &config.data_dir,
+        store::space::SpaceLimits {
+            min_free_mb: config.min_free_mb,
+            max_data_mb: config.max_data_mb,
+        },
+    );
     let addr = listener.local_addr()?;
     let server_url = config
         .server_url

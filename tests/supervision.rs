@@ -30,7 +30,11 @@ async fn a_panicking_actor_is_restarted_and_its_instance_keeps_working() {
     let deadline = tokio::time::Instant::now() + common::DEADLINE;
     let health = loop {
         let (_, health) = s.get("/health", None).await;
-        if health["faults"]["actorRestarts"] == 1 {
+        let panics = health["faults"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["kind"] == "actorPanic"))
+            .map(|f| f["count"].clone());
+        if panics == Some(json!(1)) {
             break health;
         }
         assert!(tokio::time::Instant::now() < deadline, "{health}");

@@ -54,6 +54,9 @@ pub enum ApiError {
     /// The key's request rate is used up; `retry_after` in seconds.
     #[error("Too many requests, retry in {retry_after} s")]
     TooManyRequests { retry_after: u64 },
+    /// The data dir is below its free-space floor: the write was refused before it started.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// Our fault. The message is safe to show (no secrets, no payloads).
     #[error("{0}")]
     Internal(String),
@@ -72,6 +75,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -171,6 +175,10 @@ enum ErrorDoc {
     /// Busy (too many request bodies in flight, a full queue) or shutting down; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorEnvelope>),
+    /// The server's storage is below its free-space floor (`ZAPGATE_MIN_FREE_MB`,
+    /// `ZAPGATE_MAX_DATA_MB`): nothing was written or sent; retry once space is freed.
+    #[oai(status = 507)]
+    InsufficientStorage(Json<ErrorEnvelope>),
 }
 
 impl ApiResponse for ApiError {
@@ -185,6 +193,12 @@ impl ApiResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::NoSpace(_) = e {
+            // The operator's reason (sizes, settings) stays in the log and `/health`.
+            return ApiError::InsufficientStorage(
+                "the server is low on storage; nothing was written, retry later".into(),
+            );
+        }
         tracing::error!(error = %e, "storage failure");
         ApiError::Internal("storage failure".into())
     }
@@ -282,6 +296,12 @@ mod tests {
         assert_eq!(
             ApiError::Validation("bad".into()).message(),
             json!([["bad"]])
+        );
+        let full = ApiError::from(StoreError::NoSpace("x".into()));
+        assert_eq!(full.status().as_u16(), 507);
+        assert_eq!(
+            envelope(full.status(), full.message())["error"],
+            "Insufficient Storage"
         );
         assert_eq!(
             envelope(StatusCode::NOT_FOUND, json!(["m"])),

@@ -459,7 +459,7 @@ pub(crate) fn webhook_from_body(
         })?;
         events.push(kind.upper().to_string());
     }
-    Ok(WebhookConfig {
+    let config = WebhookConfig {
         enabled: force_enabled || w.enabled.unwrap_or(true),
         url,
         headers: w.headers.clone().unwrap_or_default(),
@@ -469,5 +469,7 @@ pub(crate) fn webhook_from_body(
         secret: w.secret.clone().filter(|s| !s.is_empty()),
         created_at: Some(chrono::Utc::now()),
         updated_at: Some(chrono::Utc::now()),
-    })
+    };
+    super::webhook::check_size(&config)?;
+    Ok(config)
 }

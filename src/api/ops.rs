@@ -32,10 +32,33 @@ pub struct Welcome {
     pub zapgate_version: String,
 }
 
+/// One kind of fault the process has seen.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub struct HealthFault {
+    /// `storageLow`, `storeWriteFailed`, `webhookBacklogFull`, `outboxRowQuarantined`,
+    /// `deliveryPanic`, `actorPanic`.
+    pub kind: String,
+    /// A condition that holds now (storage low, a backlog at its cap).
+    pub active: bool,
+    /// Whether it makes `status` not ok now (active, or an incident in the last 10 minutes).
+    pub failing: bool,
+    /// Incidents, or times the condition started, since the process started.
+    pub count: u64,
+    /// Unix milliseconds of the last one.
+    pub last_at: Option<u64>,
+    pub detail: Option<String>,
+}
+
 #[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Health {
+    /// `ok`, or `degraded` while a fault is active or recent (see `faults`).
     pub status: String,
+    /// Every fault kind seen since start; empty when none.
+    pub faults: Vec<HealthFault>,
+    /// Unreadable outbox rows set aside (kept for inspection).
+    pub outbox_quarantined: u64,
     pub instances: u64,
     /// Instance count per connection state.
     pub states: BTreeMap<String, u64>,
@@ -44,19 +67,7 @@ pub struct Health {
     pub storage_bytes: u64,
     /// Request body bytes held right now (capped by `ZAPGATE_MAX_BODY_BYTES_IN_FLIGHT`).
     pub body_bytes_in_flight: u64,
-    /// Faults survived since start.
-    pub faults: HealthFaults,
 }
-
-#[derive(Object)]
-#[oai(rename_all = "camelCase")]
-pub struct HealthFaults {
-    /// Instance actors restarted after a panic (status is `degraded` for 10 minutes after one).
-    pub actor_restarts: u64,
-}
-
-/// How long `/health` says `degraded` after an actor was restarted.
-const DEGRADED_AFTER_FAULT: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[OpenApi(tag = "Tag::Ops")]
 impl OpsApi {
@@ -83,14 +94,25 @@ impl OpsApi {
                 .entry(h.view().state.state.as_str().to_string())
                 .or_insert(0) += 1;
         }
-        let faults = self.state.registry.faults();
-        let status = if faults.actor_restarted_within(DEGRADED_AFTER_FAULT) {
-            "degraded"
-        } else {
-            "ok"
-        };
+        let store = self.state.registry.store();
+        let failing = store.faults().failing();
+        let faults = store
+            .faults()
+            .snapshot()
+            .into_iter()
+            .map(|(kind, s)| HealthFault {
+                kind: kind.name().into(),
+                active: s.active,
+                failing: failing.contains(&kind),
+                count: s.count,
+                last_at: s.last_at_ms,
+                detail: s.detail,
+            })
+            .collect();
         Json(Health {
-            status: status.into(),
+            status: if failing.is_empty() { "ok" } else { "degraded" }.into(),
+            faults,
+            outbox_quarantined: self.state.registry.dispatcher().repo().quarantined() as u64,
             instances: all.len() as u64,
             states,
             uptime_seconds: self.state.started.elapsed().as_secs(),
@@ -99,9 +121,6 @@ impl OpsApi {
                 .unwrap_or(0),
             storage_bytes: self.state.registry.store().size_on_disk(),
             body_bytes_in_flight: self.state.bodies.in_flight(),
-            faults: HealthFaults {
-                actor_restarts: faults.actor_restarts(),
-            },
         })
     }
 }

@@ -14,7 +14,7 @@ use super::dto::WebhookBody;
 use super::error::ApiError;
 use super::instance::webhook_from_body;
 use super::required::Optional;
-use crate::events::webhook::{GLOBAL_ENDPOINT, instance_endpoint, is_private, now_ms};
+use crate::events::webhook::{GLOBAL_ENDPOINT, instance_endpoint, is_private, now_ms, row_url};
 use crate::instance::{InstanceView, WebhookConfig};
 use crate::state::AppState;
 use crate::store::outbox::{OutboxRow, ReplayFilter};
@@ -59,7 +59,8 @@ pub struct ReplayBody {
 
 #[OpenApi(tag = "Tag::Webhook")]
 impl WebhookApi {
-    /// Set the instance's webhook.
+    /// Set the instance's webhook. Limits: `url` up to 2048 bytes; up to 32 `headers`, valid
+    /// HTTP names and values, 8192 bytes in all; `secret` up to 256 bytes (400 beyond).
     #[oai(
         path = "/webhook/set/:instanceName",
         method = "post",
@@ -128,10 +129,15 @@ impl WebhookApi {
         let endpoint = |e: &str| {
             let health = d.health(e).unwrap_or_default();
             let (p50, p99) = health.percentiles();
+            let book = d.repo().book(e);
             json!({
                 "endpoint": e,
                 "url": health.url,
-                "outboxDepth": d.repo().depth(e),
+                "outboxDepth": book.depth,
+                "backlogFull": book.full,
+                "refusedBacklog": book.refused,
+                "quarantined": book.quarantined,
+                "deliveryPanics": health.panics,
                 "lastStatus": health.last_status,
                 "lastError": health.last_error,
                 "consecutiveFailures": health.consecutive_failures,
@@ -145,6 +151,7 @@ impl WebhookApi {
         Ok(Json(json!({
             "instanceName": h.name(),
             "deadLetters": d.repo().dead_letter_count(h.id()),
+            "maxBacklog": self.state.config.webhook_max_backlog,
             "endpoints": [endpoint(&own), endpoint(GLOBAL_ENDPOINT)],
         })))
     }
@@ -250,7 +257,7 @@ fn letter_json(r: &OutboxRow) -> Value {
     json!({
         "id": r.webhook_id(),
         "event": r.event,
-        "url": r.url,
+        "url": row_url(r),
         "attempts": r.attempt,
         "lastStatus": r.last_status,
         "lastError": r.last_error,
@@ -258,6 +265,55 @@ fn letter_json(r: &OutboxRow) -> Value {
         "deadAt": r.dead_at_ms.map(ms_time),
         "payload": serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null),
     })
+}
+
+/// Webhook limits: a webhook's target is stored once per endpoint and sent with every
+/// delivery, so its size is bounded. Headers must also be valid HTTP, or every delivery would
+/// fail to build and the endpoint would only ever collect dead letters.
+pub const MAX_URL_BYTES: usize = 2048;
+pub const MAX_HEADERS: usize = 32;
+pub const MAX_HEADERS_BYTES: usize = 8192;
+pub const MAX_SECRET_BYTES: usize = 256;
+
+/// Refuses a webhook over the limits above (400).
+pub(crate) fn check_size(w: &WebhookConfig) -> Result<(), ApiError> {
+    if w.url.len() > MAX_URL_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "webhook url is {} bytes; the limit is {MAX_URL_BYTES}",
+            w.url.len()
+        )));
+    }
+    if w.headers.len() > MAX_HEADERS {
+        return Err(ApiError::BadRequest(format!(
+            "webhook has {} headers; the limit is {MAX_HEADERS}",
+            w.headers.len()
+        )));
+    }
+    let total: usize = w.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if total > MAX_HEADERS_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "webhook headers are {total} bytes; the limit is {MAX_HEADERS_BYTES}"
+        )));
+    }
+    for (k, v) in &w.headers {
+        let name_ok = reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok();
+        if !name_ok || reqwest::header::HeaderValue::from_str(v).is_err() {
+            // The name only: a value may be a credential.
+            return Err(ApiError::BadRequest(format!(
+                "webhook header \"{}\" is not a valid HTTP header",
+                k.chars().take(64).collect::<String>()
+            )));
+        }
+    }
+    if w.secret
+        .as_ref()
+        .is_some_and(|s| s.len() > MAX_SECRET_BYTES)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "webhook secret is longer than {MAX_SECRET_BYTES} bytes"
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses URLs that resolve to private, loopback or link-local addresses when the operator

@@ -12,12 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 use uuid::Uuid;
 
 use super::retry::{Next, RetryPolicy};
 use super::sign;
-use super::webhook::{PublicOnlyResolver, is_private_literal, now_ms};
+use super::webhook::{PublicOnlyResolver, is_private_literal, now_ms, row_url};
+use crate::fault::{self, Point};
+use crate::health::Fault;
 use crate::store::outbox::{OutboxRepo, OutboxRow};
 
 /// Rows looked at per pass of a worker (memory bound per endpoint).
@@ -37,6 +39,8 @@ pub struct EndpointHealth {
     pub delivered: u64,
     pub failed_attempts: u64,
     pub dead_lettered: u64,
+    /// Delivery tasks that panicked (their rows were rescheduled).
+    pub panics: u64,
     latencies_ms: VecDeque<u32>,
 }
 
@@ -81,12 +85,14 @@ struct Attempt {
 }
 
 impl Dispatcher {
-    /// Starts workers for every endpoint that has rows left from a previous run.
+    /// Starts workers for every endpoint that has rows left from a previous run, and the
+    /// dead-letter expiry sweep when `retention` is set.
     pub fn start(
         repo: OutboxRepo,
         policy: RetryPolicy,
         concurrency: usize,
         allow_private: bool,
+        retention: Option<Duration>,
     ) -> Dispatcher {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("zapgate/", env!("CARGO_PKG_VERSION")))
@@ -110,14 +116,10 @@ impl Dispatcher {
                 health: Mutex::new(HashMap::new()),
             }),
         };
-        match d.inner.repo.endpoints() {
-            Ok(endpoints) => {
-                for e in endpoints {
-                    d.nudge(&e);
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "could not read the outbox at start-up"),
+        for e in d.inner.repo.endpoints() {
+            d.nudge(&e);
         }
+        super::sweep::start(d.inner.repo.clone(), retention);
         d
     }
 
@@ -146,7 +148,7 @@ impl Dispatcher {
 
 async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
     let mut in_flight: JoinSet<(OutboxRow, Attempt)> = JoinSet::new();
-    let mut flying: HashSet<Uuid> = HashSet::new();
+    let mut flying = Flying::default();
     let mut idle_since = Instant::now();
     // Rescanning decodes up to a window of rows, so it happens only when something can have
     // changed: a delivery finished, a retry fell due, or new rows arrived that are in sight.
@@ -175,7 +177,7 @@ async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
             next_due = None;
             let mut to_send = Vec::new();
             for row in rows {
-                if flying.contains(&row.uuid) {
+                if flying.uuids.contains(&row.uuid) {
                     continue;
                 }
                 if row.next_attempt_at_ms > now {
@@ -200,37 +202,38 @@ async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
                 next_due = Some(now + 1000);
             }
             for row in to_send {
-                flying.insert(row.uuid);
                 let (http, timeout) = (inner.http.clone(), inner.policy.timeout);
-                let refuse = !inner.allow_private && is_private_literal(&row.url);
-                in_flight.spawn(async move {
+                let url = row_url(&row);
+                let refuse = !inner.allow_private && is_private_literal(&url);
+                let mine = row.clone();
+                let task = in_flight.spawn(async move {
+                    if fault::hit(Point::DeliveryPanic, &url) {
+                        panic!("injected fault: delivery task for {url} panics");
+                    }
                     let attempt = if refuse {
                         Attempt::refused()
                     } else {
-                        post(&http, &row, timeout).await
+                        post(&http, &row, &url, timeout).await
                     };
                     (row, attempt)
                 });
+                flying.mark(task.id(), mine);
             }
         }
         let wait = next_due
             .map(|d| Duration::from_millis(d.saturating_sub(now_ms())))
             .unwrap_or(IDLE_EXIT);
         tokio::select! {
-            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+            Some(done) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
                 rescan = true;
-                if let Ok((row, attempt)) = done {
-                    flying.remove(&row.uuid);
-                    settle(&inner, &endpoint, row, attempt);
-                    // Settle whatever else finished, then make the removals durable together:
-                    // after a crash only requests that were really in flight are sent again.
-                    while let Some(Ok((row, attempt))) = in_flight.try_join_next() {
-                        flying.remove(&row.uuid);
-                        settle(&inner, &endpoint, row, attempt);
-                    }
-                    if let Err(e) = inner.repo.sync().await {
-                        tracing::error!(%endpoint, error = %e, "could not flush the outbox");
-                    }
+                finish(&inner, &endpoint, &mut flying, done);
+                // Settle whatever else finished, then make the removals durable together:
+                // after a crash only requests that were really in flight are sent again.
+                while let Some(done) = in_flight.try_join_next_with_id() {
+                    finish(&inner, &endpoint, &mut flying, done);
+                }
+                if let Err(e) = inner.repo.sync().await {
+                    tracing::error!(%endpoint, error = %e, "could not flush the outbox");
                 }
             }
             _ = notify.notified() => {
@@ -241,13 +244,75 @@ async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
     }
 }
 
+/// The rows a worker has in flight, by the task carrying each. This is the in-flight mark's
+/// guard: a task that panics never returns its row, but its `JoinError` names the task, so the
+/// mark is lifted here whatever way the task ended, and the row is rescheduled like any failed
+/// attempt instead of staying "in flight" (and never sent) until a restart.
+#[derive(Default)]
+struct Flying {
+    uuids: HashSet<Uuid>,
+    by_task: HashMap<tokio::task::Id, OutboxRow>,
+}
+
+impl Flying {
+    fn mark(&mut self, task: tokio::task::Id, row: OutboxRow) {
+        self.uuids.insert(row.uuid);
+        self.by_task.insert(task, row);
+    }
+
+    fn unmark(&mut self, task: tokio::task::Id) -> Option<OutboxRow> {
+        let row = self.by_task.remove(&task)?;
+        self.uuids.remove(&row.uuid);
+        Some(row)
+    }
+}
+
+type Done = Result<(tokio::task::Id, (OutboxRow, Attempt)), JoinError>;
+
+/// Settles one finished delivery task, panicked or not.
+fn finish(inner: &Inner, endpoint: &str, flying: &mut Flying, done: Done) {
+    match done {
+        Ok((task, (row, attempt))) => {
+            flying.unmark(task);
+            settle(inner, endpoint, row, attempt);
+        }
+        Err(e) => {
+            let Some(row) = flying.unmark(e.id()) else {
+                return;
+            };
+            let why = if e.is_panic() {
+                "panicked"
+            } else {
+                "was cancelled"
+            };
+            tracing::error!(%endpoint, row = %row.webhook_id(), "webhook delivery task {why}; the row is rescheduled");
+            inner.repo_faults(format!("endpoint {endpoint}: delivery task {why}"));
+            if let Ok(mut all) = inner.health.lock() {
+                all.entry(endpoint.to_string()).or_default().panics += 1;
+            }
+            settle(
+                inner,
+                endpoint,
+                row,
+                Attempt::failed(format!("delivery task {why}")),
+            );
+        }
+    }
+}
+
+impl Inner {
+    fn repo_faults(&self, detail: String) {
+        self.repo.faults().record(Fault::DeliveryPanic, detail);
+    }
+}
+
 /// Deregisters an idle worker unless rows arrived meanwhile (checked under the lock that
 /// `nudge` takes, so no row is ever left without a worker).
 fn retire(inner: &Inner, endpoint: &str) -> bool {
     let Ok(mut workers) = inner.workers.lock() else {
         return false;
     };
-    if inner.repo.depth(endpoint) > 0 {
+    if inner.repo.has_rows(endpoint) {
         return false;
     }
     workers.remove(endpoint);
@@ -255,6 +320,16 @@ fn retire(inner: &Inner, endpoint: &str) -> bool {
 }
 
 impl Attempt {
+    fn failed(error: String) -> Attempt {
+        Attempt {
+            refused: false,
+            status: None,
+            retry_after: None,
+            error: Some(error),
+            latency: Duration::ZERO,
+        }
+    }
+
     fn refused() -> Attempt {
         Attempt {
             refused: true,
@@ -266,14 +341,14 @@ impl Attempt {
     }
 }
 
-async fn post(http: &reqwest::Client, row: &OutboxRow, timeout: Duration) -> Attempt {
+async fn post(http: &reqwest::Client, row: &OutboxRow, url: &str, timeout: Duration) -> Attempt {
     let started = Instant::now();
     let now_s = now_ms() / 1000;
     let mut req = http
-        .post(&row.url)
+        .post(url)
         .timeout(timeout)
         .header("content-type", "application/json");
-    for (k, v) in &row.headers {
+    for (k, v) in &row.target.headers {
         if k.eq_ignore_ascii_case("jwt_key") {
             req = req.header(
                 "authorization",
@@ -285,7 +360,7 @@ async fn post(http: &reqwest::Client, row: &OutboxRow, timeout: Duration) -> Att
     }
     // Always sent: receivers deduplicate on it (deliveries are at least once).
     let id = row.webhook_id();
-    if let Some(secret) = &row.secret {
+    if let Some(secret) = &row.target.secret {
         let signature = sign::standard_webhooks(secret, &id, now_s, row.body.as_bytes());
         req = req
             .header("webhook-timestamp", now_s.to_string())
@@ -359,12 +434,16 @@ fn settle(inner: &Inner, endpoint: &str, mut row: OutboxRow, attempt: Attempt) {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(%endpoint, error = %e, "could not update the outbox");
+            inner
+                .repo
+                .faults()
+                .record(Fault::StoreWriteFailed, format!("outbox update: {e}"));
             return;
         }
     };
     if let Ok(mut all) = inner.health.lock() {
         let h = all.entry(endpoint.to_string()).or_default();
-        h.url = row.url.clone();
+        h.url = row_url(&row);
         h.last_status = attempt.status;
         h.last_error = attempt.error;
         if h.latencies_ms.len() >= LATENCY_SAMPLES {

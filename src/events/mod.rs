@@ -6,6 +6,7 @@ pub mod dispatcher;
 pub mod kind;
 pub mod retry;
 pub mod sign;
+pub mod sweep;
 pub mod webhook;
 
 use std::sync::Arc;

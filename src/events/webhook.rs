@@ -6,13 +6,16 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde_json::Value;
 
 use uuid::Uuid;
 
 use super::{Event, EventKind};
 use crate::config::Config;
 use crate::instance::WebhookConfig;
-use crate::store::outbox::OutboxRow;
+use crate::store::outbox::{EndpointTarget, OutboxRow};
 
 /// Endpoint key of the global webhook.
 pub const GLOBAL_ENDPOINT: &str = "global";
@@ -47,7 +50,8 @@ impl WebhookRouter {
         }
     }
 
-    /// The rows to write for `event`; empty when nobody subscribed.
+    /// The rows to write for `event`; empty when nobody subscribed. Each row names its
+    /// endpoint's target (URL, headers, secret); the outbox stores a target once per endpoint.
     pub fn rows_for(
         &self,
         event: &Event,
@@ -57,15 +61,18 @@ impl WebhookRouter {
         let apikey = self.expose_token.then_some(token);
         let mut rows = Vec::new();
         if let Some(w) = webhook.filter(|w| subscribed(w, event.kind)) {
-            let url = with_suffix(&w.url, w.by_events, event.kind);
             let body = event.envelope(Some(&w.url), &self.server_url, apikey);
-            rows.push(self.row(
+            let target = EndpointTarget {
+                url: w.url.clone(),
+                by_events: w.by_events,
+                headers: w.headers.clone(),
+                secret: w.secret.clone().or_else(|| self.global_secret.clone()),
+            };
+            rows.push(row(
                 event,
                 instance_endpoint(event.instance_id),
-                url,
-                w.headers.clone(),
-                w.secret.clone().or_else(|| self.global_secret.clone()),
-                body.to_string(),
+                body,
+                target,
             ));
         }
         if let Some(g) = self
@@ -73,48 +80,38 @@ impl WebhookRouter {
             .as_deref()
             .filter(|_| self.global_kinds.contains(&event.kind))
         {
-            let url = with_suffix(g, self.global_by_events, event.kind);
+            let url = with_suffix(g, self.global_by_events, &event.kind.kebab());
             let body = event.envelope(Some(&url), &self.server_url, apikey);
-            rows.push(self.row(
-                event,
-                GLOBAL_ENDPOINT.to_string(),
-                url,
-                Default::default(),
-                self.global_secret.clone(),
-                body.to_string(),
-            ));
+            let target = EndpointTarget {
+                url: g.to_string(),
+                by_events: self.global_by_events,
+                headers: Default::default(),
+                secret: self.global_secret.clone(),
+            };
+            rows.push(row(event, GLOBAL_ENDPOINT.to_string(), body, target));
         }
         rows
     }
+}
 
-    fn row(
-        &self,
-        event: &Event,
-        endpoint: String,
-        url: String,
-        headers: std::collections::BTreeMap<String, String>,
-        secret: Option<String>,
-        body: String,
-    ) -> OutboxRow {
-        let now = now_ms();
-        OutboxRow {
-            uuid: Uuid::now_v7(),
-            endpoint,
-            instance: event.instance.clone(),
-            instance_id: event.instance_id,
-            event: event.kind.dotted().to_string(),
-            url,
-            headers,
-            secret,
-            body,
-            created_at_ms: now,
-            attempt: 0,
-            next_attempt_at_ms: now,
-            last_status: None,
-            last_error: None,
-            dead_at_ms: None,
-        }
-    }
+fn row(event: &Event, endpoint: String, body: Value, target: EndpointTarget) -> OutboxRow {
+    OutboxRow::queued(
+        endpoint,
+        &event.instance,
+        event.instance_id,
+        event.kind.dotted(),
+        body.to_string(),
+        Arc::new(target),
+    )
+}
+
+/// The URL a row is posted to: its target's, with the event suffix when by-events.
+pub fn row_url(row: &OutboxRow) -> String {
+    with_suffix(
+        &row.target.url,
+        row.target.by_events,
+        &row.event.replace('.', "-"),
+    )
 }
 
 fn subscribed(w: &WebhookConfig, kind: EventKind) -> bool {
@@ -130,17 +127,17 @@ fn is_http(url: &str) -> bool {
 
 /// `https://x/hook?k=1` + `messages.upsert` -> `https://x/hook/messages-upsert?k=1` when
 /// by-events (the query string stays where it was).
-fn with_suffix(url: &str, by_events: bool, kind: EventKind) -> String {
+fn with_suffix(url: &str, by_events: bool, kebab: &str) -> String {
     if !by_events {
         return url.to_string();
     }
     match reqwest::Url::parse(url) {
         Ok(mut u) => {
-            let path = format!("{}/{}", u.path().trim_end_matches('/'), kind.kebab());
+            let path = format!("{}/{}", u.path().trim_end_matches('/'), kebab);
             u.set_path(&path);
             u.to_string()
         }
-        Err(_) => format!("{}/{}", url.trim_end_matches('/'), kind.kebab()),
+        Err(_) => format!("{}/{}", url.trim_end_matches('/'), kebab),
     }
 }
 
@@ -234,11 +231,15 @@ mod tests {
     #[test]
     fn suffix_goes_before_the_query() {
         assert_eq!(
-            with_suffix("https://h.example/in?k=1", true, EventKind::MessagesUpsert),
+            with_suffix(
+                "https://h.example/in?k=1",
+                true,
+                &EventKind::MessagesUpsert.kebab()
+            ),
             "https://h.example/in/messages-upsert?k=1"
         );
         assert_eq!(
-            with_suffix("https://h.example/in/", false, EventKind::Call),
+            with_suffix("https://h.example/in/", false, &EventKind::Call.kebab()),
             "https://h.example/in/"
         );
     }

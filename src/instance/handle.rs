@@ -211,6 +211,9 @@ impl InstanceHandle {
     /// stored and `send.message` published before this returns.
     pub async fn send(&self, msg: OutgoingMessage) -> Result<Value, InstanceError> {
         let session = self.connected_session()?;
+        // Refused before anything goes out: a message sent but not recorded would be sent
+        // again by a client retrying the 507.
+        self.shared.deps.store.writable()?;
         let context = msg.context.clone();
         let sent = session.send(msg).await?;
         let key = MessageKey {
@@ -246,6 +249,7 @@ impl InstanceHandle {
     /// Edits one of our messages; returns Baileys' raw `WAMessage` of the edit, as Evolution.
     pub async fn edit(&self, key: MessageKey, text: String) -> Result<Value, InstanceError> {
         let session = self.connected_session()?;
+        self.shared.deps.store.writable()?;
         let sent = session.edit(key.clone(), text.clone()).await?;
         self.shared
             .messages
@@ -264,6 +268,7 @@ impl InstanceHandle {
     /// Deletes a message for everyone; returns the raw `WAMessage` of the revoke.
     pub async fn revoke(&self, key: MessageKey) -> Result<Value, InstanceError> {
         let session = self.connected_session()?;
+        self.shared.deps.store.writable()?;
         let sent = session.revoke(key.clone()).await?;
         self.shared.messages.update(&key.id, mark_deleted)?;
         let raw = raw_message(&key, &sent.content, sent.timestamp);

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -24,37 +23,8 @@ use crate::store::outbox::{OutboxRepo, OutboxRow};
 use crate::store::{Store, StoreError};
 
 /// What every instance actor shares.
-/// Faults the server survived, for `/health`.
-#[derive(Default)]
-pub struct Faults {
-    /// Instance actors restarted after a panic.
-    actor_restarts: AtomicU64,
-    /// When the last one was, in Unix milliseconds (0: never).
-    last_actor_restart_ms: AtomicU64,
-}
-
-impl Faults {
-    pub(crate) fn actor_restarted(&self) {
-        self.actor_restarts.fetch_add(1, Ordering::Relaxed);
-        let now = Utc::now().timestamp_millis().max(0) as u64;
-        self.last_actor_restart_ms.store(now, Ordering::Relaxed);
-    }
-
-    pub fn actor_restarts(&self) -> u64 {
-        self.actor_restarts.load(Ordering::Relaxed)
-    }
-
-    /// Whether an actor was restarted within `window`: `/health` says degraded meanwhile.
-    pub fn actor_restarted_within(&self, window: Duration) -> bool {
-        let last = self.last_actor_restart_ms.load(Ordering::Relaxed);
-        let now = Utc::now().timestamp_millis().max(0) as u64;
-        last != 0 && now.saturating_sub(last) < window.as_millis() as u64
-    }
-}
-
 pub struct Deps {
     pub config: Arc<Config>,
-    pub faults: Faults,
     pub store: Store,
     pub instances: InstanceRepo,
     pub bus: EventBus,
@@ -178,7 +148,6 @@ impl Registry {
         Ok(Registry {
             deps: Arc::new(Deps {
                 config,
-                faults: Faults::default(),
                 store,
                 instances,
                 bus,
@@ -310,10 +279,6 @@ impl Registry {
     pub async fn shutdown(&self) {
         let all = self.all();
         futures_util::future::join_all(all.iter().map(|h| h.shutdown())).await;
-    }
-
-    pub fn faults(&self) -> &Faults {
-        &self.deps.faults
     }
 
     pub fn store(&self) -> &Store {

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, watch};
 use super::actor::{Actor, Command, Resume};
 use super::handle::{InstanceView, Shared};
 use super::{ConnectionState, Timed};
+use crate::health::Fault;
 use crate::store::instances::InstanceRecord;
 
 /// Panics this close together count as "in a row".
@@ -61,7 +62,11 @@ pub(super) async fn supervise(
             v.state = Timed::now(ConnectionState::Close);
         });
         // Counted once the view says closed, so whoever sees the count sees the restart.
-        shared.deps.faults.actor_restarted();
+        shared
+            .deps
+            .store
+            .faults()
+            .record(Fault::ActorPanic, format!("{}: {what}", shared.name));
         in_a_row = if started.elapsed() > CALM_AFTER {
             1
         } else {

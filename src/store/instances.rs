@@ -58,8 +58,10 @@ impl InstanceRepo {
         Ok(())
     }
 
-    /// Writes the record and waits until it is on disk.
+    /// Writes the record and waits until it is on disk. Refused while storage is low (this is
+    /// how a new instance starts).
     pub async fn put_durable(&self, rec: &InstanceRecord) -> Result<(), StoreError> {
+        self.store.writable()?;
         self.put(rec)?;
         self.store.sync().await
     }

@@ -49,15 +49,22 @@ impl MessageRepo {
         id: &str,
         record: &Value,
     ) -> Result<(), StoreError> {
+        // Refused while storage is low: the engine does not acknowledge the message, so
+        // WhatsApp delivers it again once space is back.
+        outbox.writable()?;
         let key = record_key(timestamp, id);
         let value = encode(record)?;
         let rows = outbox.encoded(rows)?;
-        (&self.tree, &self.ids, outbox.tree())
-            .transaction(|(t, i, o)| {
+        let (otree, dtree) = outbox.trees();
+        (&self.tree, &self.ids, otree, dtree)
+            .transaction(|(t, i, o, d)| {
                 t.insert(key.as_slice(), value.as_slice())?;
                 i.insert(id.as_bytes(), key.as_slice())?;
-                for (k, v) in &rows {
+                for (k, v) in &rows.outbox {
                     o.insert(k.as_slice(), v.as_slice())?;
+                }
+                for (k, v) in &rows.dlq {
+                    d.insert(k.as_slice(), v.as_slice())?;
                 }
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
             })
@@ -73,13 +80,18 @@ impl MessageRepo {
         rows: &[OutboxRow],
         id: &str,
     ) -> Result<(), StoreError> {
+        outbox.writable()?;
         let rows = outbox.encoded(rows)?;
-        (&self.ids, outbox.tree())
-            .transaction(|(i, o)| {
+        let (otree, dtree) = outbox.trees();
+        (&self.ids, otree, dtree)
+            .transaction(|(i, o, d)| {
                 // An empty key points at no record: `get` and `update` see nothing.
                 i.insert(id.as_bytes(), &[][..])?;
-                for (k, v) in &rows {
+                for (k, v) in &rows.outbox {
                     o.insert(k.as_slice(), v.as_slice())?;
+                }
+                for (k, v) in &rows.dlq {
+                    d.insert(k.as_slice(), v.as_slice())?;
                 }
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
             })

@@ -11,10 +11,13 @@
 //!
 //! No sled type leaves this module tree: the rest of the server sees typed repositories.
 
+pub mod dead_letters;
 pub mod instances;
 pub mod messages;
 pub mod outbox;
+mod outbox_row;
 pub mod signal;
+pub mod space;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,6 +26,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
+
+use crate::health::{Fault, Faults};
+use space::{SpaceGuard, SpaceLimits};
 
 /// Value encoding version, the first byte of every stored value.
 const VALUE_V1: u8 = 1;
@@ -37,6 +43,12 @@ pub enum StoreError {
     Version(u8),
     #[error("the storage flusher has stopped")]
     Closed,
+    /// The data dir is below its free-space floor: the write was not attempted.
+    #[error("insufficient storage: {0}")]
+    NoSpace(String),
+    /// A row names an endpoint whose target is not stored (the row is quarantined).
+    #[error("outbox row refers to an unknown endpoint {0}")]
+    UnknownEndpoint(String),
 }
 
 type FlushReply = oneshot::Sender<Result<(), StoreError>>;
@@ -49,6 +61,10 @@ pub struct Store {
     flush_tx: mpsc::Sender<FlushReply>,
     /// The flusher task and its stop signal, taken by `close`.
     flusher: Arc<std::sync::Mutex<Option<FlusherHandle>>>,
+    /// The free-space floor's verdict (see [`space`]).
+    space: Arc<SpaceGuard>,
+    /// The process's fault board; here because every layer holds a store handle.
+    faults: Arc<Faults>,
 }
 
 struct FlusherHandle {
@@ -76,12 +92,41 @@ impl Store {
         // Bounded: a writer that cannot queue its barrier waits, which is the back-pressure we want.
         let (flush_tx, flush_rx) = mpsc::channel(4096);
         let (stop, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(flusher(db.clone(), flush_rx, stop_rx));
+        let faults = Arc::new(Faults::default());
+        let task = tokio::spawn(flusher(db.clone(), flush_rx, stop_rx, faults.clone()));
         Store {
             db,
             flush_tx,
             flusher: Arc::new(std::sync::Mutex::new(Some(FlusherHandle { stop, task }))),
+            space: Arc::new(SpaceGuard::default()),
+            faults,
         }
+    }
+
+    /// Starts the free-space floor over `dir` (the data dir). Until called, writes are never
+    /// refused (spec generation, unit tests).
+    pub fn watch_space(&self, dir: &Path, limits: SpaceLimits) {
+        space::watch(
+            dir.to_path_buf(),
+            limits,
+            self.space.clone(),
+            self.faults.clone(),
+        );
+    }
+
+    /// Fails with [`StoreError::NoSpace`] while the data dir is below its floor. Checked before
+    /// every write a client or a peer causes (sends, stored messages, outbox rows, instances);
+    /// deletes and delivery bookkeeping are not refused, so space can be freed.
+    pub fn writable(&self) -> Result<(), StoreError> {
+        match self.space.refusal() {
+            Some(reason) => Err(StoreError::NoSpace(reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// The process's fault board (`/health`).
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.faults
     }
 
     /// Waits until every write made before this call is on disk.
@@ -178,6 +223,7 @@ async fn flusher(
     db: sled::Db,
     mut rx: mpsc::Receiver<FlushReply>,
     mut stop: oneshot::Receiver<()>,
+    faults: Arc<Faults>,
 ) {
     loop {
         let (first, last) = tokio::select! {
@@ -201,6 +247,9 @@ async fn flusher(
             .await
             .map_err(|_| StoreError::Closed)
             .and_then(|r| r.map(|_| ()).map_err(StoreError::from));
+        if let Err(e) = &result {
+            faults.record(Fault::StoreWriteFailed, format!("flush: {e}"));
+        }
         for w in waiting {
             let _ = w.send(match &result {
                 Ok(()) => Ok(()),
