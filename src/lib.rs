@@ -9,6 +9,7 @@ pub mod engine;
 pub mod events;
 pub mod fault;
 pub mod instance;
+pub mod outbound;
 pub mod qr;
 pub mod state;
 pub mod store;
@@ -59,19 +60,21 @@ pub fn build_state(
         },
         max_attempts: config.max_reconnect_attempts.max(1),
         watchdog: Duration::from_millis(config.wa_watchdog_ms.max(1000)),
-        http: whatsapp_rust::http::UreqHttpClient::new(),
+        http: engine::whatsapp::media_http::client(config.max_body_bytes as u64),
     });
     let engines = Engines {
         loopback: Arc::new(loopback),
         whatsapp: Arc::new(whatsapp),
     };
+    let outbound = outbound::Outbound::new(config.private_targets()?);
     let outbox = store::outbox::OutboxRepo::new(&store)?;
     let dispatcher = events::dispatcher::Dispatcher::start(
         outbox,
         events::retry::RetryPolicy::from_config(&config),
         config.webhook_concurrency,
-        config.webhook_allow_private,
-    );
+        &outbound,
+    )
+    .context("building the webhook HTTP clients")?;
     let webhooks = events::webhook::WebhookRouter::new(&config, &server_url);
     let registry = Registry::new(
         config.clone(),
@@ -81,10 +84,13 @@ pub fn build_state(
         webhooks,
         dispatcher,
     )?;
-    let media = api::media::MediaFetcher::new(config.webhook_allow_private, config.max_body_bytes);
+    let media = api::media::MediaFetcher::new(&outbound, config.max_body_bytes)
+        .context("building the media HTTP clients")?;
     Ok(Arc::new(AppState {
         closing: tokio::sync::watch::channel(false).0,
         media,
+        outbound,
+        streams: api::stream::StreamSlots::new(config.max_streams_per_key),
         config,
         registry,
         api_key,

@@ -17,6 +17,10 @@ pub struct AppState {
     pub server_url: String,
     /// Fetches and decodes the media clients send.
     pub media: MediaFetcher,
+    /// Who may make the server reach which addresses (webhook targets, media URLs).
+    pub outbound: crate::outbound::Outbound,
+    /// Live event streams open per key (`ZAPGATE_MAX_STREAMS_PER_KEY`).
+    pub streams: crate::api::stream::StreamSlots,
     /// Set when shutdown starts: live event streams end at once instead of holding the
     /// graceful shutdown for its whole grace period.
     pub closing: tokio::sync::watch::Sender<bool>,

@@ -38,12 +38,14 @@ enum Answer {
 
 #[derive(Object, Debug)]
 pub struct NumbersBody {
+    #[oai(validator(max_items = 500, max_length = 128))]
     pub numbers: Option<Vec<String>>,
 }
 
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct ReadBody {
+    #[oai(validator(max_items = 1000))]
     pub read_messages: Option<Vec<KeyBody>>,
 }
 
@@ -51,28 +53,36 @@ pub struct ReadBody {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct DeleteBody {
+    #[oai(validator(max_length = 128))]
     pub id: Option<String>,
+    #[oai(validator(max_length = 128))]
     pub remote_jid: Option<String>,
     pub from_me: Option<bool>,
+    #[oai(validator(max_length = 128))]
     pub participant: Option<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct UpdateMessageBody {
+    #[oai(validator(max_length = 128))]
     pub number: Option<String>,
     pub key: Option<KeyBody>,
+    #[oai(validator(max_length = 65536))]
     pub text: Option<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct ChatPresenceBody {
+    #[oai(validator(max_length = 128))]
     pub number: Option<String>,
+    #[oai(validator(max_length = 32))]
     pub presence: Option<String>,
     pub delay: Option<i64>,
 }
 
 #[derive(Object, Debug)]
 pub struct NumberBody {
+    #[oai(validator(max_length = 128))]
     pub number: Option<String>,
 }
 
@@ -87,28 +97,38 @@ pub struct Base64Body {
 
 #[derive(Object, Debug)]
 pub struct BlockBody {
+    #[oai(validator(max_length = 128))]
     pub number: Option<String>,
     /// `block` or `unblock`.
+    #[oai(validator(max_length = 32))]
     pub status: Option<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct PrivacyBody {
+    #[oai(validator(max_length = 32))]
     pub readreceipts: Option<String>,
+    #[oai(validator(max_length = 32))]
     pub profile: Option<String>,
+    #[oai(validator(max_length = 32))]
     pub status: Option<String>,
+    #[oai(validator(max_length = 32))]
     pub online: Option<String>,
+    #[oai(validator(max_length = 32))]
     pub last: Option<String>,
+    #[oai(validator(max_length = 32))]
     pub groupadd: Option<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct ProfileNameBody {
+    #[oai(validator(max_length = 256))]
     pub name: Option<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct ProfileStatusBody {
+    #[oai(validator(max_length = 1024))]
     pub status: Option<String>,
 }
 
@@ -366,6 +386,11 @@ impl ChatApi {
         };
         let media = media_from_message(&message)
             .ok_or_else(|| ApiError::BadRequest("The message is not a media message".into()))?;
+        if !media.blob.plain_direct_path() {
+            return Err(ApiError::BadRequest(
+                "directPath must be a plain path (/v/...)".into(),
+            ));
+        }
         let data = h.session()?.download(media.clone()).await?;
         Ok(Answer::Created(Json(json!({
             "mediaType": media.kind.message_type(),
@@ -514,12 +539,17 @@ impl ChatApi {
         body: Json<ProfilePictureBody>,
     ) -> Result<Answer, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
+        // Connected first: a closed instance fetches nothing.
+        let session = h.session()?;
         let data = self
             .state
             .media
-            .resolve(&required(body.0.picture, "picture")?)
+            .resolve(
+                &required(body.0.picture, "picture")?,
+                self.state.requester(&key),
+            )
             .await?;
-        h.session()?.set_profile_picture(Some(data)).await?;
+        session.set_profile_picture(Some(data)).await?;
         Ok(Answer::Ok(Json(json!({"update": UPDATED}))))
     }
 

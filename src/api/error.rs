@@ -45,6 +45,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A per-key cap was reached (open event streams).
+    #[error("{0}")]
+    TooManyRequests(String),
     /// Our fault. The message is safe to show (no secrets, no payloads).
     #[error("{0}")]
     Internal(String),
@@ -60,6 +63,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -17,6 +17,7 @@ use crate::instance::{
     ConnectionState, InstanceHandle, InstanceView, Integration, IntegrationError, WebhookConfig,
     validate_name,
 };
+use crate::outbound::Requester;
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -33,15 +34,20 @@ pub struct InstanceApi {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct CreateInstanceBody {
+    #[oai(validator(max_length = 128))]
     pub instance_name: Option<String>,
     /// `WHATSAPP-BAILEYS` (default) or `LOOPBACK`.
+    #[oai(validator(max_length = 32))]
     pub integration: Option<String>,
     /// The instance token; generated (upper-case UUID) when absent.
+    #[oai(validator(max_length = 256))]
     pub token: Option<String>,
     /// Connect at once and include the first QR code in the response.
     pub qrcode: Option<bool>,
     /// Phone number (digits); with `qrcode:true` a pairing code is requested for it.
+    #[oai(validator(max_length = 64))]
     pub number: Option<String>,
+    #[oai(validator(max_length = 128))]
     pub business_id: Option<String>,
     #[oai(flatten)]
     pub settings: SettingsBody,
@@ -140,7 +146,7 @@ impl InstanceApi {
         let webhook = b
             .webhook
             .as_ref()
-            .map(|w| webhook_from_body(w, true))
+            .map(|w| webhook_from_body(w, true, Requester::Global))
             .transpose()?;
         let settings = b.settings.or_defaults();
         let handle = self
@@ -421,10 +427,11 @@ fn digits_only(raw: &str) -> Result<String, ApiError> {
 }
 
 /// Validates a webhook object. `force_enabled`: Evolution stores create's webhook as enabled
-/// whatever the client sent.
+/// whatever the client sent. `set_by` is remembered for the private-target rule at delivery.
 pub(crate) fn webhook_from_body(
     w: &WebhookBody,
     force_enabled: bool,
+    set_by: Requester,
 ) -> Result<WebhookConfig, ApiError> {
     let url = w
         .url
@@ -453,5 +460,6 @@ pub(crate) fn webhook_from_body(
         secret: w.secret.clone().filter(|s| !s.is_empty()),
         created_at: Some(chrono::Utc::now()),
         updated_at: Some(chrono::Utc::now()),
+        set_by,
     })
 }

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod loopback;
 pub mod media;
 pub mod message;
+pub mod message_dto;
 pub mod ops;
 pub mod rows;
 pub mod settings;

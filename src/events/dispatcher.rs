@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::retry::{Next, RetryPolicy};
 use super::sign;
-use super::webhook::{PublicOnlyResolver, is_private_literal, now_ms};
+use super::webhook::now_ms;
 use crate::store::outbox::{OutboxRepo, OutboxRow};
 
 /// Rows looked at per pass of a worker (memory bound per endpoint).
@@ -61,10 +61,10 @@ pub struct Dispatcher {
 
 struct Inner {
     repo: OutboxRepo,
-    http: reqwest::Client,
+    /// The trusted and the guarded client; each row picks by who configured its endpoint.
+    clients: crate::outbound::Clients,
     policy: RetryPolicy,
     concurrency: usize,
-    allow_private: bool,
     /// Running workers by endpoint; the Notify wakes one when rows arrive.
     workers: Mutex<HashMap<String, Arc<Notify>>>,
     health: Mutex<HashMap<String, EndpointHealth>>,
@@ -81,31 +81,26 @@ struct Attempt {
 }
 
 impl Dispatcher {
-    /// Starts workers for every endpoint that has rows left from a previous run.
+    /// Starts workers for every endpoint that has rows left from a previous run. Fails only
+    /// when an HTTP client cannot be built (the server must not start without its guard).
     pub fn start(
         repo: OutboxRepo,
         policy: RetryPolicy,
         concurrency: usize,
-        allow_private: bool,
-    ) -> Dispatcher {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("zapgate/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(concurrency.max(1));
-        if !allow_private {
-            // Names are resolved through a filter, and a redirect could point at a private
-            // literal, so redirects are not followed in this mode.
-            builder = builder
-                .dns_resolver(Arc::new(PublicOnlyResolver))
-                .redirect(reqwest::redirect::Policy::none());
-        }
-        let http = builder.build().unwrap_or_default();
+        outbound: &crate::outbound::Outbound,
+    ) -> Result<Dispatcher, reqwest::Error> {
+        let base = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("zapgate/", env!("CARGO_PKG_VERSION")))
+                .pool_max_idle_per_host(concurrency.max(1))
+        };
+        let clients = crate::outbound::Clients::build(outbound, base)?;
         let d = Dispatcher {
             inner: Arc::new(Inner {
                 repo,
-                http,
+                clients,
                 policy,
                 concurrency: concurrency.max(1),
-                allow_private,
                 workers: Mutex::new(HashMap::new()),
                 health: Mutex::new(HashMap::new()),
             }),
@@ -118,7 +113,7 @@ impl Dispatcher {
             }
             Err(e) => tracing::error!(error = %e, "could not read the outbox at start-up"),
         }
-        d
+        Ok(d)
     }
 
     /// Rows were added for `endpoint`: wake its worker, starting one if needed.
@@ -201,13 +196,20 @@ async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
             }
             for row in to_send {
                 flying.insert(row.uuid);
-                let (http, timeout) = (inner.http.clone(), inner.policy.timeout);
-                let refuse = !inner.allow_private && is_private_literal(&row.url);
+                let timeout = inner.policy.timeout;
+                // A private literal a token's webhook may not reach is refused here; a name
+                // resolving to one fails in the guarded client's resolver.
+                let http = match inner.clients.for_url(&row.url, row.requester) {
+                    Ok(http) => Some(http.clone()),
+                    Err(why) => {
+                        tracing::debug!(%endpoint, %why, "webhook target refused");
+                        None
+                    }
+                };
                 in_flight.spawn(async move {
-                    let attempt = if refuse {
-                        Attempt::refused()
-                    } else {
-                        post(&http, &row, timeout).await
+                    let attempt = match http {
+                        Some(http) => post(&http, &row, timeout).await,
+                        None => Attempt::refused(),
                     };
                     (row, attempt)
                 });

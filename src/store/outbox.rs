@@ -43,6 +43,10 @@ pub struct OutboxRow {
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
     pub dead_at_ms: Option<u64>,
+    /// Who configured the endpoint: the private-target rule is applied again at delivery.
+    /// Rows written before this field count as configured by a token (the safe reading).
+    #[serde(default = "crate::outbound::Requester::token")]
+    pub requester: crate::outbound::Requester,
 }
 
 impl OutboxRow {

@@ -285,7 +285,13 @@ macro_rules! blob {
     ($x:expr) => {
         MediaRef {
             url: $x.url.clone().unwrap_or_default(),
-            direct_path: $x.direct_path.clone().unwrap_or_default(),
+            // A sender chooses this string: one that is not a plain path keeps the message
+            // but without downloadable media (see `is_plain_direct_path`).
+            direct_path: $x
+                .direct_path
+                .clone()
+                .filter(|p| crate::engine::content::is_plain_direct_path(p))
+                .unwrap_or_default(),
             media_key: $x.media_key.clone().unwrap_or_default(),
             file_sha256: $x.file_sha256.clone().unwrap_or_default(),
             file_enc_sha256: $x.file_enc_sha256.clone().unwrap_or_default(),
