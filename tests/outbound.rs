@@ -313,3 +313,51 @@ async fn webhooks_set_with_a_token_follow_the_rule() {
         .await;
     assert_eq!(hit.body["instance"], "ana");
 }
+
+#[tokio::test]
+async fn the_rule_is_applied_again_at_delivery() {
+    let rx = Receiver::start(Mode::Ok).await;
+    let port = rx
+        .base
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let listed = format!("127.0.0.1:{port}");
+    let (s, token) = strict_server(&[("ZAPGATE_PRIVATE_TARGETS", &listed)]).await;
+    let hook = json!({"webhook": {"enabled": true, "url": format!("{}/in", rx.base), "events": ["MESSAGES_UPSERT"]}});
+    let (status, body) = s.post("/webhook/set/ana", Some(&token), hook).await;
+    assert_eq!(status, 201, "{body}");
+    let dir = s.stop().await;
+
+    // The operator takes the target off the list: the token's webhook is no longer delivered.
+    let s = TestServer::start_in(&dir.path, &[("ZAPGATE_PRIVATE_TARGETS", "")]).await;
+    s.wait_state("ana", "open").await;
+    s.wait_state("bia", "open").await;
+    let (status, _) = s
+        .post(
+            "/message/sendText/bia",
+            Some(KEY),
+            json!({"number": ANA, "text": "not for you"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let deadline = tokio::time::Instant::now() + common::DEADLINE;
+    let letters = loop {
+        let (status, letters) = s.get("/webhook/deadLetters/ana", Some(KEY)).await;
+        assert_eq!(status, 200, "{letters}");
+        if letters.as_array().is_some_and(|l| !l.is_empty()) {
+            break letters;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no dead letter");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    };
+    assert_eq!(letters[0]["event"], "messages.upsert");
+    assert!(letters[0]["lastStatus"].is_null(), "{letters}");
+    assert_eq!(
+        rx.seen.load(Ordering::SeqCst),
+        0,
+        "the receiver was reached"
+    );
+}

@@ -386,7 +386,8 @@ impl ChatApi {
         };
         let media = media_from_message(&message)
             .ok_or_else(|| ApiError::BadRequest("The message is not a media message".into()))?;
-        if !media.blob.plain_direct_path() {
+        // Empty: a sender's path we refused when the message came in (the engine says so).
+        if !media.blob.direct_path.is_empty() && !media.blob.plain_direct_path() {
             return Err(ApiError::BadRequest(
                 "directPath must be a plain path (/v/...)".into(),
             ));
