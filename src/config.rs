@@ -171,15 +171,26 @@ pub struct Config {
     #[arg(long, env = "ZAPGATE_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
 
-    /// Ours: accept webhook URLs that point at private or loopback addresses. Turn off when
-    /// instance tokens are handed to people who must not reach your internal network (SSRF).
-    #[arg(long, env = "ZAPGATE_WEBHOOK_ALLOW_PRIVATE", value_parser = BoolishValueParser::new(), default_value = "true")]
-    pub webhook_allow_private: bool,
+    /// Deprecated alias: `true` means `ZAPGATE_PRIVATE_TARGETS=*`; `false` is the default.
+    #[arg(long, env = "ZAPGATE_WEBHOOK_ALLOW_PRIVATE", value_parser = BoolishValueParser::new())]
+    pub webhook_allow_private: Option<bool>,
 
     /// Ours: deliveries in flight per endpoint.
     #[arg(long, env = "ZAPGATE_WEBHOOK_CONCURRENCY", default_value_t = 4)]
     pub webhook_concurrency: usize,
 
+    // --- Outbound requests and event streams (trust model in README "Security") ---
+    /// Ours: private, loopback or link-local targets that webhooks and media URLs given with an
+    /// instance token may reach anyway: comma-separated hosts, `host:port`, CIDRs
+    /// (`10.0.0.0/8`), or `*` for all. Requests made with the global key are never limited.
+    #[arg(long, env = "ZAPGATE_PRIVATE_TARGETS", default_value = "")]
+    pub private_targets: String,
+
+    /// Ours: live event streams (`/events`, `/events/ws`) open at once per key (the global
+    /// key, or one instance's token); one more is answered 429.
+    #[arg(long, env = "ZAPGATE_MAX_STREAMS_PER_KEY", default_value_t = 8)]
+    pub max_streams_per_key: usize,
+    // --- end of outbound and streams ---
     /// WHATSAPP-BAILEYS: the WhatsApp Web WebSocket endpoint. Builds with the `wa-mock-peer`
     /// feature accept only a loopback address here.
     #[arg(long, env = "ZAPGATE_WA_URL", default_value = crate::engine::whatsapp::DEFAULT_WA_URL)]
@@ -259,6 +270,8 @@ pub enum ConfigError {
         media: usize,
         in_flight: usize,
     },
+    #[error(transparent)]
+    PrivateTargets(#[from] crate::outbound::BadTarget),
 }
 
 impl Config {
@@ -273,6 +286,7 @@ impl Config {
             return Err(ConfigError::MockPeerNeedsLoopback(self.wa_url.clone()));
         }
         self.wa_version_triple()?;
+        self.private_targets()?;
         if self.max_reconnect_attempts == 0 {
             return Err(ConfigError::NoReconnectAttempts);
         }
@@ -291,6 +305,16 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// `ZAPGATE_PRIVATE_TARGETS`, with the deprecated `ZAPGATE_WEBHOOK_ALLOW_PRIVATE=true` as `*`.
+    pub fn private_targets(&self) -> Result<crate::outbound::PrivateTargets, ConfigError> {
+        if self.webhook_allow_private == Some(true) {
+            return Ok(crate::outbound::PrivateTargets::all());
+        }
+        Ok(crate::outbound::PrivateTargets::parse(
+            &self.private_targets,
+        )?)
     }
 
     /// `ZAPGATE_WA_VERSION` as a triple; `None` for `auto`.

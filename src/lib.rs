@@ -10,6 +10,7 @@ pub mod events;
 pub mod fault;
 pub mod health;
 pub mod instance;
+pub mod outbound;
 pub mod qr;
 pub mod serve;
 pub mod state;
@@ -59,20 +60,22 @@ pub fn build_state(
         },
         max_attempts: config.max_reconnect_attempts.max(1),
         watchdog: Duration::from_millis(config.wa_watchdog_ms.max(1000)),
-        http: whatsapp_rust::http::UreqHttpClient::new(),
+        http: engine::whatsapp::media_http::client(config.max_body_bytes as u64),
     });
     let engines = Engines {
         loopback: Arc::new(loopback),
         whatsapp: Arc::new(whatsapp),
     };
+    let outbound = outbound::Outbound::new(config.private_targets()?);
     let outbox = store::outbox::OutboxRepo::new(&store, config.webhook_max_backlog)?;
     let dispatcher = events::dispatcher::Dispatcher::start(
         outbox,
         events::retry::RetryPolicy::from_config(&config),
         config.webhook_concurrency,
-        config.webhook_allow_private,
+        &outbound,
         config.dead_letter_retention(),
-    );
+    )
+    .context("building the webhook HTTP clients")?;
     let webhooks = events::webhook::WebhookRouter::new(&config, &server_url);
     let registry = Registry::new(
         config.clone(),
@@ -82,7 +85,8 @@ pub fn build_state(
         webhooks,
         dispatcher,
     )?;
-    let media = api::media::MediaFetcher::new(config.webhook_allow_private, config.max_body_bytes);
+    let media = api::media::MediaFetcher::new(&outbound, config.max_body_bytes)
+        .context("building the media HTTP clients")?;
     let bodies = Arc::new(api::limits::BodyBudget::new(
         &config.bodies,
         config.max_body_bytes,
@@ -91,6 +95,8 @@ pub fn build_state(
         closing: tokio::sync::watch::channel(false).0,
         media,
         bodies,
+        outbound,
+        streams: api::stream::StreamSlots::new(config.max_streams_per_key),
         config,
         registry,
         api_key,

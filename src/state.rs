@@ -20,6 +20,10 @@ pub struct AppState {
     pub media: MediaFetcher,
     /// Request body bytes held across the server (`ZAPGATE_MAX_BODY_BYTES_IN_FLIGHT`).
     pub bodies: Arc<BodyBudget>,
+    /// Who may make the server reach which addresses (webhook targets, media URLs).
+    pub outbound: crate::outbound::Outbound,
+    /// Live event streams open per key (`ZAPGATE_MAX_STREAMS_PER_KEY`).
+    pub streams: crate::api::stream::StreamSlots,
     /// Set when shutdown starts: live event streams end at once instead of holding the
     /// graceful shutdown for its whole grace period.
     pub closing: tokio::sync::watch::Sender<bool>,

@@ -107,6 +107,16 @@ impl AppState {
             .is_some_and(|k| constant_time_eq(k, &self.api_key))
     }
 
+    /// Who a request comes from, for the outbound rule (`crate::outbound`): the global key's
+    /// holder is trusted, anyone else counts as a token.
+    pub fn requester(&self, key: &ApiKey) -> crate::outbound::Requester {
+        if self.is_global(key) {
+            crate::outbound::Requester::Global
+        } else {
+            crate::outbound::Requester::Token
+        }
+    }
+
     /// Global key only (create, operator routes).
     pub fn require_global(&self, key: &ApiKey) -> Result<(), ApiError> {
         if self.is_global(key) {

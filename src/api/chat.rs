@@ -39,13 +39,14 @@ enum Answer {
 
 #[derive(Object, Debug)]
 pub struct NumbersBody {
-    #[oai(validator(min_items = 1))]
+    #[oai(validator(min_items = 1, max_items = 500, max_length = 128))]
     pub numbers: Required<Vec<String>>,
 }
 
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct ReadBody {
+    #[oai(validator(max_items = 1000))]
     pub read_messages: Required<Vec<KeyBody>>,
 }
 
@@ -53,25 +54,32 @@ pub struct ReadBody {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct DeleteBody {
+    #[oai(validator(max_length = 128))]
     pub id: Required<String>,
+    #[oai(validator(max_length = 128))]
     pub remote_jid: Required<String>,
     pub from_me: Required<bool>,
+    #[oai(validator(max_length = 128))]
     pub participant: Option<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct UpdateMessageBody {
+    #[oai(validator(max_length = 128))]
     pub number: Option<String>,
     pub key: Required<KeyBody>,
+    #[oai(validator(max_length = 65536))]
     pub text: Required<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct ChatPresenceBody {
     #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$"
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+        max_length = 128
     ))]
     pub number: Required<String>,
+    #[oai(validator(max_length = 32))]
     pub presence: Required<String>,
     pub delay: Required<i64>,
 }
@@ -80,7 +88,8 @@ pub struct ChatPresenceBody {
 #[derive(Object, Debug)]
 pub struct NumberBody {
     #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$"
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+        max_length = 128
     ))]
     pub number: Optional<String>,
 }
@@ -89,7 +98,8 @@ pub struct NumberBody {
 #[derive(Object, Debug)]
 pub struct RequiredNumberBody {
     #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$"
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+        max_length = 128
     ))]
     pub number: Required<String>,
 }
@@ -106,26 +116,28 @@ pub struct Base64Body {
 #[derive(Object, Debug)]
 pub struct BlockBody {
     #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$"
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+        max_length = 128
     ))]
     pub number: Required<String>,
     /// `block` or `unblock`.
+    #[oai(validator(max_length = 32))]
     pub status: Required<String>,
 }
 
 #[derive(Object, Debug)]
 pub struct PrivacyBody {
-    #[oai(validator(pattern = "^(all|none)$"))]
+    #[oai(validator(pattern = "^(all|none)$", max_length = 32))]
     pub readreceipts: Required<String>,
-    #[oai(validator(pattern = "^(all|contacts|contact_blacklist|none)$"))]
+    #[oai(validator(pattern = "^(all|contacts|contact_blacklist|none)$", max_length = 32))]
     pub profile: Required<String>,
-    #[oai(validator(pattern = "^(all|contacts|contact_blacklist|none)$"))]
+    #[oai(validator(pattern = "^(all|contacts|contact_blacklist|none)$", max_length = 32))]
     pub status: Required<String>,
-    #[oai(validator(pattern = "^(all|match_last_seen)$"))]
+    #[oai(validator(pattern = "^(all|match_last_seen)$", max_length = 32))]
     pub online: Required<String>,
-    #[oai(validator(pattern = "^(all|contacts|contact_blacklist|none)$"))]
+    #[oai(validator(pattern = "^(all|contacts|contact_blacklist|none)$", max_length = 32))]
     pub last: Required<String>,
-    #[oai(validator(pattern = "^(all|contacts|contact_blacklist|none)$"))]
+    #[oai(validator(pattern = "^(all|contacts|contact_blacklist|none)$", max_length = 32))]
     pub groupadd: Required<String>,
 }
 
@@ -399,6 +411,12 @@ impl ChatApi {
         };
         let media = media_from_message(&message)
             .ok_or_else(|| ApiError::BadRequest("The message is not a media message".into()))?;
+        // Empty: a sender's path we refused when the message came in (the engine says so).
+        if !media.blob.direct_path.is_empty() && !media.blob.plain_direct_path() {
+            return Err(ApiError::BadRequest(
+                "directPath must be a plain path (/v/...)".into(),
+            ));
+        }
         let data = h.session()?.download(media.clone()).await?;
         Ok(Answer::Created(Json(json!({
             "mediaType": media.kind.message_type(),
@@ -547,12 +565,17 @@ impl ChatApi {
         body: Json<ProfilePictureBody>,
     ) -> Result<Answer, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
+        // Connected first: a closed instance fetches nothing.
+        let session = h.session()?;
         let data = self
             .state
             .media
-            .resolve(&required(body.0.picture, "picture")?)
+            .resolve(
+                &required(body.0.picture, "picture")?,
+                self.state.requester(&key),
+            )
             .await?;
-        h.session()?.set_profile_picture(Some(data)).await?;
+        session.set_profile_picture(Some(data)).await?;
         Ok(Answer::Ok(Json(json!({"update": UPDATED}))))
     }
 

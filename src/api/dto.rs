@@ -34,12 +34,14 @@ pub struct WebhookBody {
 #[oai(rename_all = "camelCase")]
 pub struct SettingsBody {
     pub reject_call: Option<bool>,
+    #[oai(validator(max_length = 1024))]
     pub msg_call: Optional<String>,
     pub groups_ignore: Option<bool>,
     pub always_online: Option<bool>,
     pub read_messages: Option<bool>,
     pub read_status: Option<bool>,
     pub sync_full_history: Option<bool>,
+    #[oai(validator(max_length = 1024))]
     pub wavoip_token: Optional<String>,
 }
 

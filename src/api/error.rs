@@ -57,6 +57,9 @@ pub enum ApiError {
     /// The data dir is below its free-space floor: the write was refused before it started.
     #[error("{0}")]
     InsufficientStorage(String),
+    /// A per-key cap was reached (open event streams); no point retrying at once.
+    #[error("{0}")]
+    LimitReached(String),
     /// Our fault. The message is safe to show (no secrets, no payloads).
     #[error("{0}")]
     Internal(String),
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            ApiError::LimitReached(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -84,10 +84,13 @@ pub struct ParticipantsDto {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct SendInviteBody {
+    #[oai(validator(max_length = 128))]
     pub group_jid: Option<String>,
     /// Text sent above the link.
+    #[oai(validator(max_length = 2048))]
     pub description: Option<String>,
     /// Who gets the link: numbers or JIDs.
+    #[oai(validator(max_items = 1024, max_length = 128))]
     pub numbers: Required<Vec<String>>,
 }
 
@@ -102,9 +105,12 @@ pub struct SentInviteDto {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct CreateGroupBody {
+    #[oai(validator(max_length = 256))]
     pub subject: Required<String>,
     /// Numbers (digits) or JIDs; those not on WhatsApp are left out.
+    #[oai(validator(max_items = 1024, max_length = 128))]
     pub participants: Required<Vec<String>>,
+    #[oai(validator(max_length = 2048))]
     pub description: Option<String>,
     /// Make every participant an admin right after creating.
     pub promote_participants: Option<bool>,
@@ -115,9 +121,12 @@ pub struct CreateGroupBody {
 #[oai(rename_all = "camelCase")]
 pub struct UpdateParticipantBody {
     /// May come in the query instead.
+    #[oai(validator(max_length = 128))]
     pub group_jid: Option<String>,
     /// `add`, `remove`, `promote` or `demote`.
+    #[oai(validator(max_length = 32))]
     pub action: Required<String>,
+    #[oai(validator(max_items = 1024, max_length = 128))]
     pub participants: Required<Vec<String>>,
 }
 
@@ -148,7 +157,9 @@ pub struct UpdateParticipantsDto {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct SubjectBody {
+    #[oai(validator(max_length = 128))]
     pub group_jid: Option<String>,
+    #[oai(validator(max_length = 256))]
     pub subject: Required<String>,
 }
 
@@ -156,8 +167,10 @@ pub struct SubjectBody {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct DescriptionBody {
+    #[oai(validator(max_length = 128))]
     pub group_jid: Option<String>,
     /// An empty string removes the description.
+    #[oai(validator(max_length = 2048))]
     pub description: Required<String>,
 }
 
@@ -165,8 +178,10 @@ pub struct DescriptionBody {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct SettingBody {
+    #[oai(validator(max_length = 128))]
     pub group_jid: Option<String>,
     /// `announcement`, `not_announcement`, `locked` or `unlocked`.
+    #[oai(validator(max_length = 32))]
     pub action: Required<String>,
 }
 
@@ -174,6 +189,7 @@ pub struct SettingBody {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct EphemeralBody {
+    #[oai(validator(max_length = 128))]
     pub group_jid: Option<String>,
     /// Seconds a message lives: 0 (off), 86400, 604800 or 7776000.
     pub expiration: Required<i64>,

@@ -18,6 +18,7 @@ use crate::instance::{
     ConnectionState, InstanceHandle, InstanceView, Integration, IntegrationError, WebhookConfig,
     validate_name,
 };
+use crate::outbound::Requester;
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -42,15 +43,20 @@ pub struct CreateInstanceBody {
     pub instance_name: Required<String>,
     /// `WHATSAPP-BAILEYS` (default) or `LOOPBACK`; anything else is Evolution's 400 "Invalid
     /// integration" (or "not supported" for `WHATSAPP-BUSINESS` and `EVOLUTION`).
+    #[oai(validator(max_length = 32))]
     pub integration: Optional<String>,
     /// The instance token; generated (upper-case UUID) when absent.
-    #[oai(validator(pattern = r"\S"))]
+    #[oai(validator(pattern = r"\S", max_length = 256))]
     pub token: Optional<String>,
     /// Connect at once and include the first QR code in the response.
     pub qrcode: Option<bool>,
     /// Phone number (digits); with `qrcode:true` a pairing code is requested for it.
-    #[oai(validator(pattern = r"^\s*$|^\s*[+ ()\-]*(?:[0-9][+ ()\-]*){1,20}\s*$"))]
+    #[oai(validator(
+        pattern = r"^\s*$|^\s*[+ ()\-]*(?:[0-9][+ ()\-]*){1,20}\s*$",
+        max_length = 64
+    ))]
     pub number: Optional<String>,
+    #[oai(validator(max_length = 128))]
     pub business_id: Optional<String>,
     #[oai(flatten)]
     pub settings: SettingsBody,
@@ -156,7 +162,7 @@ impl InstanceApi {
         let webhook = b
             .webhook
             .as_ref()
-            .map(|w| webhook_from_body(w, true))
+            .map(|w| webhook_from_body(w, true, Requester::Global))
             .transpose()?;
         let settings = b.settings.or_defaults();
         let handle = self
@@ -437,10 +443,11 @@ fn digits_only(raw: &str) -> Result<String, ApiError> {
 }
 
 /// Validates a webhook object. `force_enabled`: Evolution stores create's webhook as enabled
-/// whatever the client sent.
+/// whatever the client sent. `set_by` is remembered for the private-target rule at delivery.
 pub(crate) fn webhook_from_body(
     w: &WebhookBody,
     force_enabled: bool,
+    set_by: Requester,
 ) -> Result<WebhookConfig, ApiError> {
     let url = w
         .url
@@ -469,6 +476,7 @@ pub(crate) fn webhook_from_body(
         secret: w.secret.clone().filter(|s| !s.is_empty()),
         created_at: Some(chrono::Utc::now()),
         updated_at: Some(chrono::Utc::now()),
+        set_by,
     };
     super::webhook::check_size(&config)?;
     Ok(config)

@@ -1,84 +1,82 @@
 //! Media a client hands us: a URL we fetch, or base64 (raw, or a `data:` URI).
 //!
-//! URLs follow the webhook rule for private addresses (`ZAPGATE_WEBHOOK_ALLOW_PRIVATE`): a server
-//! that refuses private webhook targets refuses to fetch from them too, so a send cannot be used
-//! to probe the internal network.
+//! URLs follow the outbound rule (`crate::outbound`): a URL given with an instance token may
+//! not reach private, loopback or link-local addresses unless `ZAPGATE_PRIVATE_TARGETS` lists
+//! them. Every failure answers the same "could not fetch media", whatever the cause (refused,
+//! closed port, timeout, status, size), so a send cannot be used to map the internal network;
+//! the cause is logged at debug.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::error::ApiError;
-use crate::events::webhook::{PublicOnlyResolver, is_private_literal};
+use crate::outbound::{Clients, Outbound, Requester};
 
+/// Whole fetch, connect included.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The one answer to every failed fetch.
+const COULD_NOT_FETCH: &str = "could not fetch media";
 
 pub struct MediaFetcher {
-    http: reqwest::Client,
-    allow_private: bool,
+    clients: Clients,
     /// Largest media accepted, in bytes (the request body limit).
     max_bytes: usize,
 }
 
 impl MediaFetcher {
-    pub fn new(allow_private: bool, max_bytes: usize) -> MediaFetcher {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("zapgate/", env!("CARGO_PKG_VERSION")))
-            .timeout(FETCH_TIMEOUT);
-        if !allow_private {
-            builder = builder
-                .dns_resolver(Arc::new(PublicOnlyResolver))
-                .redirect(reqwest::redirect::Policy::none());
-        }
-        MediaFetcher {
-            http: builder.build().unwrap_or_default(),
-            allow_private,
+    pub fn new(outbound: &Outbound, max_bytes: usize) -> Result<MediaFetcher, reqwest::Error> {
+        let base = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("zapgate/", env!("CARGO_PKG_VERSION")))
+                .timeout(FETCH_TIMEOUT)
+                .connect_timeout(CONNECT_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::limited(5))
+        };
+        Ok(MediaFetcher {
+            clients: Clients::build(outbound, base)?,
             max_bytes,
-        }
+        })
     }
 
-    /// The bytes of `media`, a URL or base64. Errors are the client's (400), never ours.
-    pub async fn resolve(&self, media: &str) -> Result<Vec<u8>, ApiError> {
+    /// The bytes of `media`, a URL or base64, asked for by `who`. Errors are the client's (400).
+    pub async fn resolve(&self, media: &str, who: Requester) -> Result<Vec<u8>, ApiError> {
         let media = media.trim();
-        if media.starts_with("http://") || media.starts_with("https://") {
-            return self.fetch(media).await;
+        let lower = media.get(..8).unwrap_or(media).to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            return self.fetch(media, who).await.map_err(|why| {
+                tracing::debug!(%why, "media fetch failed");
+                ApiError::BadRequest(COULD_NOT_FETCH.into())
+            });
         }
         decode_base64(media)
             .ok_or_else(|| ApiError::BadRequest("Owned media must be a url or base64".into()))
     }
 
-    async fn fetch(&self, url: &str) -> Result<Vec<u8>, ApiError> {
-        let refused = |why: String| ApiError::BadRequest(format!("could not fetch media: {why}"));
-        if !self.allow_private && is_private_literal(url) {
-            return Err(refused("private addresses are not allowed".into()));
-        }
-        let resp = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| refused(e.to_string()))?;
+    /// The reason stays here (debug log); the caller only learns that it failed.
+    async fn fetch(&self, url: &str, who: Requester) -> Result<Vec<u8>, String> {
+        let http = self.clients.for_url(url, who).map_err(|e| e.to_string())?;
+        let mut resp = http.get(url).send().await.map_err(|e| e.to_string())?;
         if !resp.status().is_success() {
-            return Err(refused(format!("HTTP {}", resp.status().as_u16())));
+            return Err(format!("HTTP {}", resp.status().as_u16()));
         }
         if resp
             .content_length()
             .is_some_and(|n| n > self.max_bytes as u64)
         {
-            return Err(refused("too large".into()));
+            return Err("too large (declared)".into());
         }
         let mut body = Vec::new();
-        let mut resp = resp;
-        while let Some(chunk) = resp.chunk().await.map_err(|e| refused(e.to_string()))? {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
             if body.len() + chunk.len() > self.max_bytes {
-                return Err(refused("too large".into()));
+                return Err("too large".into());
             }
             body.extend_from_slice(&chunk);
         }
         if body.is_empty() {
-            return Err(refused("empty body".into()));
+            return Err("empty body".into());
         }
         Ok(body)
     }

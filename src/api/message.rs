@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::types::multipart::Upload;
-use poem_openapi::{ApiRequest, ApiResponse, Multipart, Object, OpenApi, Tags};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde_json::Value;
 
 use super::auth::ApiKey;
 use super::error::ApiError;
 use super::media::sniff_mimetype;
+use super::message_dto::*;
 use super::required::Required;
 use crate::engine::group::is_group_jid;
 use crate::engine::jid::{to_jid, user_of};
@@ -43,11 +43,13 @@ pub struct MessageApi {
 /// A message key as clients send it.
 #[derive(Object, Debug, Clone)]
 pub struct KeyBody {
+    #[oai(validator(max_length = 128))]
     pub id: Option<String>,
-    #[oai(rename = "remoteJid")]
+    #[oai(rename = "remoteJid", validator(max_length = 128))]
     pub remote_jid: Option<String>,
     #[oai(rename = "fromMe")]
     pub from_me: Option<bool>,
+    #[oai(validator(max_length = 128))]
     pub participant: Option<String>,
 }
 
@@ -77,7 +79,8 @@ pub struct Quoted {
 pub struct Meta {
     /// Digits, a JID, or a group id.
     #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$"
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+        max_length = 128
     ))]
     pub number: Required<String>,
     /// Milliseconds of "composing" shown before sending; the request waits that long.
@@ -85,6 +88,7 @@ pub struct Meta {
     pub quoted: Option<Quoted>,
     pub link_preview: Option<bool>,
     pub mentions_every_one: Option<bool>,
+    #[oai(validator(max_items = 1024, max_length = 128))]
     pub mentioned: Option<Vec<String>>,
 }
 
@@ -207,114 +211,6 @@ impl Target {
     }
 }
 
-/// `POST /message/sendText` body.
-#[derive(Object, Debug)]
-pub struct SendTextBody {
-    pub text: Required<String>,
-    #[oai(flatten)]
-    pub meta: Meta,
-}
-
-/// `POST /message/sendMedia` JSON body.
-#[derive(Object, Debug)]
-#[oai(rename_all = "camelCase")]
-pub struct SendMediaBody {
-    /// `image`, `video`, `audio` or `document`.
-    pub mediatype: Option<String>,
-    pub mimetype: Option<String>,
-    pub caption: Option<String>,
-    /// A URL, or base64 (raw or a `data:` URI).
-    pub media: Option<String>,
-    pub file_name: Option<String>,
-    #[oai(flatten)]
-    pub meta: Meta,
-}
-
-/// `POST /message/sendMedia` as `multipart/form-data`, the file in `file`.
-#[derive(Multipart, Debug)]
-#[oai(rename_all = "camelCase")]
-pub struct SendMediaForm {
-    pub number: Option<String>,
-    pub mediatype: Option<String>,
-    pub mimetype: Option<String>,
-    pub caption: Option<String>,
-    pub file_name: Option<String>,
-    pub delay: Option<i64>,
-    pub file: Option<Upload>,
-    /// Used when no `file` part is sent: a URL or base64.
-    pub media: Option<String>,
-}
-
-#[derive(ApiRequest)]
-pub enum SendMediaRequest {
-    Json(Json<SendMediaBody>),
-    Form(SendMediaForm),
-}
-
-#[derive(Object, Debug)]
-pub struct SendAudioBody {
-    /// A URL or base64; sent as a voice note without transcoding (send OGG/Opus).
-    pub audio: Option<String>,
-    /// Accepted for compatibility; zapgate never transcodes.
-    pub encoding: Option<bool>,
-    #[oai(flatten)]
-    pub meta: Meta,
-}
-
-#[derive(Object, Debug)]
-pub struct SendStickerBody {
-    /// A WebP image: URL or base64.
-    pub sticker: Option<String>,
-    #[oai(flatten)]
-    pub meta: Meta,
-}
-
-#[derive(Object, Debug)]
-pub struct SendLocationBody {
-    pub latitude: Required<f64>,
-    pub longitude: Required<f64>,
-    pub name: Required<String>,
-    pub address: Required<String>,
-    #[oai(flatten)]
-    pub meta: Meta,
-}
-
-#[derive(Object, Debug)]
-#[oai(rename_all = "camelCase")]
-pub struct ContactBody {
-    pub full_name: Option<String>,
-    /// Digits of the contact's WhatsApp account, for the vCard's `waid`.
-    pub wuid: Option<String>,
-    pub phone_number: Option<String>,
-    pub organization: Option<String>,
-    pub email: Option<String>,
-    pub url: Option<String>,
-}
-
-#[derive(Object, Debug)]
-pub struct SendContactBody {
-    pub contact: Required<Vec<ContactBody>>,
-    #[oai(flatten)]
-    pub meta: Meta,
-}
-
-#[derive(Object, Debug)]
-pub struct SendReactionBody {
-    pub key: Required<KeyBody>,
-    /// One emoji, or "" to remove the reaction.
-    pub reaction: Required<String>,
-}
-
-#[derive(Object, Debug)]
-#[oai(rename_all = "camelCase")]
-pub struct SendPollBody {
-    pub name: Required<String>,
-    pub selectable_count: Required<i64>,
-    pub values: Required<Vec<String>>,
-    #[oai(flatten)]
-    pub meta: Meta,
-}
-
 #[derive(ApiResponse)]
 enum SendResponse {
     /// The message record, status PENDING.
@@ -375,9 +271,21 @@ fn is_one_emoji(s: &str) -> bool {
 }
 
 impl MessageApi {
-    async fn media_bytes(&self, media: Option<String>, field: &str) -> Result<Vec<u8>, ApiError> {
+    /// The media of a send. Only a connected instance fetches a URL: a closed one answers its
+    /// not-connected 400 without the server making any request.
+    async fn media_bytes(
+        &self,
+        h: &InstanceHandle,
+        key: &ApiKey,
+        media: Option<String>,
+        field: &str,
+    ) -> Result<Vec<u8>, ApiError> {
         let media = required(media, field)?;
-        self.state.media.resolve(&media).await
+        h.session()?;
+        self.state
+            .media
+            .resolve(&media, self.state.requester(key))
+            .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -459,7 +367,7 @@ impl MessageApi {
         let h = self.state.instance_access(&name, &key)?;
         match body {
             SendMediaRequest::Json(Json(b)) => {
-                let data = self.media_bytes(b.media, "media").await?;
+                let data = self.media_bytes(&h, &key, b.media, "media").await?;
                 self.send_media_parts(
                     &h,
                     b.meta,
@@ -481,7 +389,10 @@ impl MessageApi {
                         })?;
                         (data, file_name)
                     }
-                    None => (self.media_bytes(f.media, "file").await?, f.file_name),
+                    None => (
+                        self.media_bytes(&h, &key, f.media, "file").await?,
+                        f.file_name,
+                    ),
                 };
                 let meta = Meta {
                     number: Required(f.number),
@@ -516,7 +427,7 @@ impl MessageApi {
     ) -> Result<SendResponse, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
         let b = body.0;
-        let data = self.media_bytes(b.audio, "audio").await?;
+        let data = self.media_bytes(&h, &key, b.audio, "audio").await?;
         let target = Target::prepare(&h, b.meta, self.state.config.max_send_delay_ms).await?;
         let mimetype = sniff_mimetype(&data)
             .filter(|m| m.starts_with("audio/"))
@@ -547,7 +458,7 @@ impl MessageApi {
     ) -> Result<SendResponse, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
         let b = body.0;
-        let data = self.media_bytes(b.sticker, "sticker").await?;
+        let data = self.media_bytes(&h, &key, b.sticker, "sticker").await?;
         if sniff_mimetype(&data) != Some("image/webp") {
             return Err(ApiError::BadRequest(
                 "sticker must be a WebP image (zapgate does not convert images)".into(),

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod loopback;
 pub mod media;
 pub mod message;
+pub mod message_dto;
 pub mod ops;
 pub mod required;
 pub mod rows;

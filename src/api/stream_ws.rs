@@ -15,7 +15,7 @@ use poem::web::{Data, Query};
 use poem::{IntoResponse, Request, handler};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::stream::{StreamFilter, Subscription, stream_envelope};
+use super::stream::{REVALIDATE, REVOKED, StreamFilter, Subscription, stream_envelope};
 use crate::state::AppState;
 
 /// Longest wait for the socket to accept one frame before the subscriber counts as slow.
@@ -35,10 +35,18 @@ pub async fn events_ws(
     let mut closing = state.closing.subscribe();
     Ok(ws.on_upgrade(move |socket| async move {
         let (mut sink, mut incoming) = socket.split();
+        let mut tick = tokio::time::interval(REVALIDATE);
+        let revoked = || Some((CloseCode::Policy, REVOKED.to_string()));
         let close = loop {
             tokio::select! {
+                _ = tick.tick() => if !sub.still_valid(&state) {
+                    break revoked();
+                },
                 ev = rx.recv() => match ev {
                     Ok(ev) => {
+                        if !sub.still_valid(&state) {
+                            break revoked();
+                        }
                         if !sub.wants(&ev) {
                             continue;
                         }

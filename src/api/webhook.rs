@@ -14,8 +14,9 @@ use super::dto::WebhookBody;
 use super::error::ApiError;
 use super::instance::webhook_from_body;
 use super::required::Optional;
-use crate::events::webhook::{GLOBAL_ENDPOINT, instance_endpoint, is_private, now_ms, row_url};
+use crate::events::webhook::{GLOBAL_ENDPOINT, instance_endpoint, now_ms, row_url};
 use crate::instance::{InstanceView, WebhookConfig};
+use crate::outbound::{Outbound, Refused, Requester};
 use crate::state::AppState;
 use crate::store::outbox::{OutboxRow, ReplayFilter};
 
@@ -73,13 +74,14 @@ impl WebhookApi {
         body: Json<SetWebhookBody>,
     ) -> Result<SetResponse, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
+        let who = self.state.requester(&key);
         let b = body.0.webhook.unwrap_or(body.0.flat);
         let enabled = b
             .enabled
             .ok_or_else(|| ApiError::Validation("webhook requires property \"enabled\"".into()))?;
         let previous = h.view().record.webhook.clone();
         let mut config = if enabled || b.url.is_some() {
-            webhook_from_body(&b, false)?
+            webhook_from_body(&b, false, who)?
         } else {
             previous
                 .clone()
@@ -92,7 +94,10 @@ impl WebhookApi {
         if let Some(p) = &previous {
             config.created_at = p.created_at.or(config.created_at);
         }
-        check_target(&config.url, self.state.config.webhook_allow_private).await?;
+        // Whoever sets it now owns it: a token re-saving a webhook the global key had set
+        // (say, to change its events) makes it a token's webhook.
+        config.set_by = who;
+        check_target(&self.state.outbound, &config.url, who).await?;
         h.set_webhook(Some(config)).await?;
         Ok(SetResponse::Created(Json(webhook_row(&h.view()))))
     }
@@ -316,34 +321,28 @@ pub(crate) fn check_size(w: &WebhookConfig) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Refuses URLs that resolve to private, loopback or link-local addresses when the operator
-/// turned `ZAPGATE_WEBHOOK_ALLOW_PRIVATE` off. Checked when the webhook is set; a DNS answer
-/// that changes later is not re-checked (documented trade-off).
-pub(crate) async fn check_target(url: &str, allow_private: bool) -> Result<(), ApiError> {
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|_| ApiError::BadRequest(format!("Invalid webhook url: {url}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ApiError::BadRequest(format!(
+/// Refuses a URL that is not http(s), and for a token one that names or resolves to a private,
+/// loopback or link-local address not listed in `ZAPGATE_PRIVATE_TARGETS`. Delivery applies the
+/// rule again (names at connect time), so a DNS answer that changes later changes nothing.
+pub(crate) async fn check_target(
+    outbound: &Outbound,
+    url: &str,
+    who: Requester,
+) -> Result<(), ApiError> {
+    match outbound.check_now(url, who).await {
+        Ok(_) => Ok(()),
+        Err(Refused::NotHttp) => Err(ApiError::BadRequest(format!(
             "Invalid webhook url: {url} (must be http or https)"
-        )));
-    }
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| ApiError::BadRequest(format!("Invalid webhook url: {url} (no host)")))?;
-    if allow_private {
-        return Ok(());
-    }
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|_| ApiError::BadRequest(format!("Webhook host does not resolve: {host}")))?;
-    for a in addrs {
-        if is_private(a.ip()) {
-            return Err(ApiError::BadRequest(format!(
-                "Webhook url {url} points at a private or loopback address, which this server refuses (ZAPGATE_WEBHOOK_ALLOW_PRIVATE=false)"
-            )));
+        ))),
+        Err(Refused::Unresolvable(host)) => Err(ApiError::BadRequest(format!(
+            "Webhook host does not resolve: {host}"
+        ))),
+        Err(Refused::PrivateLiteral(_) | Refused::PrivateName(_)) => {
+            Err(ApiError::BadRequest(format!(
+                "Webhook url {url} points at a private, loopback or link-local address, which \
+                 an instance token may not configure (the operator can allow it with \
+                 ZAPGATE_PRIVATE_TARGETS)"
+            )))
         }
     }
-    Ok(())
 }

@@ -84,6 +84,35 @@ pub struct MediaRef {
     pub media_key_timestamp: i64,
 }
 
+/// Longest `directPath` accepted (WhatsApp's are a few hundred bytes, query string included).
+pub const MAX_DIRECT_PATH: usize = 2048;
+
+impl MediaRef {
+    /// Whether `direct_path` can be appended to a media host without changing the host: it
+    /// comes from a sender's message or a client's request, and the request that uses it
+    /// carries the account's media auth token.
+    pub fn plain_direct_path(&self) -> bool {
+        is_plain_direct_path(&self.direct_path)
+    }
+}
+
+/// A plain absolute path: starts with one `/`, bounded, printable ASCII, no `//`, `@`, `\`,
+/// `..`, scheme or fragment, and no percent-encoded dot, slash, backslash or `@` (URL parsers
+/// decode `%2e%2e` as `..`).
+pub fn is_plain_direct_path(p: &str) -> bool {
+    let lower = p.to_ascii_lowercase();
+    p.len() <= MAX_DIRECT_PATH
+        && p.starts_with('/')
+        && !p.contains("//")
+        && !p.contains("..")
+        && !p.contains("://")
+        && p.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"@\\#\"<>`{}|^[]".contains(&b))
+        && !["%2e", "%2f", "%5c", "%40", "%00"]
+            .iter()
+            .any(|enc| lower.contains(enc))
+}
+
 /// A media message as sent or received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -325,6 +354,45 @@ impl Default for Privacy {
             online: PrivacyValue::All,
             last: PrivacyValue::All,
             groupadd: PrivacyValue::All,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_paths() {
+        for ok in [
+            "/v/t62.7118-24/11969_n.enc?ccb=11-4&oh=01_Q5AaI&oe=6845&_nc_sid=5e03e0",
+            "/loopback/0123abcd",
+            "/",
+        ] {
+            assert!(is_plain_direct_path(ok), "{ok}");
+        }
+        let long = format!("/{}", "a".repeat(MAX_DIRECT_PATH));
+        for bad in [
+            "",
+            "v/x",
+            ".attacker.example/x",
+            "//attacker.example/x",
+            "/v//x",
+            "@attacker.example/x",
+            "/v@attacker/x",
+            "/v/../x",
+            "/v/%2E%2e/x",
+            "/v/%2fx",
+            "/v/x\\y",
+            "/v/x y",
+            "/v/x\ny",
+            "/v/x\u{7f}",
+            "/v/é",
+            "/v#frag",
+            "https://attacker.example/x",
+            long.as_str(),
+        ] {
+            assert!(!is_plain_direct_path(bad), "{bad:?}");
         }
     }
 }

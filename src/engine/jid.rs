@@ -3,10 +3,23 @@
 /// Domain of personal accounts.
 pub const USER_SERVER: &str = "s.whatsapp.net";
 
+/// Longest JID accepted (and produced): WhatsApp's are well under 64 bytes; request fields that
+/// carry one are capped at this length too.
+pub const MAX_JID_LEN: usize = 128;
+
 /// Normalises a `number` field: a full JID is kept; otherwise spaces, `+`, `(` and `)` are
 /// removed, long digit strings (18+, or with `-` and 24+) are group ids, and the rest are users.
+/// `None` for anything that is not a number or a JID, or that would be longer than
+/// [`MAX_JID_LEN`].
 pub fn to_jid(number: &str) -> Option<String> {
+    to_jid_unbounded(number).filter(|j| j.len() <= MAX_JID_LEN)
+}
+
+fn to_jid_unbounded(number: &str) -> Option<String> {
     let trimmed = number.trim();
+    if trimmed.len() > MAX_JID_LEN * 4 {
+        return None;
+    }
     if trimmed.contains('@') {
         let (user, server) = trimmed.split_once('@')?;
         if user.is_empty() || server.is_empty() {
@@ -89,6 +102,42 @@ pub fn user_of(jid: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever a client puts in `number`: no panic, and an answer is a bounded JID.
+        #[test]
+        fn any_number_field_is_safe(s in "\\PC{0,200}") {
+            if let Some(j) = to_jid(&s) {
+                prop_assert!(j.len() <= MAX_JID_LEN);
+                let (user, server) = j.split_once('@').expect("a JID has a server");
+                prop_assert!(!user.is_empty() && !server.is_empty());
+                prop_assert!(user_of(&j).len() <= j.len());
+            }
+            let _ = user_of(&s);
+        }
+
+        /// Digit strings (with the separators clients use) always become JIDs.
+        #[test]
+        fn phone_numbers_become_user_jids(d in "[0-9]{8,15}", sep in "[ +()]{0,3}") {
+            let j = to_jid(&format!("{sep}{d}")).expect("a number");
+            prop_assert!(j.ends_with("@s.whatsapp.net"));
+            let user = user_of(&j);
+            prop_assert!(number_variants(user).iter().all(|v| v.len() <= d.len() + 1));
+            prop_assert!(number_variants(user).contains(&user.to_string()));
+        }
+
+        /// `canonical_number` and `number_variants` take any string without panicking.
+        #[test]
+        fn number_helpers_never_panic(s in "[0-9a-z]{0,20}") {
+            let c = canonical_number(&s);
+            prop_assert!(c.len() <= s.len());
+            let v = number_variants(&s);
+            prop_assert!(!v.is_empty() && v.len() <= 2);
+        }
+    }
 
     #[test]
     fn numbers_become_jids() {

@@ -15,6 +15,7 @@ pub mod cert_probe;
 mod convert;
 mod durable;
 mod groups;
+pub mod media_http;
 mod recipients;
 mod supervisor;
 
@@ -310,16 +311,7 @@ impl Session for WaSession {
     fn mark_read(&self, keys: Vec<MessageKey>) -> BoxFuture<'_, Result<(), EngineError>> {
         Box::pin(async move {
             let client = self.client()?;
-            // One receipt per (chat, sender), as WhatsApp Web batches them.
-            type Chat = (String, Option<String>);
-            let mut batches: Vec<(Chat, Vec<String>)> = Vec::new();
-            for k in keys.into_iter().filter(|k| !k.from_me) {
-                let group = (k.remote_jid, k.participant);
-                match batches.iter_mut().find(|(g, _)| *g == group) {
-                    Some((_, ids)) => ids.push(k.id),
-                    None => batches.push((group, vec![k.id])),
-                }
-            }
+            let batches = receipt_batches(keys);
             for ((chat, sender), ids) in batches {
                 let chat = parse_jid(&chat)?;
                 let sender = sender.as_deref().map(parse_jid).transpose()?;
@@ -426,6 +418,11 @@ impl Session for WaSession {
             if b.direct_path.is_empty() || b.media_key.is_empty() {
                 return Err(EngineError::Rejected(
                     "the message carries no downloadable media".into(),
+                ));
+            }
+            if !b.plain_direct_path() {
+                return Err(EngineError::Rejected(
+                    "directPath must be a plain path".into(),
                 ));
             }
             let params = DownloadParams::encrypted(
@@ -549,6 +546,27 @@ impl Session for WaSession {
     }
 }
 
+/// (chat, sender in a group) a read receipt goes to.
+type ReceiptChat = (String, Option<String>);
+
+/// One receipt per (chat, sender), as WhatsApp Web batches them, in first-seen order; our own
+/// messages get none. Linear in the number of keys.
+fn receipt_batches(keys: Vec<MessageKey>) -> Vec<(ReceiptChat, Vec<String>)> {
+    let mut index: std::collections::HashMap<ReceiptChat, usize> = Default::default();
+    let mut batches: Vec<(ReceiptChat, Vec<String>)> = Vec::new();
+    for k in keys.into_iter().filter(|k| !k.from_me) {
+        let chat = (k.remote_jid, k.participant);
+        match index.get(&chat) {
+            Some(&i) => batches[i].1.push(k.id),
+            None => {
+                index.insert(chat.clone(), batches.len());
+                batches.push((chat, vec![k.id]));
+            }
+        }
+    }
+    batches
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,5 +580,32 @@ mod tests {
         assert_eq!(parse_version("2.3000"), None);
         assert_eq!(parse_version("2.3000.1.4"), None);
         assert_eq!(parse_version("a.b.c"), None);
+    }
+
+    #[test]
+    fn receipts_group_by_chat_and_sender_in_one_pass() {
+        let key = |chat: &str, p: Option<&str>, id: &str, from_me: bool| MessageKey {
+            remote_jid: chat.into(),
+            from_me,
+            id: id.into(),
+            participant: p.map(str::to_string),
+        };
+        let keys = vec![
+            key("a@s.whatsapp.net", None, "1", false),
+            key("g@g.us", Some("b@s.whatsapp.net"), "2", false),
+            key("a@s.whatsapp.net", None, "3", false),
+            key("a@s.whatsapp.net", None, "4", true),
+            key("g@g.us", Some("c@s.whatsapp.net"), "5", false),
+        ];
+        let b = receipt_batches(keys);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b[0].1, vec!["1", "3"]);
+        assert_eq!(b[1].1, vec!["2"]);
+        assert_eq!(b[2].0.1.as_deref(), Some("c@s.whatsapp.net"));
+        // 50 000 keys in distinct chats: the old pairwise search took quadratic time here.
+        let many = (0..50_000)
+            .map(|i| key(&format!("{i}@s.whatsapp.net"), None, "x", false))
+            .collect();
+        assert_eq!(receipt_batches(many).len(), 50_000);
     }
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::retry::{Next, RetryPolicy};
 use super::sign;
-use super::webhook::{PublicOnlyResolver, is_private_literal, now_ms, row_url};
+use super::webhook::{now_ms, row_url};
 use crate::fault::{self, Point};
 use crate::health::Fault;
 use crate::store::outbox::{OutboxRepo, OutboxRow};
@@ -65,10 +65,10 @@ pub struct Dispatcher {
 
 struct Inner {
     repo: OutboxRepo,
-    http: reqwest::Client,
+    /// The trusted and the guarded client; each row picks by who configured its endpoint.
+    clients: crate::outbound::Clients,
     policy: RetryPolicy,
     concurrency: usize,
-    allow_private: bool,
     /// Running workers by endpoint; the Notify wakes one when rows arrive.
     workers: Mutex<HashMap<String, Arc<Notify>>>,
     health: Mutex<HashMap<String, EndpointHealth>>,
@@ -86,32 +86,27 @@ struct Attempt {
 
 impl Dispatcher {
     /// Starts workers for every endpoint that has rows left from a previous run, and the
-    /// dead-letter expiry sweep when `retention` is set.
+    /// dead-letter expiry sweep when `retention` is set. Fails only when an HTTP client cannot
+    /// be built (the server must not start without its guard).
     pub fn start(
         repo: OutboxRepo,
         policy: RetryPolicy,
         concurrency: usize,
-        allow_private: bool,
+        outbound: &crate::outbound::Outbound,
         retention: Option<Duration>,
-    ) -> Dispatcher {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("zapgate/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(concurrency.max(1));
-        if !allow_private {
-            // Names are resolved through a filter, and a redirect could point at a private
-            // literal, so redirects are not followed in this mode.
-            builder = builder
-                .dns_resolver(Arc::new(PublicOnlyResolver))
-                .redirect(reqwest::redirect::Policy::none());
-        }
-        let http = builder.build().unwrap_or_default();
+    ) -> Result<Dispatcher, reqwest::Error> {
+        let base = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("zapgate/", env!("CARGO_PKG_VERSION")))
+                .pool_max_idle_per_host(concurrency.max(1))
+        };
+        let clients = crate::outbound::Clients::build(outbound, base)?;
         let d = Dispatcher {
             inner: Arc::new(Inner {
                 repo,
-                http,
+                clients,
                 policy,
                 concurrency: concurrency.max(1),
-                allow_private,
                 workers: Mutex::new(HashMap::new()),
                 health: Mutex::new(HashMap::new()),
             }),
@@ -120,7 +115,7 @@ impl Dispatcher {
             d.nudge(&e);
         }
         super::sweep::start(d.inner.repo.clone(), retention);
-        d
+        Ok(d)
     }
 
     /// Rows were added for `endpoint`: wake its worker, starting one if needed.
@@ -202,18 +197,25 @@ async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
                 next_due = Some(now + 1000);
             }
             for row in to_send {
-                let (http, timeout) = (inner.http.clone(), inner.policy.timeout);
+                let timeout = inner.policy.timeout;
                 let url = row_url(&row);
-                let refuse = !inner.allow_private && is_private_literal(&url);
+                // A private literal a token's webhook may not reach is refused here; a name
+                // resolving to one fails in the guarded client's resolver.
+                let http = match inner.clients.for_url(&url, row.target.requester) {
+                    Ok(http) => Some(http.clone()),
+                    Err(why) => {
+                        tracing::debug!(%endpoint, %why, "webhook target refused");
+                        None
+                    }
+                };
                 let mine = row.clone();
                 let task = in_flight.spawn(async move {
                     if fault::hit(Point::DeliveryPanic, &url) {
                         panic!("injected fault: delivery task for {url} panics");
                     }
-                    let attempt = if refuse {
-                        Attempt::refused()
-                    } else {
-                        post(&http, &row, &url, timeout).await
+                    let attempt = match http {
+                        Some(http) => post(&http, &row, &url, timeout).await,
+                        None => Attempt::refused(),
                     };
                     (row, attempt)
                 });

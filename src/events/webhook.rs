@@ -5,7 +5,6 @@
 //! matching both is delivered to both, as in Evolution.
 
 use std::collections::HashSet;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -15,6 +14,7 @@ use uuid::Uuid;
 use super::{Event, EventKind};
 use crate::config::Config;
 use crate::instance::WebhookConfig;
+use crate::outbound::Requester;
 use crate::store::outbox::{EndpointTarget, OutboxRow};
 
 /// Endpoint key of the global webhook.
@@ -67,6 +67,8 @@ impl WebhookRouter {
                 by_events: w.by_events,
                 headers: w.headers.clone(),
                 secret: w.secret.clone().or_else(|| self.global_secret.clone()),
+                // The private-target rule is applied again at delivery, by who set the webhook.
+                requester: w.set_by,
             };
             rows.push(row(
                 event,
@@ -87,6 +89,8 @@ impl WebhookRouter {
                 by_events: self.global_by_events,
                 headers: Default::default(),
                 secret: self.global_secret.clone(),
+                // The operator's own configuration.
+                requester: Requester::Global,
             };
             rows.push(row(event, GLOBAL_ENDPOINT.to_string(), body, target));
         }
@@ -141,62 +145,6 @@ fn with_suffix(url: &str, by_events: bool, kebab: &str) -> String {
     }
 }
 
-/// Loopback, private, link-local, CGNAT, unspecified and broadcast addresses (v4, v6 and
-/// v4-mapped v6): the targets `ZAPGATE_WEBHOOK_ALLOW_PRIVATE=false` refuses.
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let seg = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (seg & 0xfe00) == 0xfc00
-                || (seg & 0xffc0) == 0xfe80
-        }
-    }
-}
-
-/// The delivery client's resolver when private targets are refused: a name that resolves to a
-/// private address fails to connect, so a DNS answer that changes after `/webhook/set` checked
-/// it (rebinding) still cannot reach the internal network.
-pub struct PublicOnlyResolver;
-
-impl reqwest::dns::Resolve for PublicOnlyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let addrs: Vec<std::net::SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if addrs.iter().any(|a| is_private(a.ip())) {
-                return Err("refused: the name resolves to a private address".into());
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// Whether a URL's host is a private IP literal (names go through [`PublicOnlyResolver`]).
-pub fn is_private_literal(url: &str) -> bool {
-    reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| {
-            u.host_str()
-                .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
-        })
-        .and_then(|h| h.parse::<IpAddr>().ok())
-        .is_some_and(is_private)
-}
-
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -207,26 +155,6 @@ pub fn now_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn private_ranges() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.0.1",
-            "169.254.1.1",
-            "100.64.0.1",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(is_private(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "2001:4860::8888"] {
-            assert!(!is_private(ip.parse().unwrap()), "{ip}");
-        }
-    }
 
     #[test]
     fn suffix_goes_before_the_query() {

@@ -95,6 +95,10 @@ pub struct WebhookConfig {
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Who set it (global key or token): decides at delivery whether a private target may be
+    /// reached. Webhooks stored before this field count as set by a token.
+    #[serde(default = "crate::outbound::Requester::token")]
+    pub set_by: crate::outbound::Requester,
 }
 
 /// Checks an instance name: it becomes a URL path segment and a log field.

@@ -153,10 +153,24 @@ pub fn message_json(content: &MessageContent) -> (Value, &'static str) {
     }
 }
 
-/// Bytes as Evolution clients send them back: base64, a number array, or 2.3's `{"0":n,...}`.
+/// Longest media key or hash read from a client's message (WhatsApp's are 32 bytes).
+pub const MAX_KEY_BYTES: usize = 64;
+/// Longest `mimetype` or `fileName` kept from a client's message.
+pub const MAX_NAME_LEN: usize = 255;
+/// Longest caption kept from a client's message.
+pub const MAX_CAPTION_LEN: usize = 8192;
+
+/// Bytes as Evolution clients send them back: base64, a number array, or 2.3's `{"0":n,...}`;
+/// `None` for anything else or longer than [`MAX_KEY_BYTES`] (checked before decoding).
 fn bytes_of(v: &Value) -> Option<Vec<u8>> {
+    let fits = |n: usize| n <= MAX_KEY_BYTES;
     match v {
-        Value::String(s) => B64.decode(s).ok(),
+        Value::String(s) if s.len() <= MAX_KEY_BYTES.div_ceil(3) * 4 => {
+            B64.decode(s).ok().filter(|b| fits(b.len()))
+        }
+        Value::String(_) => None,
+        Value::Array(a) if !fits(a.len()) => None,
+        Value::Object(o) if !fits(o.len()) => None,
         Value::Array(a) => a
             .iter()
             .map(|n| n.as_u64().and_then(|n| u8::try_from(n).ok()))
@@ -198,13 +212,20 @@ pub fn media_from_message(message: &Value) -> Option<Media> {
             let inner = obj.get("documentWithCaptionMessage")?.get("message")?;
             Some((MediaKind::Document, inner.get("documentMessage")?))
         })?;
-    let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
+    // Strings over their cap are dropped, not cut: they are echoed back to the client.
+    let s = |k: &str, max: usize| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .filter(|v| v.len() <= max)
+            .map(str::to_string)
+    };
     let bytes = |k: &str| body.get(k).and_then(bytes_of).unwrap_or_default();
     Some(Media {
         kind,
-        mimetype: s("mimetype").unwrap_or_else(|| kind.default_mimetype().to_string()),
-        caption: s("caption"),
-        file_name: s("fileName"),
+        mimetype: s("mimetype", MAX_NAME_LEN)
+            .unwrap_or_else(|| kind.default_mimetype().to_string()),
+        caption: s("caption", MAX_CAPTION_LEN),
+        file_name: s("fileName", MAX_NAME_LEN),
         file_length: body
             .get("fileLength")
             .and_then(int_of)
@@ -216,8 +237,14 @@ pub fn media_from_message(message: &Value) -> Option<Media> {
             .and_then(int_of)
             .and_then(|n| u32::try_from(n).ok()),
         blob: MediaRef {
-            url: s("url").unwrap_or_default(),
-            direct_path: s("directPath")?,
+            url: s("url", crate::engine::content::MAX_DIRECT_PATH).unwrap_or_default(),
+            // Kept even when it is not a plain path, so the caller can say why it refuses.
+            direct_path: body
+                .get("directPath")?
+                .as_str()?
+                .chars()
+                .take(crate::engine::content::MAX_DIRECT_PATH + 1)
+                .collect(),
             media_key: bytes("mediaKey"),
             file_sha256: bytes("fileSha256"),
             file_enc_sha256: bytes("fileEncSha256"),
@@ -237,8 +264,107 @@ pub fn text_of(record: &Value) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Any JSON value, a few levels deep (what a client may put anywhere in a body).
+    pub(crate) fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e12f64..1e12).prop_map(Value::from),
+            "\\PC{0,40}".prop_map(Value::from),
+            "[A-Za-z0-9+/=]{0,120}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 48, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::btree_map("[a-zA-Z0-9]{0,10}", inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A media message whose every field is arbitrary, under a real media key name.
+    fn media_message() -> impl Strategy<Value = Value> {
+        let kind = prop::sample::select(vec![
+            "imageMessage",
+            "videoMessage",
+            "audioMessage",
+            "documentMessage",
+            "stickerMessage",
+        ]);
+        let field = prop::sample::select(vec![
+            "directPath",
+            "mediaKey",
+            "fileSha256",
+            "fileEncSha256",
+            "fileLength",
+            "mediaKeyTimestamp",
+            "mimetype",
+            "caption",
+            "fileName",
+            "url",
+            "seconds",
+            "ptt",
+        ]);
+        let big = prop_oneof![
+            any_json(),
+            (0usize..20_000).prop_map(|n| Value::String("A".repeat(n))),
+            (0usize..500).prop_map(|n| Value::Array(vec![Value::from(7); n])),
+            (0usize..200).prop_map(|n| {
+                Value::Object((0..n).map(|i| (i.to_string(), Value::from(1))).collect())
+            }),
+        ];
+        (kind, prop::collection::vec((field, big), 0..12)).prop_map(|(kind, fields)| {
+            let body: Map<String, Value> = fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            json!({ kind: body })
+        })
+    }
+
+    fn within_caps(m: &Media) -> bool {
+        let b = &m.blob;
+        [&b.media_key, &b.file_sha256, &b.file_enc_sha256]
+            .iter()
+            .all(|v| v.len() <= MAX_KEY_BYTES)
+            && m.mimetype.len() <= MAX_NAME_LEN
+            && m.file_name.as_ref().is_none_or(|f| f.len() <= MAX_NAME_LEN)
+            && m.caption
+                .as_ref()
+                .is_none_or(|c| c.len() <= MAX_CAPTION_LEN)
+            && b.direct_path.chars().count() <= crate::engine::content::MAX_DIRECT_PATH + 1
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The decoder of a client's `{key, message}` (getBase64FromMediaMessage): any JSON
+        /// never panics, and what it reads stays within its caps.
+        #[test]
+        fn any_message_decodes_safely(v in any_json()) {
+            if let Some(m) = media_from_message(&v) {
+                prop_assert!(within_caps(&m));
+            }
+            let _ = text_of(&v);
+        }
+
+        #[test]
+        fn media_fields_of_any_shape_stay_capped(v in media_message()) {
+            if let Some(m) = media_from_message(&v) {
+                prop_assert!(within_caps(&m));
+                if m.blob.plain_direct_path() {
+                    prop_assert!(m.blob.direct_path.starts_with('/'));
+                    prop_assert!(!m.blob.direct_path.contains("//"));
+                }
+            }
+        }
+    }
 
     #[test]
     fn media_survives_the_record() {

@@ -229,6 +229,8 @@ impl OutboxRepo {
                     by_events: false,
                     headers: l.headers,
                     secret: l.secret,
+                    // v1 rows predate the field: the safe reading.
+                    requester: crate::outbound::Requester::Token,
                 });
                 Ok(OutboxRow::from_stored(l.row, target, true))
             }

@@ -32,6 +32,10 @@ pub struct EndpointTarget {
     pub headers: BTreeMap<String, String>,
     /// Standard Webhooks signing secret, if any.
     pub secret: Option<String>,
+    /// Who configured the endpoint: the private-target rule is applied again at delivery.
+    /// Targets stored before this field count as configured by a token (the safe reading).
+    #[serde(default = "crate::outbound::Requester::token")]
+    pub requester: crate::outbound::Requester,
 }
 
 /// One delivery of one event to one endpoint.

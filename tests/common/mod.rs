@@ -56,6 +56,10 @@ impl TestServer {
             // test may reach the internet anyway. Tests of the real engine override this.
             .env("ZAPGATE_WA_URL", "ws://127.0.0.1:9/ws/chat")
             .env("ZAPGATE_QR_WAIT_MS", "5000")
+            // Test receivers and media servers listen on 127.0.0.1, and many tests configure
+            // them with an instance token: opt in, as an operator would. The tests of the
+            // private-target rule itself override this (tests/outbound.rs).
+            .env("ZAPGATE_PRIVATE_TARGETS", "127.0.0.1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

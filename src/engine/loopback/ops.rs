@@ -208,8 +208,14 @@ impl Session for LoopbackSession {
                 return Ok(());
             }
             for k in keys.into_iter().filter(|k| !k.from_me) {
+                // Only accounts on the network get a receipt: a key naming any other JID must
+                // not leave an inbox behind for it.
+                let to = user_of(&k.remote_jid);
+                if self.net.owner_of(to).is_none() {
+                    continue;
+                }
                 self.net.push(
-                    user_of(&k.remote_jid),
+                    to,
                     EngineEvent::Receipt(Receipt {
                         id: k.id,
                         remote_jid: jid.clone(),

@@ -285,7 +285,13 @@ macro_rules! blob {
     ($x:expr) => {
         MediaRef {
             url: $x.url.clone().unwrap_or_default(),
-            direct_path: $x.direct_path.clone().unwrap_or_default(),
+            // A sender chooses this string: one that is not a plain path keeps the message
+            // but without downloadable media (see `is_plain_direct_path`).
+            direct_path: $x
+                .direct_path
+                .clone()
+                .filter(|p| crate::engine::content::is_plain_direct_path(p))
+                .unwrap_or_default(),
             media_key: $x.media_key.clone().unwrap_or_default(),
             file_sha256: $x.file_sha256.clone().unwrap_or_default(),
             file_enc_sha256: $x.file_enc_sha256.clone().unwrap_or_default(),
@@ -548,6 +554,40 @@ mod tests {
                 }),
                 Context::default(),
             );
+        }
+    }
+
+    #[test]
+    fn a_senders_direct_path_that_is_not_plain_is_dropped() {
+        for (path, kept) in [
+            ("/v/t62.7118-24/1_n.enc?ccb=11-4&oh=x", true),
+            (".attacker.example/x", false),
+            ("//attacker.example/x", false),
+            ("/v/../x", false),
+        ] {
+            let media = Media {
+                kind: MediaKind::Image,
+                mimetype: "image/jpeg".into(),
+                caption: None,
+                file_name: None,
+                file_length: 10,
+                ptt: false,
+                seconds: None,
+                blob: MediaRef {
+                    url: "https://mmg.example/x".into(),
+                    direct_path: path.into(),
+                    media_key: vec![1; 32],
+                    file_sha256: vec![2; 32],
+                    file_enc_sha256: vec![3; 32],
+                    media_key_timestamp: 1,
+                },
+            };
+            let wa = to_wa(&MessageContent::Media(media), &Context::default());
+            let (back, _) = from_wa(&wa).expect("understood: the message is kept");
+            let MessageContent::Media(m) = back else {
+                panic!("still a media message");
+            };
+            assert_eq!(m.blob.direct_path.is_empty(), !kept, "{path}");
         }
     }
 }
