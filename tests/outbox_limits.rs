@@ -36,8 +36,13 @@ fn assert_400(status: u16, body: &Value, what: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn webhook_config_sizes_are_capped() {
-    // A body limit above the 2 MB header, so the webhook limit is what answers.
-    let s = TestServer::start(&[("ZAPGATE_MAX_BODY_BYTES", "8388608")]).await;
+    // Body limits above the 2 MB header, so the webhook limit is what answers (with the
+    // default 1 MiB JSON limit the edge refuses the body first, with 413).
+    let s = TestServer::start(&[
+        ("ZAPGATE_MAX_BODY_BYTES", "8388608"),
+        ("ZAPGATE_MAX_JSON_BYTES", "8388608"),
+    ])
+    .await;
     s.create_loopback("caps").await;
     let set = |webhook: Value| s.post("/webhook/set/caps", Some(KEY), json!({"webhook": webhook}));
     let url = "http://127.0.0.1:9/hook";

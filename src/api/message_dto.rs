@@ -168,8 +168,8 @@ mod tests {
         ) {
             let body = json!({"text": text, "number": number, "mentioned": mentioned});
             if let Ok(b) = SendTextBody::parse_from_json(Some(body)) {
-                prop_assert!(b.text.is_none_or(|t| t.chars().count() <= 65536));
-                prop_assert!(b.meta.number.is_none_or(|n| n.chars().count() <= 128));
+                prop_assert!(b.text.0.is_none_or(|t| t.chars().count() <= 65536));
+                prop_assert!(b.meta.number.0.is_none_or(|n| n.chars().count() <= 128));
                 prop_assert!(b.meta.mentioned.is_none_or(|m| m.len() <= 1024
                     && m.iter().all(|j| j.chars().count() <= 128)));
             }
@@ -179,12 +179,12 @@ mod tests {
             }
             let body = json!({"name": "q", "values": values});
             if let Ok(b) = SendPollBody::parse_from_json(Some(body)) {
-                prop_assert!(b.values.is_none_or(|v| v.len() <= 12
+                prop_assert!(b.values.0.is_none_or(|v| v.len() <= 12
                     && v.iter().all(|o| o.chars().count() <= 256)));
             }
             let body = json!({"contact": contact});
             if let Ok(b) = SendContactBody::parse_from_json(Some(body)) {
-                prop_assert!(b.contact.is_none_or(|c| c.len() <= 100));
+                prop_assert!(b.contact.0.is_none_or(|c| c.len() <= 100));
             }
             let _ = SendLocationBody::parse_from_json(Some(anything.clone()));
             let _ = SendReactionBody::parse_from_json(Some(anything));
