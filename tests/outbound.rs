@@ -19,7 +19,8 @@ const ANA: &str = "5511900000001";
 const BIA: &str = "5511900000002";
 const SECRET: &str = "internal secret, never to be fetched";
 
-/// A file server on 127.0.0.1 answering every request with [`SECRET`] (or 404 when told).
+/// A file server on 127.0.0.1 answering every request with [`SECRET`] (or 404 when told, or a
+/// redirect to `location`).
 struct FileServer {
     port: u16,
     connections: Arc<AtomicUsize>,
@@ -27,6 +28,14 @@ struct FileServer {
 
 impl FileServer {
     async fn start(status: u16) -> FileServer {
+        Self::start_with(status, None).await
+    }
+
+    async fn redirecting_to(location: String) -> FileServer {
+        Self::start_with(302, Some(location)).await
+    }
+
+    async fn start_with(status: u16, location: Option<String>) -> FileServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -34,12 +43,20 @@ impl FileServer {
         tokio::spawn(async move {
             while let Ok((mut sock, _)) = listener.accept().await {
                 seen.fetch_add(1, Ordering::SeqCst);
+                let location = location.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 4096];
                     let _ = sock.read(&mut buf).await;
-                    let reason = if status == 200 { "OK" } else { "Not Found" };
+                    let reason = match status {
+                        200 => "OK",
+                        302 => "Found",
+                        _ => "Not Found",
+                    };
+                    let extra = location
+                        .map(|l| format!("location: {l}\r\n"))
+                        .unwrap_or_default();
                     let resp = format!(
-                        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{SECRET}",
+                        "HTTP/1.1 {status} {reason}\r\n{extra}content-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{SECRET}",
                         SECRET.len()
                     );
                     let _ = sock.write_all(resp.as_bytes()).await;
@@ -174,6 +191,21 @@ async fn the_opt_in_lets_a_listed_target_through() {
     let other = format!("http://127.0.0.1:{}/x", closed_port().await);
     let (status, _) = send_media(&s, "ana", &token, &other).await;
     assert_eq!(status, 400);
+    drop(s);
+
+    // A listed target cannot redirect a token's request to one that is not listed.
+    let hidden = FileServer::start(200).await;
+    let hop = FileServer::redirecting_to(hidden.url()).await;
+    let listed = format!("127.0.0.1:{}", hop.port);
+    let (s, token) = strict_server(&[("ZAPGATE_PRIVATE_TARGETS", &listed)]).await;
+    let (status, body) = send_media(&s, "ana", &token, &hop.url()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(hop.connections(), 1);
+    assert_eq!(hidden.connections(), 0, "the redirect was followed");
+    // The global key's requests follow it.
+    let (status, body) = send_media(&s, "ana", KEY, &hop.url()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(hidden.connections(), 1);
 
     // The deprecated switch still opens everything.
     let s2 = TestServer::start(&[

@@ -178,9 +178,13 @@ pub enum Refused {
 /// Which client carries a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    /// Trusted or explicitly listed: any address.
+    /// Trusted (the global key): any address, the environment's proxy, redirects followed.
     Open,
-    /// Names go through [`GuardedResolver`]; no redirects, no proxies.
+    /// A token's request to a target the operator listed: that target only (no redirects, no
+    /// proxy).
+    Listed,
+    /// Any other token request: names go through [`GuardedResolver`], each redirect hop is
+    /// judged like the first URL, no proxy.
     Guarded,
 }
 
@@ -206,8 +210,12 @@ impl Outbound {
         }
         let host = u.host_str().ok_or(Refused::NotHttp)?;
         let port = u.port_or_known_default().unwrap_or(80);
-        if who == Requester::Global || self.targets.allows_host(host, port) {
+        // `*` leaves nothing to protect: redirects and proxies as for the global key.
+        if who == Requester::Global || self.targets.all {
             return Ok(Route::Open);
+        }
+        if self.targets.allows_host(host, port) {
+            return Ok(Route::Listed);
         }
         if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>()
             && is_private(ip)
@@ -231,25 +239,43 @@ impl Outbound {
         Ok(route)
     }
 
-    /// A builder for the guarded client: names filtered by [`GuardedResolver`], redirects not
-    /// followed (a redirect could name a private literal), and no proxy from the environment
-    /// (a proxy would resolve the name itself, out of the resolver's sight).
+    /// A builder for the guarded client: names filtered by [`GuardedResolver`], a redirect
+    /// followed only to a URL that would be guarded too (a hop to a private literal, or to a
+    /// listed target, stops there), and no proxy from the environment (a proxy would resolve
+    /// the name itself, out of the resolver's sight).
     pub fn guard(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        let rule = self.clone();
+        let hops = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if matches!(
+                rule.route(attempt.url().as_str(), Requester::Token),
+                Ok(Route::Guarded)
+            ) {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        });
         builder
             .dns_resolver(Arc::new(GuardedResolver {
                 targets: self.targets.clone(),
             }))
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(hops)
             .no_proxy()
     }
 }
 
-/// A trusted client and a guarded one built from the same base settings, and the rule that
-/// picks between them per URL.
+/// Redirect hops a guarded request follows.
+const MAX_REDIRECTS: usize = 5;
+
+/// The three clients of [`Route`], built from the same base settings, and the rule that picks
+/// one per URL.
 #[derive(Clone)]
 pub struct Clients {
     outbound: Outbound,
     open: reqwest::Client,
+    listed: reqwest::Client,
     guarded: reqwest::Client,
 }
 
@@ -263,6 +289,10 @@ impl Clients {
         Ok(Clients {
             outbound: outbound.clone(),
             open: base().build()?,
+            listed: base()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .build()?,
             guarded: outbound.guard(base()).build()?,
         })
     }
@@ -271,6 +301,7 @@ impl Clients {
     pub fn for_url(&self, url: &str, who: Requester) -> Result<&reqwest::Client, Refused> {
         Ok(match self.outbound.route(url, who)? {
             Route::Open => &self.open,
+            Route::Listed => &self.listed,
             Route::Guarded => &self.guarded,
         })
     }
@@ -361,7 +392,7 @@ mod tests {
         assert!(o.route("http://[::ffff:7f00:1]/x", tok).is_err());
         assert_eq!(
             o.route("http://127.0.0.1:9000/x", tok).unwrap(),
-            Route::Open
+            Route::Listed
         );
         assert_eq!(
             o.route("http://127.0.0.1:8000/x", Requester::Global)
@@ -373,5 +404,7 @@ mod tests {
             Route::Guarded
         );
         assert!(o.route("ftp://example.com/x", Requester::Global).is_err());
+        let all = Outbound::new(PrivateTargets::all());
+        assert_eq!(all.route("http://10.0.0.1/x", tok).unwrap(), Route::Open);
     }
 }
