@@ -8,7 +8,9 @@
 //! briefly and is refused with 503. A body that stalls or crawls is cut off with 408.
 
 use std::io;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -144,9 +146,8 @@ fn counted(
                 let room_wait = BODY_STALL.min(total / 4);
                 match tokio::time::timeout(room_wait, budget.acquire_many_owned(n)).await {
                     Ok(Ok(permit)) => {
-                        if let Ok(mut h) = held.lock() {
-                            h.push(permit);
-                        }
+                        let mut h = held.lock();
+                        h.push(permit);
                     }
                     Ok(Err(_)) | Err(_) => {
                         linger_stream(inner);

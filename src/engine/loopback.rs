@@ -14,8 +14,10 @@
 mod groups;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -105,8 +107,8 @@ impl LoopbackEngine {
             .net
             .waiting
             .lock()
-            .ok()
-            .and_then(|w| w.get(&instance).cloned())
+            .get(&instance)
+            .cloned()
             .ok_or(ScanError::NotWaiting)?;
         tx.send(phone).await.map_err(|_| ScanError::NotWaiting)
     }
@@ -172,7 +174,8 @@ impl LoopbackSession {
         config: &LoopbackConfig,
     ) -> Option<String> {
         let (pair_tx, mut pair_rx) = mpsc::channel::<Option<String>>(1);
-        if let Ok(mut w) = self.net.waiting.lock() {
+        {
+            let mut w = self.net.waiting.lock();
             w.insert(self.id, pair_tx);
         }
         if let Some(phone) = &ctx.pairing_phone {
@@ -207,7 +210,8 @@ impl LoopbackSession {
             }
             ttl = config.qr_interval;
         };
-        if let Ok(mut w) = self.net.waiting.lock() {
+        {
+            let mut w = self.net.waiting.lock();
             w.remove(&self.id);
         }
         let wanted = scanned?;
@@ -239,7 +243,8 @@ impl LoopbackSession {
         {
             tracing::warn!(instance = %self.name, error = %e, "could not record the loopback profile name");
         }
-        if let Ok(mut p) = self.phone.lock() {
+        {
+            let mut p = self.phone.lock();
             *p = Some(phone.clone());
         }
         if self.stopped.load(Ordering::SeqCst) {
@@ -267,11 +272,7 @@ impl LoopbackSession {
     }
 
     fn own_phone(&self) -> Result<String, EngineError> {
-        self.phone
-            .lock()
-            .ok()
-            .and_then(|p| p.clone())
-            .ok_or(EngineError::NotConnected)
+        self.phone.lock().clone().ok_or(EngineError::NotConnected)
     }
 
     fn stop(&self) {
@@ -279,10 +280,11 @@ impl LoopbackSession {
         self.stop.notify_waiters();
         // notify_one stores a permit so a loop that was not waiting yet still sees it.
         self.stop.notify_one();
-        if let Some(phone) = self.phone.lock().ok().and_then(|mut p| p.take()) {
+        if let Some(phone) = self.phone.lock().take() {
             self.net.detach(&phone);
         }
-        if let Ok(mut w) = self.net.waiting.lock() {
+        {
+            let mut w = self.net.waiting.lock();
             w.remove(&self.id);
         }
     }
@@ -335,7 +337,8 @@ impl Network {
         self.leave_all_groups(phone);
         let _ = self.directory.remove(phone.as_bytes());
         self.book.forget(phone);
-        if let Ok(mut a) = self.accounts.lock() {
+        {
+            let mut a = self.accounts.lock();
             a.remove(phone);
         }
     }
@@ -355,16 +358,15 @@ impl Network {
 
     fn attach(&self, phone: &str) -> Arc<Notify> {
         let notify = Arc::new(Notify::new());
-        if let Ok(mut a) = self.accounts.lock() {
+        {
+            let mut a = self.accounts.lock();
             a.entry(phone.to_string()).or_default().online = Some(notify.clone());
         }
         notify
     }
 
     fn detach(&self, phone: &str) {
-        if let Ok(mut a) = self.accounts.lock()
-            && let Some(acc) = a.get_mut(phone)
-        {
+        if let Some(acc) = self.accounts.lock().get_mut(phone) {
             acc.online = None;
         }
     }
@@ -372,15 +374,13 @@ impl Network {
     fn is_online(&self, phone: &str) -> bool {
         self.accounts
             .lock()
-            .map(|a| a.get(phone).is_some_and(|acc| acc.online.is_some()))
-            .unwrap_or(false)
+            .get(phone)
+            .is_some_and(|acc| acc.online.is_some())
     }
 
     /// Queues an event for an account; false when its inbox is full.
     fn push(&self, phone: &str, ev: EngineEvent) -> bool {
-        let Ok(mut a) = self.accounts.lock() else {
-            return false;
-        };
+        let mut a = self.accounts.lock();
         let acc = a.entry(phone.to_string()).or_default();
         if acc.inbox.len() >= INBOX_CAPACITY {
             return false;
@@ -395,11 +395,8 @@ impl Network {
     fn drain_inbox(&self, phone: &str) -> Vec<EngineEvent> {
         self.accounts
             .lock()
-            .map(|mut a| {
-                a.get_mut(phone)
-                    .map(|acc| acc.inbox.drain(..).collect())
-                    .unwrap_or_default()
-            })
+            .get_mut(phone)
+            .map(|acc| acc.inbox.drain(..).collect())
             .unwrap_or_default()
     }
 }

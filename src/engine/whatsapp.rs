@@ -19,7 +19,9 @@ pub mod media_http;
 mod recipients;
 mod supervisor;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -123,8 +125,7 @@ impl WaSession {
     fn client(&self) -> Result<Arc<Client>, EngineError> {
         self.current
             .lock()
-            .ok()
-            .and_then(|c| c.clone())
+            .clone()
             .filter(|c| c.is_logged_in())
             .ok_or(EngineError::NotConnected)
     }
@@ -132,7 +133,7 @@ impl WaSession {
     /// Asks the supervisor to stop and waits for it, at most [`CLOSE_DEADLINE`].
     async fn stop_with(&self, how: Stop) {
         let _ = self.stop.send(how);
-        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        let task = self.task.lock().take();
         if let Some(mut task) = task
             && tokio::time::timeout(CLOSE_DEADLINE, &mut task)
                 .await

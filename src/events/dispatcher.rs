@@ -8,7 +8,9 @@
 //! down. A worker with nothing to do for a while exits; the next event starts a new one.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -120,9 +122,7 @@ impl Dispatcher {
 
     /// Rows were added for `endpoint`: wake its worker, starting one if needed.
     pub fn nudge(&self, endpoint: &str) {
-        let Ok(mut workers) = self.inner.workers.lock() else {
-            return;
-        };
+        let mut workers = self.inner.workers.lock();
         if let Some(n) = workers.get(endpoint) {
             n.notify_one();
             return;
@@ -133,7 +133,7 @@ impl Dispatcher {
     }
 
     pub fn health(&self, endpoint: &str) -> Option<EndpointHealth> {
-        self.inner.health.lock().ok()?.get(endpoint).cloned()
+        self.inner.health.lock().get(endpoint).cloned()
     }
 
     pub fn repo(&self) -> &OutboxRepo {
@@ -289,7 +289,8 @@ fn finish(inner: &Inner, endpoint: &str, flying: &mut Flying, done: Done) {
             };
             tracing::error!(%endpoint, row = %row.webhook_id(), "webhook delivery task {why}; the row is rescheduled");
             inner.repo_faults(format!("endpoint {endpoint}: delivery task {why}"));
-            if let Ok(mut all) = inner.health.lock() {
+            {
+                let mut all = inner.health.lock();
                 all.entry(endpoint.to_string()).or_default().panics += 1;
             }
             settle(
@@ -311,9 +312,7 @@ impl Inner {
 /// Deregisters an idle worker unless rows arrived meanwhile (checked under the lock that
 /// `nudge` takes, so no row is ever left without a worker).
 fn retire(inner: &Inner, endpoint: &str) -> bool {
-    let Ok(mut workers) = inner.workers.lock() else {
-        return false;
-    };
+    let mut workers = inner.workers.lock();
     if inner.repo.has_rows(endpoint) {
         return false;
     }
@@ -443,7 +442,8 @@ fn settle(inner: &Inner, endpoint: &str, mut row: OutboxRow, attempt: Attempt) {
             return;
         }
     };
-    if let Ok(mut all) = inner.health.lock() {
+    {
+        let mut all = inner.health.lock();
         let h = all.entry(endpoint.to_string()).or_default();
         h.url = row_url(&row);
         h.last_status = attempt.status;

@@ -60,7 +60,7 @@ pub struct Store {
     /// Requests for a durable barrier; the flusher answers them in batches.
     flush_tx: mpsc::Sender<FlushReply>,
     /// The flusher task and its stop signal, taken by `close`.
-    flusher: Arc<std::sync::Mutex<Option<FlusherHandle>>>,
+    flusher: Arc<parking_lot::Mutex<Option<FlusherHandle>>>,
     /// The free-space floor's verdict (see [`space`]).
     space: Arc<SpaceGuard>,
     /// The process's fault board; here because every layer holds a store handle.
@@ -97,7 +97,7 @@ impl Store {
         Store {
             db,
             flush_tx,
-            flusher: Arc::new(std::sync::Mutex::new(Some(FlusherHandle { stop, task }))),
+            flusher: Arc::new(parking_lot::Mutex::new(Some(FlusherHandle { stop, task }))),
             space: Arc::new(SpaceGuard::default()),
             faults,
         }
@@ -144,7 +144,7 @@ impl Store {
         let _ = self.sync().await;
         // Stopped between batches, never aborted: an aborted flusher would leave its blocking
         // flush running with a database handle, and the directory lock held after close.
-        let handle = self.flusher.lock().ok().and_then(|mut h| h.take());
+        let handle = self.flusher.lock().take();
         if let Some(h) = handle {
             let _ = h.stop.send(());
             let _ = h.task.await;

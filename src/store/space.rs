@@ -10,8 +10,10 @@
 //! directory; for a data dir that shares a disk with other services).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use crate::health::{Fault, Faults};
@@ -40,18 +42,14 @@ impl SpaceGuard {
         if !self.low.load(Ordering::Acquire) {
             return None;
         }
-        Some(
-            self.reason
-                .lock()
-                .map(|r| r.clone())
-                .unwrap_or_else(|p| p.into_inner().clone()),
-        )
+        Some(self.reason.lock().clone())
     }
 
     fn update(&self, faults: &Faults, verdict: Option<String>) {
         match verdict {
             Some(reason) => {
-                if let Ok(mut r) = self.reason.lock() {
+                {
+                    let mut r = self.reason.lock();
                     *r = reason.clone();
                 }
                 self.low.store(true, Ordering::Release);

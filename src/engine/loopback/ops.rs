@@ -371,7 +371,7 @@ impl Session for LoopbackSession {
 
     fn logout(&self) -> BoxFuture<'_, Result<(), EngineError>> {
         Box::pin(async move {
-            let phone = self.phone.lock().ok().and_then(|p| p.clone());
+            let phone = self.phone.lock().clone();
             self.stop();
             if let Some(phone) = phone {
                 self.net.release_phone(&phone);

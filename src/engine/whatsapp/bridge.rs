@@ -17,7 +17,9 @@
 //! depends on, is handed to a task that waits for room (it may then arrive after later events).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -66,17 +68,19 @@ impl Bridge {
     }
 
     pub fn attach(&self, client: &Arc<Client>) {
-        if let Ok(mut c) = self.client.lock() {
+        {
+            let mut c = self.client.lock();
             *c = Arc::downgrade(client);
         }
     }
 
     pub fn facts(&self) -> Facts {
-        self.facts.lock().map(|f| f.clone()).unwrap_or_default()
+        self.facts.lock().clone()
     }
 
     fn record(&self, f: impl FnOnce(&mut Facts)) {
-        if let Ok(mut facts) = self.facts.lock() {
+        {
+            let mut facts = self.facts.lock();
             f(&mut facts);
         }
     }
@@ -110,7 +114,7 @@ impl Bridge {
     }
 
     fn on_connected(&self) {
-        let client = self.client.lock().ok().and_then(|c| c.upgrade());
+        let client = self.client.lock().upgrade();
         let (jid, push_name) = match &client {
             Some(c) => (
                 c.pn().map(|j| j.to_non_ad().to_string()),

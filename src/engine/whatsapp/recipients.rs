@@ -4,8 +4,8 @@
 //! Evolution does) rather than sent into the void. One usync query asks for every form at once;
 //! answers are cached per session, since an account's JID does not change.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use whatsapp_rust::{Client, Jid};
 
@@ -107,7 +107,8 @@ impl Recipients {
     ) -> Result<HashMap<String, Jid>, EngineError> {
         let mut out = HashMap::new();
         let mut ask: Vec<(&String, Vec<String>)> = Vec::new();
-        if let Ok(known) = self.known.lock() {
+        {
+            let known = self.known.lock();
             for u in users {
                 match known.get(u) {
                     Some(j) => {
@@ -142,7 +143,7 @@ impl Recipients {
                 }
             })
             .collect();
-        let mut known = self.known.lock().ok();
+        let mut known = self.known.lock();
         for (user, variants) in ask {
             // The form asked for first wins when several are registered.
             let Some(jid) = variants
@@ -151,12 +152,10 @@ impl Recipients {
             else {
                 continue;
             };
-            if let Some(known) = known.as_mut() {
-                if known.len() >= CACHE_CAP {
-                    known.clear();
-                }
-                known.insert(user.clone(), jid.clone());
+            if known.len() >= CACHE_CAP {
+                known.clear();
             }
+            known.insert(user.clone(), jid.clone());
             out.insert(user.clone(), jid.clone());
         }
         Ok(out)

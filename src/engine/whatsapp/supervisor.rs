@@ -17,8 +17,10 @@
 //! never share the store, and before `LoggedOut` is reported, so the instance can wipe the keys
 //! without a late write bringing them back.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, watch};
@@ -166,7 +168,8 @@ impl Supervisor {
     }
 
     fn set_current(&self, client: Option<Arc<Client>>) {
-        if let Ok(mut c) = self.current.lock() {
+        {
+            let mut c = self.current.lock();
             *c = client;
         }
     }

@@ -4,7 +4,7 @@
 //! followed by the JSON of [`StoredGroup`]. Every change is a read-modify-write under one lock;
 //! the caller flushes (group-committed) before it answers.
 
-use std::sync::Mutex;
+use parking_lot::Mutex;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -128,10 +128,7 @@ impl GroupTable {
         id: &str,
         change: impl FnOnce(&mut StoredGroup) -> Result<T, EngineError>,
     ) -> Result<T, EngineError> {
-        let _guard = self
-            .lock
-            .lock()
-            .map_err(|_| EngineError::Unavailable("group table lock poisoned".into()))?;
+        let _guard = self.lock.lock();
         let mut group = self.get(id)?;
         let out = change(&mut group)?;
         if group.info.participants.is_empty() {
