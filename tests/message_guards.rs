@@ -59,8 +59,12 @@ async fn edits_and_deletes_cannot_reach_another_chat() {
         .await;
     assert_eq!(del.0, 201, "{}", del.1);
 
-    // In their own chat, ana may not edit or delete what carl wrote either.
+    // In their own chat, ana may not edit or delete what carl wrote either (once her copy is
+    // stored: the send answers when carl's side has it, ana's arrives a moment later).
+    let mut ana = s.events("instance=ana&events=MESSAGES_UPSERT").await;
     let carls = send_to(&s, "carl", ANA, "carl's words").await;
+    let carls_id = carls["key"]["id"].clone();
+    expect_event(&mut ana, |e| e["data"]["key"]["id"] == carls_id).await;
     let not_hers = json!({"id": carls["key"]["id"], "remoteJid": jid(CARL), "fromMe": true});
     let (status, edit) = s
         .post(
