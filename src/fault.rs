@@ -14,6 +14,9 @@ pub enum Point {
     DeliveryPanic,
     /// An instance actor panics while handling a settings change; subject: the instance name.
     ActorPanic,
+    /// A webhook endpoint's worker (not one of its delivery tasks) panics as it starts;
+    /// subject: the endpoint (`global`, or `i:<instance id>`).
+    WorkerPanic,
 }
 
 impl Point {
@@ -22,6 +25,7 @@ impl Point {
         match self {
             Point::DeliveryPanic => "delivery_panic",
             Point::ActorPanic => "actor_panic",
+            Point::WorkerPanic => "worker_panic",
         }
     }
 }

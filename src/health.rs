@@ -34,16 +34,19 @@ pub enum Fault {
     DeliveryPanic,
     /// Incident: an instance actor panicked (reported by the supervisor).
     ActorPanic,
+    /// Incident: a webhook endpoint's worker panicked and was started again.
+    WorkerPanic,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 6] = [
+    pub const ALL: [Fault; 7] = [
         Fault::StorageLow,
         Fault::StoreWriteFailed,
         Fault::WebhookBacklogFull,
         Fault::OutboxRowQuarantined,
         Fault::DeliveryPanic,
         Fault::ActorPanic,
+        Fault::WorkerPanic,
     ];
 
     /// A condition holds for a while and ends; everything else is an incident.
@@ -59,6 +62,7 @@ impl Fault {
             Fault::OutboxRowQuarantined => "outboxRowQuarantined",
             Fault::DeliveryPanic => "deliveryPanic",
             Fault::ActorPanic => "actorPanic",
+            Fault::WorkerPanic => "webhookWorkerPanic",
         }
     }
 }

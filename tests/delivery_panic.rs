@@ -110,3 +110,39 @@ async fn a_panicking_delivery_task_neither_loses_its_row_nor_stops_the_worker() 
     // The server is still serving.
     assert_eq!(s.get("/", None).await.0, 200);
 }
+
+/// The endpoint's worker itself panics (not one of its delivery tasks): it is started again,
+/// the event waiting for it is still delivered, and `/health` shows the fault.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panicking_worker_is_started_again() {
+    let mut r = Receiver::start(Mode::Ok).await;
+    let global = format!("{}/global", r.base);
+    let s = TestServer::start(&[
+        ("ZAPGATE_FAULTS", "worker_panic=global#1"),
+        ("WEBHOOK_GLOBAL_ENABLED", "true"),
+        ("WEBHOOK_GLOBAL_URL", &global),
+        ("WEBHOOK_EVENTS_MESSAGES_UPSERT", "true"),
+    ])
+    .await;
+    s.paired_loopback("ana", "15550009101").await;
+    s.paired_loopback("bia", "15550009102").await;
+    let (status, body) = s
+        .post(
+            "/message/sendText/ana",
+            Some(KEY),
+            json!({"number": "15550009102", "text": "through a restarted worker"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let hit = r
+        .expect(|h| h.body["data"]["message"]["conversation"] == "through a restarted worker")
+        .await;
+    assert_eq!(hit.body["event"], "messages.upsert");
+    let health = wait_for(&s, "/health", |h| {
+        h["faults"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["kind"] == "webhookWorkerPanic"))
+    })
+    .await;
+    assert_eq!(health["status"], "degraded", "{health}");
+}

@@ -8,8 +8,10 @@
 //! down. A worker with nothing to do for a while exits; the next event starts a new one.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
@@ -129,7 +131,7 @@ impl Dispatcher {
         }
         let notify = Arc::new(Notify::new());
         workers.insert(endpoint.to_string(), notify.clone());
-        tokio::spawn(worker(self.inner.clone(), endpoint.to_string(), notify));
+        tokio::spawn(supervised(self.inner.clone(), endpoint.to_string(), notify));
     }
 
     pub fn health(&self, endpoint: &str) -> Option<EndpointHealth> {
@@ -141,7 +143,37 @@ impl Dispatcher {
     }
 }
 
+/// Longest pause before a worker that keeps panicking is started again.
+const WORKER_RESTART_MAX: Duration = Duration::from_secs(30);
+
+/// Runs an endpoint's worker and starts it again if it panics (a bug in the worker itself; a
+/// panicking delivery task is already survived inside it), so an endpoint never stops
+/// delivering in silence. Its delivery tasks are aborted with it; their rows are still in the
+/// outbox and the new worker sends them again (at least once, as after a crash).
+async fn supervised(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
+    let mut in_a_row = 0u32;
+    loop {
+        let run = AssertUnwindSafe(worker(inner.clone(), endpoint.clone(), notify.clone()))
+            .catch_unwind()
+            .await;
+        if run.is_ok() {
+            return;
+        }
+        in_a_row += 1;
+        tracing::error!(%endpoint, "webhook worker panicked; starting it again");
+        inner
+            .repo
+            .faults()
+            .record(Fault::WorkerPanic, format!("endpoint {endpoint}"));
+        let pause = Duration::from_millis(50u64 << in_a_row.min(10)).min(WORKER_RESTART_MAX);
+        tokio::time::sleep(pause).await;
+    }
+}
+
 async fn worker(inner: Arc<Inner>, endpoint: String, notify: Arc<Notify>) {
+    if fault::hit(Point::WorkerPanic, &endpoint) {
+        panic!("injected fault: the worker of {endpoint} panics");
+    }
     let mut in_flight: JoinSet<(OutboxRow, Attempt)> = JoinSet::new();
     let mut flying = Flying::default();
     let mut idle_since = Instant::now();
