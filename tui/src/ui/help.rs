@@ -14,7 +14,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .collect();
     lines.push(Line::raw(""));
     lines.push(Line::raw(
-        " filter: text, /regex/, state word, problems; ! inverts",
+        " filter: text, regex (^a.*), state word, problems; ! inverts",
     ));
     lines.push(Line::raw(
         " commands: :problems :events :sort KEY :filter X :q",

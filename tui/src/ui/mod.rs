@@ -91,14 +91,32 @@ fn draw_bar(f: &mut Frame, area: Rect, app: &App) {
                 Style::new().fg(Color::Green)
             },
         ),
-        _ => key_bar(app),
+        _ => key_bar(app, area.width),
     };
     f.render_widget(Paragraph::new(line), area);
 }
 
-pub(crate) fn key_bar(app: &App) -> Line<'static> {
+/// The hinted bindings that fit in `width`; `?` and `q` always stay (they lead to the rest).
+pub(crate) fn key_bar(app: &App, width: u16) -> Line<'static> {
+    let mut hints: Vec<&keys::Binding> = keys::visible(app.bindings(), app.read_only)
+        .filter(|b| b.hint)
+        .collect();
+    let len = |h: &[&keys::Binding]| -> usize {
+        h.iter()
+            .map(|b| b.keys.chars().count() + b.label.chars().count() + 3)
+            .sum()
+    };
+    while len(&hints) > width as usize {
+        let Some(drop) = hints
+            .iter()
+            .rposition(|b| !matches!(b.action, keys::Action::Help | keys::Action::Quit))
+        else {
+            break;
+        };
+        hints.remove(drop);
+    }
     let mut spans = Vec::new();
-    for b in keys::visible(app.bindings(), app.read_only).filter(|b| b.hint) {
+    for b in hints {
         spans.push(Span::styled(
             format!(" <{}>", b.keys),
             Style::new().fg(Color::Cyan),
