@@ -268,10 +268,8 @@ impl App {
                     self.set_filter("");
                 }
             }
-            Action::Filter if matches!(self.route(), Route::Events) => {
-                self.mode = Mode::Filter(self.log.filter.clone());
-            }
-            Action::Filter => self.mode = Mode::Filter(self.filter.text().to_string()),
+            // A fresh prompt, as k9s's: typing replaces the filter (esc clears it).
+            Action::Filter => self.mode = Mode::Filter(String::new()),
             Action::Command => self.mode = Mode::Command(String::new()),
             Action::Mark => {
                 if let Some(n) = self.selected.clone() {
