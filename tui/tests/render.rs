@@ -31,12 +31,12 @@ fn fleet_wide() {
             kind: EventKind::MessageIn,
         }));
     }
-    let t = screen(&mut a, 140, 14);
+    let t = screen(&mut a, 160, 14);
     insta::assert_snapshot!(t.backend());
     // The failed row is first, red and marked with a glyph (colour is never the only signal).
     let buf = t.backend().buffer();
     let y = 4;
-    let line: String = (0..140).map(|x| buf[(x, y)].symbol().to_string()).collect();
+    let line: String = (0..160).map(|x| buf[(x, y)].symbol().to_string()).collect();
     assert!(
         line.contains("✗ failed") && line.contains("acme-sales"),
         "{line}"
