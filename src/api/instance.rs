@@ -254,7 +254,9 @@ impl InstanceApi {
                     .as_deref()
                     .is_none_or(|i| i == h.id().to_string())
             })
-            .map(|h| super::rows::instance_row(&h.view(), h.token(), h.message_count()))
+            .map(|h| {
+                super::rows::instance_row(&h.view(), h.token(), h.message_count(), &h.counters())
+            })
             .collect();
         Ok(Json(rows))
     }

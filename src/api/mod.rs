@@ -20,6 +20,7 @@ pub mod rows;
 pub mod settings;
 pub mod stream;
 pub mod stream_ws;
+pub mod summary;
 pub mod webhook;
 pub mod webhook_docs;
 
@@ -40,6 +41,7 @@ type Apis = (
     group::GroupApi,
     loopback::LoopbackApi,
     webhook::WebhookApi,
+    summary::SummaryApi,
 );
 
 /// The OpenAPI service; also what `zapgate openapi` prints.
@@ -69,7 +71,10 @@ pub fn openapi(
             loopback::LoopbackApi {
                 state: state.clone(),
             },
-            webhook::WebhookApi { state },
+            webhook::WebhookApi {
+                state: state.clone(),
+            },
+            summary::SummaryApi { state },
         ),
         "zapgate",
         env!("CARGO_PKG_VERSION"),

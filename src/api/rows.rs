@@ -6,8 +6,14 @@
 use serde_json::{Value, json};
 
 use crate::instance::InstanceView;
+use crate::instance::counters::CountersView;
 
-pub fn instance_row(view: &InstanceView, token: &str, message_count: u64) -> Value {
+pub fn instance_row(
+    view: &InstanceView,
+    token: &str,
+    message_count: u64,
+    counters: &CountersView,
+) -> Value {
     let r = &view.record;
     let s = &r.settings;
     json!({
@@ -51,6 +57,15 @@ pub fn instance_row(view: &InstanceView, token: &str, message_count: u64) -> Val
             "qrCount": view.qr.count,
             "paired": r.paired,
             "lastError": view.last_error,
+            "secondsInState": (chrono::Utc::now() - view.state.since).num_seconds().max(0),
+            "counters": {
+                "messagesIn": counters.messages_in,
+                "messagesOut": counters.messages_out,
+                "sendErrors": counters.send_errors,
+                "reconnects": counters.reconnects,
+                "flapsLastHour": counters.flaps_last_hour,
+                "lastActivity": counters.last_activity,
+            },
         },
     })
 }

@@ -431,6 +431,7 @@ impl Actor {
         // What is stored and its announcement are written in one transaction, so the duplicate
         // check above never skips a message whose event a crash lost, nor announces one twice.
         let upsert = kind == EventKind::MessagesUpsert;
+        self.shared.counters.observe(kind, &record);
         let event = self.event(kind, record.clone());
         let (ts, id) = (m.timestamp, m.id.as_str());
         let result = self.shared.deps.publish_with(
@@ -577,6 +578,7 @@ impl Actor {
     }
 
     fn publish(&mut self, kind: EventKind, data: Value) {
+        self.shared.counters.observe(kind, &data);
         let event = self.event(kind, data);
         let webhook = self.record.webhook.as_ref();
         self.unsynced |= self.shared.deps.publish(event, webhook, &self.shared.token);

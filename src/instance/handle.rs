@@ -16,9 +16,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::actor::Command;
+use super::counters::{Counters, CountersView};
 use super::record::{RecordMeta, key_json, message_record, raw_message};
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
-use crate::engine::{EngineError, MessageKey, OutgoingMessage, Presence, Session};
+use crate::engine::{EngineError, MessageKey, OutgoingMessage, Presence, SentMessage, Session};
 use crate::events::{Event, EventKind};
 use crate::instance::registry::Deps;
 use crate::store::StoreError;
@@ -71,6 +72,8 @@ pub(super) struct Shared {
     pub(super) messages: MessageRepo,
     /// Messages stored so far (sent and received), for `_count.Message`.
     pub(super) message_count: AtomicU64,
+    /// Operator counters, fed by every publish of this instance.
+    pub(super) counters: Counters,
     pub(super) deps: Arc<Deps>,
 }
 
@@ -201,6 +204,7 @@ impl InstanceHandle {
             record.clone(),
         );
         let webhook = view.record.webhook.as_ref();
+        self.shared.counters.observe(kind, &event.data);
         if self.shared.deps.publish(event, webhook, &self.shared.token) {
             self.shared.deps.store.sync().await?;
         }
@@ -210,12 +214,14 @@ impl InstanceHandle {
     /// Sends a message and returns Evolution's message record (status PENDING). The record is
     /// stored and `send.message` published before this returns.
     pub async fn send(&self, msg: OutgoingMessage) -> Result<Value, InstanceError> {
-        let session = self.connected_session()?;
-        // Refused before anything goes out: a message sent but not recorded would be sent
-        // again by a client retrying the 507.
-        self.shared.deps.store.writable()?;
         let context = msg.context.clone();
-        let sent = session.send(msg).await?;
+        let sent = match self.send_unrecorded(msg).await {
+            Ok(sent) => sent,
+            Err(e) => {
+                self.shared.counters.send_failed();
+                return Err(e);
+            }
+        };
         let key = MessageKey {
             remote_jid: sent.remote_jid.clone(),
             from_me: true,
@@ -239,6 +245,19 @@ impl InstanceHandle {
             record,
         )
         .await
+    }
+
+    async fn send_unrecorded(&self, msg: OutgoingMessage) -> Result<SentMessage, InstanceError> {
+        let session = self.connected_session()?;
+        // Refused before anything goes out: a message sent but not recorded would be sent
+        // again by a client retrying the 507.
+        self.shared.deps.store.writable()?;
+        Ok(session.send(msg).await?)
+    }
+
+    /// The operator counters (messages, send errors, reconnects, flaps, last activity).
+    pub fn counters(&self) -> CountersView {
+        self.shared.counters.read()
     }
 
     /// A stored message by id.
@@ -327,6 +346,7 @@ pub(crate) fn spawn(record: InstanceRecord, deps: Arc<Deps>) -> Result<InstanceH
         view: view_rx,
         session: RwLock::new(None),
         message_count: AtomicU64::new(messages.count() as u64),
+        counters: Counters::default(),
         messages,
         deps,
     });

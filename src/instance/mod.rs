@@ -1,6 +1,7 @@
 //! The domain core: instances, their settings, their state, and the registry that owns them.
 
 pub mod actor;
+pub mod counters;
 mod group_events;
 pub mod handle;
 pub mod record;

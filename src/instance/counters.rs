@@ -1,0 +1,153 @@
+//! Per-instance counters the instance keeps for operators (the console, `fetchInstances`'
+//! `zapgate.counters`, `GET /instance/summary`): messages in and out, failed sends, reconnects,
+//! flaps in the last hour and the last activity. Updated from the events the instance publishes,
+//! so every path that publishes counts without knowing about counters.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+
+use crate::events::EventKind;
+
+/// Flap times kept: enough to count an hour of a badly flapping session.
+const FLAPS_KEPT: usize = 256;
+const HOUR_MS: i64 = 3_600_000;
+
+#[derive(Default)]
+pub struct Counters {
+    messages_in: AtomicU64,
+    messages_out: AtomicU64,
+    send_errors: AtomicU64,
+    reconnects: AtomicU64,
+    /// Milliseconds since the epoch of the last message either way; 0 for none yet.
+    last_activity_ms: AtomicI64,
+    /// Milliseconds of each state change out of `open` (a flap), oldest first.
+    flaps: Mutex<VecDeque<i64>>,
+    open: AtomicBool,
+    ever_open: AtomicBool,
+}
+
+/// A reading of [`Counters`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountersView {
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub send_errors: u64,
+    pub reconnects: u64,
+    pub flaps_last_hour: u64,
+    pub last_activity: Option<DateTime<Utc>>,
+}
+
+impl Counters {
+    /// Counts one published event.
+    pub fn observe(&self, kind: EventKind, data: &Value) {
+        self.observe_at(kind, data, Utc::now().timestamp_millis());
+    }
+
+    fn observe_at(&self, kind: EventKind, data: &Value, now_ms: i64) {
+        match kind {
+            EventKind::MessagesUpsert if data["key"]["fromMe"].as_bool() == Some(true) => {
+                self.messages_out.fetch_add(1, Ordering::Relaxed);
+                self.last_activity_ms.store(now_ms, Ordering::Relaxed);
+            }
+            EventKind::MessagesUpsert => {
+                self.messages_in.fetch_add(1, Ordering::Relaxed);
+                self.last_activity_ms.store(now_ms, Ordering::Relaxed);
+            }
+            EventKind::SendMessage => {
+                self.messages_out.fetch_add(1, Ordering::Relaxed);
+                self.last_activity_ms.store(now_ms, Ordering::Relaxed);
+            }
+            EventKind::ConnectionUpdate => {
+                let open = data["state"].as_str() == Some("open");
+                let was_open = self.open.swap(open, Ordering::Relaxed);
+                if open && self.ever_open.swap(true, Ordering::Relaxed) && !was_open {
+                    self.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                if was_open && !open {
+                    let mut flaps = self.flaps.lock().unwrap_or_else(|p| p.into_inner());
+                    if flaps.len() == FLAPS_KEPT {
+                        flaps.pop_front();
+                    }
+                    flaps.push_back(now_ms);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A send the caller asked for did not reach WhatsApp.
+    pub fn send_failed(&self) {
+        self.send_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn read(&self) -> CountersView {
+        self.read_at(Utc::now().timestamp_millis())
+    }
+
+    fn read_at(&self, now_ms: i64) -> CountersView {
+        let flaps = self.flaps.lock().unwrap_or_else(|p| p.into_inner());
+        let last = self.last_activity_ms.load(Ordering::Relaxed);
+        CountersView {
+            messages_in: self.messages_in.load(Ordering::Relaxed),
+            messages_out: self.messages_out.load(Ordering::Relaxed),
+            send_errors: self.send_errors.load(Ordering::Relaxed),
+            reconnects: self.reconnects.load(Ordering::Relaxed),
+            flaps_last_hour: flaps.iter().filter(|&&t| t > now_ms - HOUR_MS).count() as u64,
+            last_activity: (last > 0)
+                .then(|| Utc.timestamp_millis_opt(last).single())
+                .flatten(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn state(c: &Counters, s: &str, at: i64) {
+        c.observe_at(EventKind::ConnectionUpdate, &json!({"state": s}), at);
+    }
+
+    #[test]
+    fn messages_both_ways_and_the_last_activity() {
+        let c = Counters::default();
+        c.observe_at(
+            EventKind::MessagesUpsert,
+            &json!({"key": {"fromMe": false}}),
+            1_000,
+        );
+        c.observe_at(
+            EventKind::MessagesUpsert,
+            &json!({"key": {"fromMe": true}}),
+            2_000,
+        );
+        c.observe_at(EventKind::SendMessage, &json!({}), 3_000);
+        c.observe_at(EventKind::ChatsUpsert, &json!({}), 4_000);
+        c.send_failed();
+        let v = c.read_at(5_000);
+        assert_eq!((v.messages_in, v.messages_out, v.send_errors), (1, 2, 1));
+        assert_eq!(v.last_activity.unwrap().timestamp_millis(), 3_000);
+    }
+
+    #[test]
+    fn the_first_open_is_no_reconnect_and_flaps_age_out_after_an_hour() {
+        let c = Counters::default();
+        state(&c, "connecting", 0);
+        state(&c, "open", 1_000);
+        assert_eq!(c.read_at(1_000).reconnects, 0);
+        state(&c, "connecting", 2_000);
+        state(&c, "open", 3_000);
+        state(&c, "close", 4_000);
+        let v = c.read_at(5_000);
+        assert_eq!((v.reconnects, v.flaps_last_hour), (1, 2));
+        assert_eq!(c.read_at(2_000 + HOUR_MS).flaps_last_hour, 1);
+        assert_eq!(c.read_at(4_000 + HOUR_MS).flaps_last_hour, 0);
+        assert_eq!(c.read_at(5_000).last_activity, None);
+    }
+}
