@@ -8,26 +8,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::receiver::{Mode, Receiver};
-use common::{DEADLINE, KEY, TestServer};
-use serde_json::{Value, json};
-
-async fn wait_for(s: &TestServer, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let (status, body) = s.get(path, Some(KEY)).await;
-        if status == 200 && pred(&body) {
-            return body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} never matched; last: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+use common::{KEY, TestServer};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panicking_delivery_task_neither_loses_its_row_nor_stops_the_worker() {
@@ -63,10 +46,11 @@ async fn a_panicking_delivery_task_neither_loses_its_row_nor_stops_the_worker() 
     assert_eq!(status, 201, "{body}");
 
     // The row was retried after each panic (not stuck in flight) and then dead-lettered.
-    let letters = wait_for(&s, "/webhook/deadLetters/boom", |b| {
-        b.as_array().is_some_and(|a| !a.is_empty())
-    })
-    .await;
+    let letters = s
+        .wait_for("/webhook/deadLetters/boom", |b| {
+            b.as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
     assert_eq!(letters[0]["event"], "send.message", "{letters}");
     assert_eq!(letters[0]["attempts"], 3, "{letters}");
     assert_eq!(
@@ -90,10 +74,11 @@ async fn a_panicking_delivery_task_neither_loses_its_row_nor_stops_the_worker() 
     );
 
     // The receiver saw it before the worker settled it: wait for the bookkeeping.
-    let stats = wait_for(&s, "/webhook/stats/boom", |b| {
-        b["endpoints"][0]["delivered"] == 1
-    })
-    .await;
+    let stats = s
+        .wait_for("/webhook/stats/boom", |b| {
+            b["endpoints"][0]["delivered"] == 1
+        })
+        .await;
     let own = &stats["endpoints"][0];
     assert_eq!(own["deliveryPanics"], 3, "{stats}");
     assert_eq!(own["outboxDepth"], 0, "{stats}");
@@ -138,11 +123,12 @@ async fn a_panicking_worker_is_started_again() {
         .expect(|h| h.body["data"]["message"]["conversation"] == "through a restarted worker")
         .await;
     assert_eq!(hit.body["event"], "messages.upsert");
-    let health = wait_for(&s, "/health", |h| {
-        h["faults"]
-            .as_array()
-            .is_some_and(|f| f.iter().any(|f| f["kind"] == "webhookWorkerPanic"))
-    })
-    .await;
+    let health = s
+        .wait_for("/health", |h| {
+            h["faults"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["kind"] == "webhookWorkerPanic"))
+        })
+        .await;
     assert_eq!(health["status"], "degraded", "{health}");
 }

@@ -5,28 +5,12 @@
 mod common;
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use common::receiver::{Mode, Receiver};
-use common::{DEADLINE, KEY, TestServer};
+use common::{KEY, TestServer};
 use serde_json::{Value, json};
 
 /// Polls `path` until `pred` holds on its body.
-async fn wait_for(s: &TestServer, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let (status, body) = s.get(path, Some(KEY)).await;
-        if status == 200 && pred(&body) {
-            return body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} never matched; last: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 fn assert_400(status: u16, body: &Value, what: &str) {
     assert_eq!(status, 400, "{what}: {body}");
     assert_eq!(body["status"], 400, "{what}: {body}");
@@ -158,11 +142,11 @@ async fn a_full_backlog_sends_new_events_to_the_dead_letters_and_says_so() {
 
     // The endpoint recovers: the backlog drains, the condition ends, the letters replay.
     r.set_mode(Mode::Ok);
-    wait_for(&s, "/webhook/stats/full", |b| {
+    s.wait_for("/webhook/stats/full", |b| {
         b["endpoints"][0]["outboxDepth"] == 0 && b["endpoints"][0]["backlogFull"] == false
     })
     .await;
-    wait_for(&s, "/health", |h| h["status"] == "ok").await;
+    s.wait_for("/health", |h| h["status"] == "ok").await;
     let (status, body) = s
         .post(
             "/message/sendText/full",
@@ -171,14 +155,14 @@ async fn a_full_backlog_sends_new_events_to_the_dead_letters_and_says_so() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    wait_for(&s, "/health", |h| h["status"] == "ok").await;
+    s.wait_for("/health", |h| h["status"] == "ok").await;
     let stats = s.get("/webhook/stats/full", Some(KEY)).await.1;
     assert_eq!(stats["endpoints"][0]["backlogFull"], false, "{stats}");
     let (status, body) = s
         .post("/webhook/deadLetters/replay/full", Some(KEY), json!({}))
         .await;
     assert_eq!((status, body), (200, json!({"replayed": 2})));
-    wait_for(&s, "/webhook/stats/full", |b| {
+    s.wait_for("/webhook/stats/full", |b| {
         b["endpoints"][0]["delivered"] == 6
     })
     .await;
@@ -196,12 +180,13 @@ async fn dead_letters_expire_after_the_retention() {
     )
     .await;
     r.expect(|_| true).await;
-    let listed = wait_for(&s, "/webhook/deadLetters/exp", |b| {
-        b.as_array().unwrap().len() == 1
-    })
-    .await;
+    let listed = s
+        .wait_for("/webhook/deadLetters/exp", |b| {
+            b.as_array().unwrap().len() == 1
+        })
+        .await;
     assert_eq!(listed[0]["lastStatus"], 404);
-    wait_for(&s, "/webhook/deadLetters/exp", |b| {
+    s.wait_for("/webhook/deadLetters/exp", |b| {
         b.as_array().unwrap().is_empty()
     })
     .await;
@@ -296,10 +281,11 @@ async fn an_unreadable_row_is_quarantined_and_the_rest_is_delivered() {
     assert_eq!(legacy.body, json!({"legacy": true}));
     let pending = r.expect(|h| h.path == "/q").await;
     assert_eq!(pending.headers["x-target"], "stored-once");
-    let stats = wait_for(&s, "/webhook/stats/q", |b| {
-        b["endpoints"][0]["outboxDepth"] == 0
-    })
-    .await;
+    let stats = s
+        .wait_for("/webhook/stats/q", |b| {
+            b["endpoints"][0]["outboxDepth"] == 0
+        })
+        .await;
     assert_eq!(stats["endpoints"][0]["quarantined"], 1, "{stats}");
     let health = s.get("/health", None).await.1;
     assert_eq!(health["status"], "degraded", "{health}");

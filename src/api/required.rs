@@ -48,123 +48,79 @@ impl<T> Given<T> for Option<T> {
     }
 }
 
-impl<T> Given<T> for Required<T> {
-    fn given(self) -> Option<T> {
-        self.0
-    }
-}
-
-impl<T: Type> Type for Required<T> {
-    const IS_REQUIRED: bool = true;
-
-    type RawValueType = T::RawValueType;
-    type RawElementValueType = T::RawElementValueType;
-
-    fn name() -> Cow<'static, str> {
-        T::name()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
-    }
-
-    fn register(registry: &mut Registry) {
-        T::register(registry);
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        self.0.as_ref().and_then(Type::as_raw_value)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        match &self.0 {
-            Some(v) => v.raw_element_iter(),
-            None => Box::new(std::iter::empty()),
-        }
-    }
-
-    fn is_none(&self) -> bool {
-        self.0.is_none()
-    }
-}
-
-impl<T: ParseFromJSON> ParseFromJSON for Required<T> {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        match value {
-            None | Some(Value::Null) => Ok(Required(None)),
-            Some(v) => strict::<T>(v)
-                .map(|v| Required(Some(v)))
-                .map_err(ParseError::propagate),
-        }
-    }
-}
-
 /// An optional body field that, unlike a plain `Option`, takes only the JSON type the document
 /// gives it (poem-openapi's `String` also takes numbers and booleans and turns them into text,
 /// so a profile name `false` became the name "false"). `null` means absent.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Optional<T>(pub Option<T>);
 
-impl<T> Given<T> for Optional<T> {
-    fn given(self) -> Option<T> {
-        self.0
-    }
-}
-
-impl<T: Type> Type for Optional<T> {
-    const IS_REQUIRED: bool = false;
-
-    type RawValueType = T::RawValueType;
-    type RawElementValueType = T::RawElementValueType;
-
-    fn name() -> Cow<'static, str> {
-        T::name()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
-    }
-
-    fn register(registry: &mut Registry) {
-        T::register(registry);
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        self.0.as_ref().and_then(Type::as_raw_value)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        match &self.0 {
-            Some(v) => v.raw_element_iter(),
-            None => Box::new(std::iter::empty()),
+/// What `Required` and `Optional` share: the schema of `T` (only `IS_REQUIRED` differs), `null`
+/// or absence read as `None`, strict JSON types, and the value as written.
+macro_rules! wrapper {
+    ($name:ident, $required:expr) => {
+        impl<T> Given<T> for $name<T> {
+            fn given(self) -> Option<T> {
+                self.0
+            }
         }
-    }
 
-    fn is_none(&self) -> bool {
-        self.0.is_none()
-    }
-}
+        impl<T: Type> Type for $name<T> {
+            const IS_REQUIRED: bool = $required;
 
-impl<T: ParseFromJSON> ParseFromJSON for Optional<T> {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        match value {
-            None | Some(Value::Null) => Ok(Optional(None)),
-            Some(v) => strict::<T>(v)
-                .map(|v| Optional(Some(v)))
-                .map_err(ParseError::propagate),
+            type RawValueType = T::RawValueType;
+            type RawElementValueType = T::RawElementValueType;
+
+            fn name() -> Cow<'static, str> {
+                T::name()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                T::schema_ref()
+            }
+
+            fn register(registry: &mut Registry) {
+                T::register(registry);
+            }
+
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                self.0.as_ref().and_then(Type::as_raw_value)
+            }
+
+            fn raw_element_iter<'a>(
+                &'a self,
+            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                match &self.0 {
+                    Some(v) => v.raw_element_iter(),
+                    None => Box::new(std::iter::empty()),
+                }
+            }
+
+            fn is_none(&self) -> bool {
+                self.0.is_none()
+            }
         }
-    }
+
+        impl<T: ParseFromJSON> ParseFromJSON for $name<T> {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                match value {
+                    None | Some(Value::Null) => Ok($name(None)),
+                    Some(v) => strict::<T>(v)
+                        .map(|v| $name(Some(v)))
+                        .map_err(ParseError::propagate),
+                }
+            }
+        }
+
+        impl<T: ToJSON> ToJSON for $name<T> {
+            fn to_json(&self) -> Option<Value> {
+                self.0.as_ref().and_then(ToJSON::to_json)
+            }
+        }
+    };
 }
 
-impl<T: ToJSON> ToJSON for Optional<T> {
-    fn to_json(&self) -> Option<Value> {
-        self.0.as_ref().and_then(ToJSON::to_json)
-    }
-}
+wrapper!(Required, true);
+wrapper!(Optional, false);
 
 /// Parses `v` as `T` after checking it has the JSON type `T`'s schema declares (for inline
 /// scalar schemas and arrays of them; objects check their own fields).
@@ -208,12 +164,6 @@ impl<T: ParseFromParameter> ParseFromParameter for Required<T> {
         T::parse_from_parameters(iter)
             .map(|v| Required(Some(v)))
             .map_err(ParseError::propagate)
-    }
-}
-
-impl<T: ToJSON> ToJSON for Required<T> {
-    fn to_json(&self) -> Option<Value> {
-        self.0.as_ref().and_then(ToJSON::to_json)
     }
 }
 

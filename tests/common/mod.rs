@@ -147,6 +147,22 @@ impl TestServer {
         self.call(reqwest::Method::DELETE, path, key, None).await
     }
 
+    /// GETs `path` with the global key until it answers 200 with a body `pred` accepts.
+    pub async fn wait_for(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let (status, body) = self.get(path, Some(KEY)).await;
+            if status == 200 && pred(&body) {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} never matched; last: {status} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Creates a LOOPBACK instance and returns its token.
     pub async fn create_loopback(&self, name: &str) -> String {
         let (status, body) = self
