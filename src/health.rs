@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::events::webhook::now_ms;
+
 /// How long an incident keeps `/health` not ok.
 pub const RECENT: Duration = Duration::from_secs(600);
 
@@ -155,13 +157,6 @@ impl Faults {
         // than losing the board: take the data either way.
         self.states.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -7,46 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::{DEADLINE, KEY, TestServer};
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-
-/// One SSE block as (event type, data); the channel closes when the server ends the stream.
-async fn stream(s: &TestServer, key: &str, query: &str) -> mpsc::Receiver<(String, Value)> {
-    let resp = s
-        .http
-        .get(s.url(&format!("/events?{query}")))
-        .header("apikey", key)
-        .timeout(Duration::from_secs(3600))
-        .send()
-        .await
-        .expect("events stream");
-    assert_eq!(resp.status().as_u16(), 200);
-    let (tx, rx) = mpsc::channel(4096);
-    tokio::spawn(async move {
-        let mut body = resp.bytes_stream();
-        let mut buf = String::new();
-        while let Some(Ok(chunk)) = body.next().await {
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buf.find("\n\n") {
-                let block: String = buf.drain(..end + 2).collect();
-                let mut kind = String::new();
-                let mut data = Value::Null;
-                for line in block.lines() {
-                    if let Some(k) = line.strip_prefix("event: ") {
-                        kind = k.to_string();
-                    } else if let Some(d) = line.strip_prefix("data: ") {
-                        data = serde_json::from_str(d).unwrap_or(Value::Null);
-                    }
-                }
-                if !kind.is_empty() && tx.send((kind, data)).await.is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    rx
-}
 
 /// Everything a stream sends until the server closes it; panics if it stays open.
 async fn drain_until_closed(rx: &mut mpsc::Receiver<(String, Value)>) -> Vec<(String, Value)> {
@@ -66,7 +28,7 @@ async fn drain_until_closed(rx: &mut mpsc::Receiver<(String, Value)>) -> Vec<(St
 async fn a_token_stream_ends_with_its_instance() {
     let s = TestServer::start(&[]).await;
     let token = s.create_loopback("shop").await;
-    let mut old = stream(&s, &token, "").await;
+    let mut old = s.sse(&token, "").await;
     // The stream works while the instance lives.
     let (status, _) = s.get("/instance/connect/shop", Some(&token)).await;
     assert_eq!(status, 200);
@@ -120,7 +82,7 @@ async fn a_token_stream_ends_with_its_instance() {
     );
 
     // The new instance's own stream works with the same token.
-    let mut new = stream(&s, &token, "").await;
+    let mut new = s.sse(&token, "").await;
     let (status, _) = s
         .post("/instance/restart/shop", Some(&token), json!({}))
         .await;
@@ -144,7 +106,7 @@ async fn streams_per_key_are_capped() {
     let (mut a, _) = tokio_tungstenite::connect_async(ws_url)
         .await
         .expect("websocket");
-    let _b = stream(&s, &token, "").await;
+    let _b = s.sse(&token, "").await;
     let resp = s
         .http
         .get(s.url("/events"))
@@ -158,7 +120,7 @@ async fn streams_per_key_are_capped() {
     assert_eq!(body["error"], "Too Many Requests");
     assert!(body["response"]["message"][0].as_str().is_some(), "{body}");
     // Another key has its own allowance.
-    let _g = stream(&s, KEY, "").await;
+    let _g = s.sse(KEY, "").await;
 
     // A closed stream gives its place back.
     use futures_util::SinkExt;

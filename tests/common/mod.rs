@@ -229,12 +229,12 @@ impl TestServer {
         panic!("{name} never reached {want}; last state {last}");
     }
 
-    /// Subscribes to `/events` and returns a channel of parsed envelopes.
-    pub async fn events(&self, query: &str) -> mpsc::Receiver<Value> {
+    /// One SSE block as (event type, data); the channel closes when the server ends the stream.
+    pub async fn sse(&self, key: &str, query: &str) -> mpsc::Receiver<(String, Value)> {
         let resp = self
             .http
             .get(self.url(&format!("/events?{query}")))
-            .header("apikey", KEY)
+            .header("apikey", key)
             .timeout(Duration::from_secs(3600))
             .send()
             .await
@@ -242,20 +242,38 @@ impl TestServer {
         assert_eq!(resp.status().as_u16(), 200);
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(async move {
-            let mut stream = resp.bytes_stream();
+            let mut body = resp.bytes_stream();
             let mut buf = String::new();
-            while let Some(Ok(chunk)) = stream.next().await {
+            while let Some(Ok(chunk)) = body.next().await {
                 buf.push_str(&String::from_utf8_lossy(&chunk));
                 while let Some(end) = buf.find("\n\n") {
                     let block: String = buf.drain(..end + 2).collect();
+                    let mut kind = String::new();
+                    let mut data = Value::Null;
                     for line in block.lines() {
-                        if let Some(data) = line.strip_prefix("data: ")
-                            && let Ok(v) = serde_json::from_str::<Value>(data)
-                            && tx.send(v).await.is_err()
-                        {
-                            return;
+                        if let Some(k) = line.strip_prefix("event: ") {
+                            kind = k.to_string();
+                        } else if let Some(d) = line.strip_prefix("data: ") {
+                            data = serde_json::from_str(d).unwrap_or(Value::Null);
                         }
                     }
+                    if !kind.is_empty() && tx.send((kind, data)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        rx
+    }
+
+    /// Subscribes to `/events` with the global key; a channel of parsed envelopes.
+    pub async fn events(&self, query: &str) -> mpsc::Receiver<Value> {
+        let mut blocks = self.sse(KEY, query).await;
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(async move {
+            while let Some((_, data)) = blocks.recv().await {
+                if !data.is_null() && tx.send(data).await.is_err() {
+                    return;
                 }
             }
         });
