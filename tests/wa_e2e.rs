@@ -19,7 +19,6 @@ use common::{KEY, TestServer, expect_event};
 use serde_json::{Value, json};
 use wa_mock::WaMock;
 use zapgate::store::Store;
-use zapgate::store::messages::MessageRepo;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qr_pair_send_receive_then_remote_logout_wipes_keys_keeps_history() {
@@ -96,14 +95,15 @@ async fn qr_pair_send_receive_then_remote_logout_wipes_keys_keeps_history() {
     let dir = s.stop().await;
     let store = Store::open(&dir.path, 8).expect("reopen the data dir");
     let alice_id = alice_id.parse().expect("uuid");
+    let rows = store.instance_rows(alice_id).expect("rows");
     assert!(
-        store
-            .tree_names_with_prefix(&format!("i/{alice_id}/session"))
-            .is_empty(),
-        "alice's keys survived the logout"
+        !rows.iter().any(|(tree, _)| *tree == "keys"),
+        "alice's keys survived the logout: {rows:?}"
     );
-    let history = MessageRepo::open(&store, alice_id).expect("messages");
-    assert!(history.count() >= 1, "alice's history was not kept");
+    assert!(
+        rows.iter().any(|(tree, n)| *tree == "msgs" && *n >= 1),
+        "alice's history was not kept: {rows:?}"
+    );
     store.close().await;
     mock.shutdown().await;
 }

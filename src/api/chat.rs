@@ -284,9 +284,7 @@ impl ChatApi {
         }
         let target: MessageKey = kb.into_key()?;
         // The stored copy, when there is one, says who wrote it better than the body does.
-        let stored_from_me = h
-            .message(&target.id)?
-            .and_then(|r| r["key"]["fromMe"].as_bool());
+        let stored_from_me = h.message(&target.id)?.map(|m| m.key.from_me);
         if !target.from_me || stored_from_me == Some(false) {
             return Err(ApiError::BadRequest(
                 "only messages sent by this instance (fromMe) can be edited".into(),
@@ -395,8 +393,8 @@ impl ChatApi {
     ) -> Result<Answer, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
         let given = required(body.0.message, "message")?;
-        let message = match given.get("message") {
-            Some(m) => m.clone(),
+        let media = match given.get("message") {
+            Some(m) => media_from_message(m),
             None => {
                 let id = given["key"]["id"].as_str().ok_or_else(|| {
                     ApiError::Validation(
@@ -406,11 +404,10 @@ impl ChatApi {
                 let stored = h
                     .message(id)?
                     .ok_or_else(|| ApiError::NotFound(format!("Message {id} not found")))?;
-                stored["message"].clone()
+                stored.media().cloned()
             }
-        };
-        let media = media_from_message(&message)
-            .ok_or_else(|| ApiError::BadRequest("The message is not a media message".into()))?;
+        }
+        .ok_or_else(|| ApiError::BadRequest("The message is not a media message".into()))?;
         // Empty: a sender's path we refused when the message came in (the engine says so).
         if !media.blob.direct_path.is_empty() && !media.blob.plain_direct_path() {
             return Err(ApiError::BadRequest(

@@ -255,9 +255,14 @@ impl InstanceApi {
                     .is_none_or(|i| i == h.id().to_string())
             })
             .map(|h| {
-                super::rows::instance_row(&h.view(), h.token(), h.message_count(), &h.counters())
+                Ok(super::rows::instance_row(
+                    &h.view(),
+                    h.token(),
+                    &h.counts()?,
+                    &h.counters(),
+                ))
             })
-            .collect();
+            .collect::<Result<Vec<_>, ApiError>>()?;
         Ok(Json(rows))
     }
 

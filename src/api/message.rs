@@ -137,18 +137,12 @@ impl Target {
                 let text = message
                     .map(|m| serde_json::json!({ "message": m }))
                     .as_ref()
-                    .or(stored.as_ref())
-                    .and_then(text_of);
-                let from_me = k.from_me.unwrap_or_else(|| {
-                    stored
-                        .as_ref()
-                        .and_then(|r| r["key"]["fromMe"].as_bool())
-                        .unwrap_or(false)
-                });
-                let participant = stored
-                    .as_ref()
-                    .and_then(|r| r["key"]["participant"].as_str())
-                    .map(str::to_string);
+                    .and_then(text_of)
+                    .or_else(|| stored.as_ref().and_then(|m| m.text()).map(str::to_owned));
+                let from_me = k
+                    .from_me
+                    .unwrap_or_else(|| stored.as_ref().is_some_and(|m| m.key.from_me));
+                let participant = stored.and_then(|m| m.key.participant);
                 Some(Quote {
                     key: MessageKey {
                         remote_jid: k.remote_jid.map_or_else(|| Ok(to.clone()), |r| jid(&r))?,

@@ -3,6 +3,7 @@
 //! `token`, `integration`, `Setting` and `_count`. zapgate adds its own live details under
 //! `zapgate`, where no Evolution client looks.
 
+use crate::store::history::Counts;
 use serde_json::{Value, json};
 
 use crate::instance::InstanceView;
@@ -11,7 +12,7 @@ use crate::instance::counters::CountersView;
 pub fn instance_row(
     view: &InstanceView,
     token: &str,
-    message_count: u64,
+    counts: &Counts,
     counters: &CountersView,
 ) -> Value {
     let r = &view.record;
@@ -50,7 +51,7 @@ pub fn instance_row(
             "wavoipToken": s.wavoip_token,
             "instanceId": r.id,
         },
-        "_count": {"Message": message_count, "Contact": 0, "Chat": 0},
+        "_count": {"Message": counts.messages, "Contact": counts.contacts, "Chat": counts.chats},
         "zapgate": {
             "state": view.state.state.as_str(),
             "since": view.state.since,

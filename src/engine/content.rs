@@ -11,7 +11,6 @@ pub struct MessageKey {
     pub from_me: bool,
     pub id: String,
     /// The sender inside a group, when the message is not ours.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participant: Option<String>,
 }
 
@@ -136,9 +135,10 @@ pub struct ContactCard {
     pub vcard: String,
 }
 
-/// Message contents the engines understand.
+/// Message contents the engines understand. Stored as is in the history (postcard), so its serde
+/// form must stay externally tagged and must not skip fields: a new variant goes at the end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub enum MessageContent {
     Text {
         text: String,

@@ -121,7 +121,7 @@ impl LoopbackEngine {
 
 impl Engine for LoopbackEngine {
     fn start(&self, ctx: SessionContext) -> Result<Arc<dyn Session>, EngineError> {
-        let keys = ctx.store.instance_tree(ctx.instance_id, "session")?;
+        let keys = ctx.store.scoped("loopback.sessions", ctx.instance_id)?;
         let stored_phone = keys
             .get(PHONE_KEY)
             .map_err(StoreError::from)?
@@ -155,7 +155,7 @@ struct LoopbackSession {
     id: Uuid,
     name: String,
     net: Arc<Network>,
-    keys: sled::Tree,
+    keys: crate::store::scoped::Scoped,
     events: mpsc::Sender<EngineEvent>,
     /// Set once online.
     phone: Mutex<Option<String>>,

@@ -3,15 +3,14 @@
 //! [`InstanceHandle`](super::InstanceHandle).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::handle::{InstanceError, InstanceView, QrView, Shared, mark_deleted, mark_edited};
-use super::record::{RecordMeta, key_json, message_record};
+use super::handle::{InstanceError, InstanceView, QrView, Shared};
+use super::record::{key_json, message_record};
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
 use crate::engine::group::is_group_jid;
 use crate::engine::{
@@ -19,6 +18,7 @@ use crate::engine::{
     SessionContext,
 };
 use crate::events::{Event, EventKind};
+use crate::store::history::{Change, Origin, ReceiptRow, Status, StoredMessage};
 use crate::store::instances::InstanceRecord;
 
 /// Engine events queued per session before the session itself waits.
@@ -353,7 +353,7 @@ impl Actor {
 
     /// The session is gone for good: wipe its keys, keep the instance and its history.
     async fn on_logged_out(&mut self, code: u16, reason: &str) -> Result<(), InstanceError> {
-        self.shared.deps.store.drop_session_trees(self.shared.id)?;
+        self.shared.deps.store.purge_session_keys(self.shared.id)?;
         self.record.paired = false;
         self.record.connection_status = ConnectionState::Close;
         self.record.disconnection_reason_code = Some(code);
@@ -377,10 +377,9 @@ impl Actor {
             return true;
         }
         let name = &self.shared.name;
-        let messages = &self.shared.messages;
         // Engines may hand a message over twice (redelivery after a crash before the ack).
         // Edits and deletes leave a marker under their own id, so they are caught here too.
-        match messages.contains(&m.id) {
+        match self.shared.history.contains(&m.id) {
             Ok(true) => {
                 tracing::debug!(instance = %name, id = %m.id, "duplicate message skipped");
                 return true;
@@ -397,61 +396,71 @@ impl Actor {
             id: m.id.clone(),
             participant: m.participant.clone(),
         };
-        let (kind, record) = match &m.content {
+        let stored = StoredMessage {
+            key: key.clone(),
+            push_name: m.push_name.clone(),
+            content: m.content,
+            context: m.context,
+            status: Status::DeliveryAck,
+            timestamp: m.timestamp,
+            origin: Origin::Live,
+        };
+        // The sender's push name is kept as a contact (the author inside a group).
+        let author = stored
+            .key
+            .participant
+            .as_deref()
+            .unwrap_or(&stored.key.remote_jid);
+        let contact = match (&stored.push_name, stored.key.from_me) {
+            (Some(n), false) => Some((author, n.as_str())),
+            _ => None,
+        };
+        let (kind, data, change) = match &stored.content {
             // Evolution reports a delete as the key of the deleted message and keeps the row.
             // The key is seen from this side of the chat, as Baileys builds it: the revoke's own
             // chat, direction and author with the deleted message's id. The key inside the
             // protocol message is the sender's view (remoteJid = us, fromMe = true).
             MessageContent::Revoke { key: target } => {
-                if !self.may_touch(&target.id, &m, true) {
+                if !self.may_touch(&target.id, &stored, true) {
                     return true;
-                }
-                if let Err(e) = messages.update(&target.id, mark_deleted) {
-                    tracing::error!(instance = %name, error = %e, "could not mark a message deleted");
-                    return false;
                 }
                 let deleted = MessageKey {
                     id: target.id.clone(),
                     ..key
                 };
-                (EventKind::MessagesDelete, key_json(&deleted))
+                let change = Change::Rewrite {
+                    target: &target.id,
+                    edit: None,
+                    marker: Some(&stored.key.id),
+                };
+                (EventKind::MessagesDelete, key_json(&deleted), change)
             }
             MessageContent::Edit { key: target, text } => {
-                if !self.may_touch(&target.id, &m, false) {
+                if !self.may_touch(&target.id, &stored, false) {
                     return true;
                 }
-                if let Err(e) = messages.update(&target.id, |r| mark_edited(r, text)) {
-                    tracing::error!(instance = %name, error = %e, "could not store an edit");
-                    return false;
-                }
-                (EventKind::MessagesEdited, self.record_of(&key, &m))
+                let change = Change::Rewrite {
+                    target: &target.id,
+                    edit: Some(text),
+                    marker: Some(&stored.key.id),
+                };
+                let data = message_record(&stored, &self.shared.id);
+                (EventKind::MessagesEdited, data, change)
             }
-            _ => (EventKind::MessagesUpsert, self.record_of(&key, &m)),
+            _ => {
+                let change = Change::Message {
+                    message: &stored,
+                    contact,
+                };
+                let data = message_record(&stored, &self.shared.id);
+                (EventKind::MessagesUpsert, data, change)
+            }
         };
         // What is stored and its announcement are written in one transaction, so the duplicate
         // check above never skips a message whose event a crash lost, nor announces one twice.
-        let upsert = kind == EventKind::MessagesUpsert;
-        self.shared.counters.observe(kind, &record);
-        let event = self.event(kind, record.clone());
-        let (ts, id) = (m.timestamp, m.id.as_str());
-        let result = self.shared.deps.publish_with(
-            event,
-            self.record.webhook.as_ref(),
-            &self.shared.token,
-            |outbox, rows| {
-                if upsert {
-                    messages.put_announced(outbox, rows, ts, id, &record)
-                } else {
-                    messages.mark_announced(outbox, rows, id)
-                }
-            },
-        );
-        match result {
+        match self.shared.commit(&self.record, kind, data, &change) {
             Ok(wrote) => {
                 self.unsynced |= wrote;
-                if upsert {
-                    self.shared.message_count.fetch_add(1, Ordering::Relaxed);
-                }
                 true
             }
             Err(e) => {
@@ -461,43 +470,28 @@ impl Actor {
         }
     }
 
-    fn record_of(&self, key: &MessageKey, m: &InboundMessage) -> Value {
-        message_record(
-            RecordMeta {
-                instance_id: &self.shared.id,
-                key,
-                push_name: m.push_name.as_deref(),
-                status: "DELIVERY_ACK",
-                timestamp: m.timestamp,
-            },
-            &m.content,
-            &m.context,
-        )
-    }
-
     /// An edit or delete may only touch a message of the chat it arrives in, by the message's
     /// author (a group admin may delete anyone's): ids are chosen by senders, so one chat or
     /// member must not reach another's. A message this side never stored passes (there is
     /// nothing to touch); a phone-number JID and a LID cannot be compared here and pass.
-    fn may_touch(&self, target_id: &str, m: &InboundMessage, revoke: bool) -> bool {
-        let stored = match self.shared.messages.get(target_id) {
-            Ok(Some(r)) => r,
+    fn may_touch(&self, target_id: &str, m: &StoredMessage, revoke: bool) -> bool {
+        let stored = match self.shared.history.get(target_id) {
+            Ok(Some(r)) => r.key,
             _ => return true,
         };
-        let key = &stored["key"];
-        let same_chat = same_user(key["remoteJid"].as_str().unwrap_or(""), &m.remote_jid);
-        let group = is_group_jid(&m.remote_jid);
-        let same_author = key["fromMe"].as_bool() == Some(m.from_me)
+        let same_chat = same_user(&stored.remote_jid, &m.key.remote_jid);
+        let group = is_group_jid(&m.key.remote_jid);
+        let same_author = stored.from_me == m.key.from_me
             && (!group
-                || m.from_me
+                || m.key.from_me
                 || same_user(
-                    key["participant"].as_str().unwrap_or(""),
-                    m.participant.as_deref().unwrap_or(""),
+                    stored.participant.as_deref().unwrap_or(""),
+                    m.key.participant.as_deref().unwrap_or(""),
                 ));
         if same_chat && (same_author || (revoke && group)) {
             return true;
         }
-        tracing::warn!(instance = %self.shared.name, id = %target_id, chat = %m.remote_jid, "edit or delete of a message from another chat or author ignored");
+        tracing::warn!(instance = %self.shared.name, id = %target_id, chat = %m.key.remote_jid, "edit or delete of a message from another chat or author ignored");
         false
     }
 
@@ -510,11 +504,29 @@ impl Actor {
         self.publish(EventKind::PresenceUpdate, data);
     }
 
+    /// A status receipt: kept (findStatusMessage), the message's status moved forward, and
+    /// `messages.update` announced, in one transaction.
     fn on_receipt(&mut self, r: Receipt) {
-        self.publish(
+        let data = json!({"keyId": r.id, "remoteJid": r.remote_jid, "fromMe": r.from_me, "participant": null, "status": r.status, "instanceId": self.shared.id});
+        let row = ReceiptRow {
+            key_id: r.id,
+            remote_jid: r.remote_jid,
+            from_me: r.from_me,
+            participant: None,
+            status: r.status.into(),
+            at_ms: u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0),
+        };
+        match self.shared.commit(
+            &self.record,
             EventKind::MessagesUpdate,
-            json!({"keyId": r.id, "remoteJid": r.remote_jid, "fromMe": r.from_me, "participant": null, "status": r.status, "instanceId": self.shared.id}),
-        );
+            data,
+            &Change::Receipt(&row),
+        ) {
+            Ok(wrote) => self.unsynced |= wrote,
+            Err(e) => {
+                tracing::error!(instance = %self.shared.name, error = %e, "could not store a receipt")
+            }
+        }
     }
 
     async fn delete(&mut self) -> Result<(), InstanceError> {

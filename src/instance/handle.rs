@@ -6,25 +6,24 @@
 //! it directly, so one slow send never delays QR codes, state changes or other sends.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::actor::Command;
 use super::counters::{Counters, CountersView};
-use super::record::{RecordMeta, key_json, message_record, raw_message};
+use super::record::{key_json, message_record, raw_message};
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
 use crate::engine::{EngineError, MessageKey, OutgoingMessage, Presence, SentMessage, Session};
-use crate::events::{Event, EventKind};
+use crate::events::EventKind;
 use crate::instance::registry::Deps;
 use crate::store::StoreError;
+use crate::store::history::{Change, HistoryRepo, Origin, Status, StoredMessage};
 use crate::store::instances::InstanceRecord;
-use crate::store::messages::MessageRepo;
 
 /// Commands queued per instance. Bounded: a caller waits when an instance is flooded.
 const COMMAND_QUEUE: usize = 64;
@@ -69,9 +68,7 @@ pub(super) struct Shared {
     view: watch::Receiver<InstanceView>,
     /// The running session, written only by the actor; sends clone it.
     pub(super) session: RwLock<Option<Arc<dyn Session>>>,
-    pub(super) messages: MessageRepo,
-    /// Messages stored so far (sent and received), for `_count.Message`.
-    pub(super) message_count: AtomicU64,
+    pub(super) history: HistoryRepo,
     /// Operator counters, fed by every publish of this instance.
     pub(super) counters: Counters,
     pub(super) deps: Arc<Deps>,
@@ -84,6 +81,10 @@ pub struct InstanceHandle {
 }
 
 impl InstanceHandle {
+    pub(super) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     pub fn id(&self) -> Uuid {
         self.shared.id
     }
@@ -183,32 +184,19 @@ impl InstanceHandle {
         }
     }
 
-    /// Stores a record, publishes it as `kind` and, when that made an outbox row, waits until it
-    /// is durable: the HTTP answer leaves only once the event cannot be lost.
-    async fn record_and_publish(
+    /// Writes `change` with the event `kind` (through the ledger) and, when that made an outbox
+    /// row, waits until it is durable: the HTTP answer leaves only once the event cannot be lost.
+    async fn commit(
         &self,
         kind: EventKind,
-        stored: Option<(u64, &str)>,
-        record: Value,
-    ) -> Result<Value, InstanceError> {
-        if let Some((timestamp, id)) = stored {
-            self.shared.messages.put(timestamp, id, &record)?;
-            self.shared.message_count.fetch_add(1, Ordering::Relaxed);
-        }
+        data: Value,
+        change: &Change<'_>,
+    ) -> Result<(), InstanceError> {
         let view = self.view();
-        let event = Event::new(
-            kind,
-            &self.shared.name,
-            self.shared.id,
-            view.record.owner_jid.clone(),
-            record.clone(),
-        );
-        let webhook = view.record.webhook.as_ref();
-        self.shared.counters.observe(kind, &event.data);
-        if self.shared.deps.publish(event, webhook, &self.shared.token) {
+        if self.shared.commit(&view.record, kind, data, change)? {
             self.shared.deps.store.sync().await?;
         }
-        Ok(record)
+        Ok(())
     }
 
     /// Sends a message and returns Evolution's message record (status PENDING). The record is
@@ -222,29 +210,28 @@ impl InstanceHandle {
                 return Err(e);
             }
         };
-        let key = MessageKey {
-            remote_jid: sent.remote_jid.clone(),
-            from_me: true,
-            id: sent.id.clone(),
-            participant: None,
-        };
-        let record = message_record(
-            RecordMeta {
-                instance_id: &self.shared.id,
-                key: &key,
-                push_name: Some("Você"),
-                status: "PENDING",
-                timestamp: sent.timestamp,
+        let stored = StoredMessage {
+            key: MessageKey {
+                remote_jid: sent.remote_jid,
+                from_me: true,
+                id: sent.id,
+                participant: None,
             },
-            &sent.content,
-            &context,
-        );
-        self.record_and_publish(
-            EventKind::SendMessage,
-            Some((sent.timestamp, &sent.id)),
-            record,
-        )
-        .await
+            push_name: Some("Você".into()),
+            content: sent.content,
+            context,
+            status: Status::Pending,
+            timestamp: sent.timestamp,
+            origin: Origin::Api,
+        };
+        let record = message_record(&stored, &self.shared.id);
+        let change = Change::Message {
+            message: &stored,
+            contact: None,
+        };
+        self.commit(EventKind::SendMessage, record.clone(), &change)
+            .await?;
+        Ok(record)
     }
 
     async fn send_unrecorded(&self, msg: OutgoingMessage) -> Result<SentMessage, InstanceError> {
@@ -260,19 +247,11 @@ impl InstanceHandle {
         self.shared.counters.read()
     }
 
-    /// A stored message by id.
-    pub fn message(&self, id: &str) -> Result<Option<Value>, InstanceError> {
-        Ok(self.shared.messages.get(id)?)
-    }
-
     /// Edits one of our messages; returns Baileys' raw `WAMessage` of the edit, as Evolution.
     pub async fn edit(&self, key: MessageKey, text: String) -> Result<Value, InstanceError> {
         let session = self.connected_session()?;
         self.shared.deps.store.writable()?;
         let sent = session.edit(key.clone(), text.clone()).await?;
-        self.shared
-            .messages
-            .update(&key.id, |r| mark_edited(r, &text))?;
         let edit_key = MessageKey {
             remote_jid: sent.remote_jid.clone(),
             from_me: true,
@@ -280,8 +259,14 @@ impl InstanceHandle {
             participant: None,
         };
         let raw = raw_message(&edit_key, &sent.content, sent.timestamp);
-        self.record_and_publish(EventKind::SendMessageUpdate, None, raw)
-            .await
+        let change = Change::Rewrite {
+            target: &key.id,
+            edit: Some(&text),
+            marker: None,
+        };
+        self.commit(EventKind::SendMessageUpdate, raw.clone(), &change)
+            .await?;
+        Ok(raw)
     }
 
     /// Deletes a message for everyone; returns the raw `WAMessage` of the revoke.
@@ -289,15 +274,26 @@ impl InstanceHandle {
         let session = self.connected_session()?;
         self.shared.deps.store.writable()?;
         let sent = session.revoke(key.clone()).await?;
-        self.shared.messages.update(&key.id, mark_deleted)?;
         let raw = raw_message(&key, &sent.content, sent.timestamp);
-        self.record_and_publish(EventKind::MessagesDelete, None, key_json(&key))
+        let change = Change::Rewrite {
+            target: &key.id,
+            edit: None,
+            marker: None,
+        };
+        self.commit(EventKind::MessagesDelete, key_json(&key), &change)
             .await?;
         Ok(raw)
     }
 
+    /// Sends read receipts, then clears the unread state of the chats they are in.
     pub async fn mark_read(&self, keys: Vec<MessageKey>) -> Result<(), InstanceError> {
-        Ok(self.connected_session()?.mark_read(keys).await?)
+        let chats: std::collections::BTreeSet<String> =
+            keys.iter().map(|k| k.remote_jid.clone()).collect();
+        self.connected_session()?.mark_read(keys).await?;
+        for jid in chats {
+            self.chat_read(&jid).await?;
+        }
+        Ok(())
     }
 
     pub async fn set_presence(&self, presence: Presence) -> Result<(), InstanceError> {
@@ -316,20 +312,11 @@ impl InstanceHandle {
     pub fn session(&self) -> Result<Arc<dyn Session>, InstanceError> {
         self.connected_session()
     }
-
-    pub fn message_count(&self) -> u64 {
-        self.shared.message_count.load(Ordering::Relaxed)
-    }
-
-    /// Latest stored messages, newest first.
-    pub fn latest_messages(&self, limit: usize) -> Result<Vec<Value>, InstanceError> {
-        Ok(self.shared.messages.latest(limit)?)
-    }
 }
 
 /// Spawns the actor of `record` and returns its handle.
 pub(crate) fn spawn(record: InstanceRecord, deps: Arc<Deps>) -> Result<InstanceHandle, StoreError> {
-    let messages = MessageRepo::open(&deps.store, record.id)?;
+    let history = deps.history.repo(&deps.store, record.id);
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
     let view = InstanceView {
         state: Timed::now(ConnectionState::Close),
@@ -345,9 +332,8 @@ pub(crate) fn spawn(record: InstanceRecord, deps: Arc<Deps>) -> Result<InstanceH
         cmd: cmd_tx,
         view: view_rx,
         session: RwLock::new(None),
-        message_count: AtomicU64::new(messages.count() as u64),
         counters: Counters::default(),
-        messages,
+        history,
         deps,
     });
     tokio::spawn(super::supervisor::supervise(
@@ -357,22 +343,4 @@ pub(crate) fn spawn(record: InstanceRecord, deps: Arc<Deps>) -> Result<InstanceH
         cmd_rx,
     ));
     Ok(InstanceHandle { shared })
-}
-
-/// An edited message keeps its record with the new text and status `EDITED`.
-pub(super) fn mark_edited(record: &mut Value, text: &str) {
-    record["status"] = json!("EDITED");
-    if let Some(m) = record.get_mut("message").and_then(Value::as_object_mut) {
-        if m.contains_key("conversation") {
-            m.insert("conversation".into(), json!(text));
-        } else if let Some(body) = m.values_mut().find(|b| b.get("caption").is_some()) {
-            body["caption"] = json!(text);
-        }
-    }
-}
-
-/// A message deleted for everyone stays, flagged, as Evolution's `DATABASE_DELETE_MESSAGE=false`.
-pub(super) fn mark_deleted(record: &mut Value) {
-    record["status"] = json!("DELETED");
-    record["key"]["deleted"] = json!(true);
 }

@@ -10,15 +10,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::engine::{ContactCard, Context, Media, MediaKind, MediaRef, MessageContent, MessageKey};
-
-/// What a record is about, beside its content.
-pub struct RecordMeta<'a> {
-    pub instance_id: &'a Uuid,
-    pub key: &'a MessageKey,
-    pub push_name: Option<&'a str>,
-    pub status: &'a str,
-    pub timestamp: u64,
-}
+use crate::store::history::{Status, StoredMessage};
 
 pub fn key_json(key: &MessageKey) -> Value {
     let mut k = json!({"remoteJid": key.remote_jid, "fromMe": key.from_me, "id": key.id});
@@ -28,18 +20,24 @@ pub fn key_json(key: &MessageKey) -> Value {
     k
 }
 
-pub fn message_record(meta: RecordMeta<'_>, content: &MessageContent, context: &Context) -> Value {
-    let (message, message_type) = message_json(content);
+/// Evolution's message record (what sends answer and `messages.upsert` carries) of a stored
+/// message.
+pub fn message_record(m: &StoredMessage, instance_id: &Uuid) -> Value {
+    let (message, message_type) = message_json(&m.content);
+    let mut key = key_json(&m.key);
+    if m.status == Status::Deleted {
+        key["deleted"] = json!(true);
+    }
     json!({
-        "key": key_json(meta.key),
-        "pushName": meta.push_name,
-        "status": meta.status,
+        "key": key,
+        "pushName": m.push_name,
+        "status": m.status.as_str(),
         "message": message,
-        "contextInfo": context_json(context),
+        "contextInfo": context_json(&m.context),
         "messageType": message_type,
-        "messageTimestamp": meta.timestamp,
-        "instanceId": meta.instance_id,
-        "source": if meta.key.id.starts_with("3EB0") { "web" } else { "unknown" },
+        "messageTimestamp": m.timestamp,
+        "instanceId": instance_id,
+        "source": if m.key.id.starts_with("3EB0") { "web" } else { "unknown" },
     })
 }
 

@@ -18,6 +18,7 @@ use crate::engine::Engines;
 use crate::events::dispatcher::Dispatcher;
 use crate::events::webhook::WebhookRouter;
 use crate::events::{Event, EventBus, EventKind};
+use crate::store::history::HistoryTrees;
 use crate::store::instances::{InstanceRecord, InstanceRepo};
 use crate::store::outbox::{OutboxRepo, OutboxRow};
 use crate::store::{Store, StoreError};
@@ -27,6 +28,8 @@ pub struct Deps {
     pub config: Arc<Config>,
     pub store: Store,
     pub instances: InstanceRepo,
+    /// The history trees; each instance holds its own slice of them.
+    pub history: HistoryTrees,
     pub bus: EventBus,
     pub engines: Engines,
     pub webhooks: WebhookRouter,
@@ -89,10 +92,11 @@ impl Deps {
         Ok(!rows.is_empty())
     }
 
-    /// Removes everything an instance stored: its trees, its record, its loopback number.
+    /// Removes everything an instance stored: its record and loopback number at once, its rows
+    /// (keys, history) by the background purge.
     pub(crate) async fn remove_instance_data(&self, id: Uuid) -> Result<(), StoreError> {
         self.engines.loopback.forget(id);
-        self.store.drop_instance_trees(id)?;
+        self.store.schedule_purge(id)?;
         // Pending deliveries still go out (instance.delete among them); dead letters could
         // no longer be listed or replayed, so they go with the instance.
         self.dispatcher.repo().drop_dead_letters(id)?;
@@ -148,6 +152,7 @@ impl Registry {
         Ok(Registry {
             deps: Arc::new(Deps {
                 config,
+                history: HistoryTrees::open(&store)?,
                 store,
                 instances,
                 bus,

@@ -1,8 +1,10 @@
 //! Storage: one sled database for the whole process, split into trees.
 //!
-//! Global trees: `instances` (instance id -> record), `meta` (counters, schema version).
-//! Per instance: `i/<instance-id>/<kind>` (`session` for engine keys, `messages`, ...), so deleting
-//! an instance is `drop_tree` on each of its trees: no scans, cost independent of history size.
+//! A fixed set of trees, whatever the number of instances: `instances` (instance id -> record),
+//! `meta` (counters), the outbox trees, and the shared per-instance trees listed in
+//! [`purge::INSTANCE_TREES`] (Signal keys, history...) whose keys start with the instance's
+//! 16-byte id ([`scoped`]). Deleting an instance queues a background range delete ([`purge`]).
+//! Databases of the earlier layout (trees `i/<id>/<kind>`) are moved over at open ([`migrate`]).
 //!
 //! Durability: sled's own background flush runs every 500 ms; writes that must survive a crash
 //! (instance creation, pairing keys, outbox rows) await [`Store::sync`], a group commit served by
@@ -12,10 +14,13 @@
 //! No sled type leaves this module tree: the rest of the server sees typed repositories.
 
 pub mod dead_letters;
+pub mod history;
 pub mod instances;
-pub mod messages;
+mod migrate;
 pub mod outbox;
 mod outbox_row;
+pub mod purge;
+pub mod scoped;
 pub mod signal;
 pub mod space;
 
@@ -39,6 +44,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("stored value could not be decoded: {0}")]
     Codec(#[from] serde_json::Error),
+    #[error("stored row could not be encoded or decoded: {0}")]
+    Encoding(String),
     #[error("stored value has unknown version {0}")]
     Version(u8),
     #[error("the storage flusher has stopped")]
@@ -65,6 +72,9 @@ pub struct Store {
     space: Arc<SpaceGuard>,
     /// The process's fault board; here because every layer holds a store handle.
     faults: Arc<Faults>,
+    /// Wakes the purger of deleted instances.
+    purge_wake: Arc<tokio::sync::Notify>,
+    purger: Arc<parking_lot::Mutex<Option<purge::PurgerHandle>>>,
 }
 
 struct FlusherHandle {
@@ -80,7 +90,9 @@ impl Store {
             .cache_capacity(cache_mb.max(8) * 1024 * 1024)
             .flush_every_ms(Some(500))
             .open()?;
-        Ok(Self::with_db(db))
+        let store = Self::with_db(db);
+        migrate::from_tree_per_instance(&store)?;
+        Ok(store)
     }
 
     /// A throw-away database (spec generation, unit tests). Must run inside a tokio runtime.
@@ -94,12 +106,25 @@ impl Store {
         let (stop, stop_rx) = oneshot::channel();
         let faults = Arc::new(Faults::default());
         let task = tokio::spawn(flusher(db.clone(), flush_rx, stop_rx, faults.clone()));
+        let purge_wake = Arc::new(tokio::sync::Notify::new());
+        let (purge_stop, purge_stop_rx) = oneshot::channel();
+        let purge_task = tokio::spawn(purge::purger(
+            db.clone(),
+            purge_wake.clone(),
+            purge_stop_rx,
+            faults.clone(),
+        ));
         Store {
             db,
             flush_tx,
             flusher: Arc::new(parking_lot::Mutex::new(Some(FlusherHandle { stop, task }))),
             space: Arc::new(SpaceGuard::default()),
             faults,
+            purge_wake,
+            purger: Arc::new(parking_lot::Mutex::new(Some(purge::PurgerHandle {
+                stop: purge_stop,
+                task: purge_task,
+            }))),
         }
     }
 
@@ -141,6 +166,11 @@ impl Store {
 
     /// Final flush; afterwards the handle still reads but `sync` fails.
     pub async fn close(&self) {
+        let purger = self.purger.lock().take();
+        if let Some(p) = purger {
+            let _ = p.stop.send(());
+            let _ = p.task.await;
+        }
         let _ = self.sync().await;
         // Stopped between batches, never aborted: an aborted flusher would leave its blocking
         // flush running with a database handle, and the directory lock held after close.
@@ -157,44 +187,50 @@ impl Store {
         Ok(self.db.open_tree(name)?)
     }
 
-    /// Name of one of an instance's trees.
-    pub(crate) fn instance_tree_name(id: Uuid, kind: &str) -> String {
-        format!("i/{id}/{kind}")
+    /// One instance's rows of the shared tree `name`.
+    pub(crate) fn scoped(&self, name: &str, instance: Uuid) -> Result<scoped::Scoped, StoreError> {
+        Ok(scoped::Scoped::new(self.tree(name)?, instance))
     }
 
-    pub(crate) fn instance_tree(&self, id: Uuid, kind: &str) -> Result<sled::Tree, StoreError> {
-        self.tree(&Self::instance_tree_name(id, kind))
+    /// Queues the removal of every row of `id` (the instance record is the caller's) and wakes
+    /// the purger. Durable after the next [`sync`](Self::sync).
+    pub fn schedule_purge(&self, id: Uuid) -> Result<(), StoreError> {
+        self.tree(purge::PURGE_TREE)?
+            .insert(id.as_bytes(), &[][..])?;
+        self.purge_wake.notify_one();
+        Ok(())
     }
 
-    /// Drops every tree of one instance. Returns how many were dropped.
-    pub fn drop_instance_trees(&self, id: Uuid) -> Result<usize, StoreError> {
-        self.drop_trees_with_prefix(&format!("i/{id}/"))
+    /// Wipes the engine keys of one instance (logout), keeping its history. Small (a few
+    /// thousand rows at most), so done at once.
+    pub fn purge_session_keys(&self, id: Uuid) -> Result<(), StoreError> {
+        for name in [signal::TREE, "loopback.sessions"] {
+            let tree = self.tree(name)?;
+            while scoped::purge_prefix(&tree, id, 4096)? == 4096 {}
+        }
+        Ok(())
     }
 
-    /// Drops the engine's session trees of one instance (keys), keeping its history.
-    pub fn drop_session_trees(&self, id: Uuid) -> Result<usize, StoreError> {
-        self.drop_trees_with_prefix(&format!("i/{id}/session"))
-    }
-
-    fn drop_trees_with_prefix(&self, prefix: &str) -> Result<usize, StoreError> {
-        let mut dropped = 0;
-        for name in self.db.tree_names() {
-            if name.starts_with(prefix.as_bytes()) {
-                self.db.drop_tree(&name)?;
-                dropped += 1;
+    /// Rows stored for `id` in each per-instance tree that has any (tests and diagnostics).
+    pub fn instance_rows(&self, id: Uuid) -> Result<Vec<(&'static str, usize)>, StoreError> {
+        let mut out = Vec::new();
+        for name in purge::INSTANCE_TREES {
+            let n = self.tree(name)?.scan_prefix(id.as_bytes()).count();
+            if n > 0 {
+                out.push((*name, n));
             }
         }
-        Ok(dropped)
+        Ok(out)
     }
 
-    /// Names of all trees whose name starts with `prefix` (used by tests and diagnostics).
-    pub fn tree_names_with_prefix(&self, prefix: &str) -> Vec<String> {
-        self.db
-            .tree_names()
-            .into_iter()
-            .filter(|n| n.starts_with(prefix.as_bytes()))
-            .map(|n| String::from_utf8_lossy(&n).into_owned())
-            .collect()
+    /// Whether deleted instances are still waiting to be purged.
+    pub fn purge_pending(&self) -> Result<bool, StoreError> {
+        Ok(!self.tree(purge::PURGE_TREE)?.is_empty())
+    }
+
+    /// Names of all trees (tests: the set must not grow with instances).
+    pub fn tree_count(&self) -> usize {
+        self.db.tree_names().len()
     }
 
     /// Atomically increments a counter in the `meta` tree and returns the new value.

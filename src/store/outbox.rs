@@ -246,11 +246,6 @@ impl OutboxRepo {
         }
     }
 
-    /// Fails while storage is low (see [`Store::writable`]).
-    pub(super) fn writable(&self) -> Result<(), StoreError> {
-        self.store.writable()
-    }
-
     pub(super) fn trees(&self) -> (&sled::Tree, &sled::Tree) {
         (&self.outbox, &self.dlq)
     }

@@ -26,7 +26,7 @@ impl AppSyncStore for SledBackend {
     }
 
     async fn set_sync_key(&self, key_id: &[u8], key: AppStateSyncKey) -> WaResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         batch.insert(Table::SyncKey.key(&[key_id]), to_json(&key)?);
         batch.insert(Table::Meta.key(&[LATEST_SYNC_KEY]), key_id);
         self.apply(batch, Durability::Flushed).await
@@ -55,7 +55,7 @@ impl AppSyncStore for SledBackend {
         _version: u64,
         mutations: &[AppStateMutationMAC],
     ) -> WaResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         for m in mutations {
             batch.insert(mac_key(name, &m.index_mac), m.value_mac.as_slice());
         }
@@ -81,7 +81,7 @@ impl AppSyncStore for SledBackend {
     }
 
     async fn delete_mutation_macs(&self, name: &str, index_macs: &[Vec<u8>]) -> WaResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         for im in index_macs {
             batch.remove(mac_key(name, im));
         }

@@ -49,7 +49,7 @@ impl SledBackend {
 
     pub(super) async fn pending_store_batch(&self, rows: &[PendingInboundRow<'_>]) -> WaResult<()> {
         let now = now_secs();
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         for row in rows {
             batch.insert(
                 pending_key(row.chat, row.sender, row.id),
@@ -63,7 +63,7 @@ impl SledBackend {
         &self,
         keys: &[PendingInboundKey<'_>],
     ) -> WaResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         for k in keys {
             batch.remove(pending_key(k.chat, k.sender, k.id));
         }

@@ -1,10 +1,10 @@
 //! whatsapp-rust's storage traits (`SignalStore`, `AppSyncStore`, `ProtocolStore`,
 //! `MsgSecretStore`, `DeviceStore`, together `Backend`) on sled, one [`SledBackend`] per instance.
 //!
-//! Every instance gets exactly one tree, `i/<instance-id>/session.wa`, so
-//! [`Store::drop_session_trees`] wipes the keys with one `drop_tree` and leaves the history
-//! alone. Inside the tree each logical table is a one-byte tag ([`Table`]) followed by the
-//! table's key; the layout of every table is written next to its tag. Multi-part keys are joined
+//! Every instance's rows live in the shared tree `keys`, under the instance's 16-byte id
+//! ([`Scoped`]), so [`Store::purge_session_keys`] wipes them with a range delete and leaves the
+//! history alone. Inside that range each logical table is a one-byte tag ([`Table`]) followed by
+//! the table's key; the layout of every table is written next to its tag. Multi-part keys are joined
 //! with a NUL byte (JIDs, message ids and collection names never contain one) and only the last
 //! part may be binary, so prefix scans (`group\0`, `name\0`) are exact.
 //!
@@ -30,10 +30,11 @@ use std::sync::Arc;
 use uuid::Uuid;
 use whatsapp_rust::wacore::store::error::StoreError as WaStoreError;
 
+use super::scoped::{Scoped, ScopedBatch};
 use super::{Store, StoreError};
 
-/// Name suffix of the single per-instance tree (`i/<id>/session.wa`).
-pub const TREE_KIND: &str = "session.wa";
+/// The shared tree holding every instance's keys.
+pub const TREE: &str = "keys";
 
 type WaResult<T> = Result<T, WaStoreError>;
 
@@ -126,7 +127,7 @@ pub(crate) enum Durability {
 #[derive(Clone)]
 pub struct SledBackend {
     store: Store,
-    tree: sled::Tree,
+    tree: Scoped,
     instance: Uuid,
 }
 
@@ -134,7 +135,7 @@ impl SledBackend {
     /// Opens (creating if needed) the backend of `instance`.
     pub fn open(store: &Store, instance: Uuid) -> Result<SledBackend, StoreError> {
         Ok(SledBackend {
-            tree: store.instance_tree(instance, TREE_KIND)?,
+            tree: store.scoped(TREE, instance)?,
             store: store.clone(),
             instance,
         })
@@ -156,7 +157,7 @@ impl SledBackend {
             .is_some_and(|d| d.account.is_some() && d.pn.is_some()))
     }
 
-    pub(crate) fn tree(&self) -> &sled::Tree {
+    pub(crate) fn tree(&self) -> &Scoped {
         &self.tree
     }
 
@@ -183,7 +184,7 @@ impl SledBackend {
     }
 
     /// Applies a batch atomically, then commits.
-    pub(crate) async fn apply(&self, batch: sled::Batch, d: Durability) -> WaResult<()> {
+    pub(crate) async fn apply(&self, batch: ScopedBatch, d: Durability) -> WaResult<()> {
         self.tree.apply_batch(batch).map_err(db_err)?;
         self.commit(d).await
     }
@@ -207,7 +208,7 @@ impl SledBackend {
         d: Durability,
         mut pred: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> WaResult<u32> {
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         let mut n = 0u32;
         for r in self.tree.scan_prefix(prefix) {
             let (k, v) = r.map_err(db_err)?;

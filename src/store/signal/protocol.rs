@@ -72,7 +72,7 @@ impl ProtocolStore for SledBackend {
         group_jid: &str,
         entries: &[(&str, bool)],
     ) -> WaResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         for (device, has_key) in entries {
             batch.insert(sk_device_key(group_jid, device), &[u8::from(*has_key)]);
         }
@@ -124,7 +124,7 @@ impl ProtocolStore for SledBackend {
     }
 
     async fn put_lid_mappings(&self, entries: &[LidPnMappingEntry]) -> WaResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         for entry in entries {
             // Drop the stale reverse row when this LID used to map to another phone.
             if let Some(old) = self.get_lid_mapping(&entry.lid).await?
@@ -180,7 +180,7 @@ impl ProtocolStore for SledBackend {
     }
 
     async fn update_device_lists(&self, records: Vec<DeviceListRecord>) -> WaResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         for r in &records {
             batch.insert(Table::DeviceList.key(&[r.user.as_bytes()]), to_json(r)?);
         }

@@ -39,7 +39,7 @@ impl SignalStore for SledBackend {
     }
 
     async fn put_identities_batch(&self, identities: &[(Arc<str>, [u8; 32])]) -> WaResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         for (address, key) in identities {
             batch.insert(Table::Identity.key(&[address.as_bytes()]), key.as_slice());
         }
@@ -70,7 +70,7 @@ impl SignalStore for SledBackend {
     }
 
     async fn put_sessions_batch(&self, sessions: &[(Arc<str>, Bytes)]) -> WaResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         for (address, record) in sessions {
             batch.insert(Table::Session.key(&[address.as_bytes()]), record.as_ref());
         }
@@ -106,7 +106,7 @@ impl SignalStore for SledBackend {
     }
 
     async fn store_prekeys_batch(&self, keys: &[(u32, Bytes)], uploaded: bool) -> WaResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         for (id, record) in keys {
             batch.insert(prekey_key(*id), prekey_value(record, uploaded));
         }
@@ -188,7 +188,7 @@ impl SignalStore for SledBackend {
     }
 
     async fn put_sender_keys_batch(&self, sender_keys: &[(Arc<str>, Bytes)]) -> WaResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = self.tree().batch();
         for (address, record) in sender_keys {
             batch.insert(Table::SenderKey.key(&[address.as_bytes()]), record.as_ref());
         }
