@@ -8,6 +8,8 @@ pub mod error;
 pub mod gate;
 pub mod group;
 pub mod group_dto;
+pub mod history;
+pub mod history_dto;
 pub mod instance;
 pub mod limits;
 pub mod loopback;
@@ -38,6 +40,7 @@ type Apis = (
     settings::SettingsApi,
     message::MessageApi,
     chat::ChatApi,
+    history::HistoryApi,
     group::GroupApi,
     loopback::LoopbackApi,
     webhook::WebhookApi,
@@ -63,6 +66,9 @@ pub fn openapi(
                 state: state.clone(),
             },
             chat::ChatApi {
+                state: state.clone(),
+            },
+            history::HistoryApi {
                 state: state.clone(),
             },
             group::GroupApi {

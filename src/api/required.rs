@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Required<T>(pub Option<T>);
 
 impl<T> Required<T> {
@@ -51,13 +51,20 @@ impl<T> Given<T> for Option<T> {
 /// An optional body field that, unlike a plain `Option`, takes only the JSON type the document
 /// gives it (poem-openapi's `String` also takes numbers and booleans and turns them into text,
 /// so a profile name `false` became the name "false"). `null` means absent.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Optional<T>(pub Option<T>);
 
 /// What `Required` and `Optional` share: the schema of `T` (only `IS_REQUIRED` differs), `null`
 /// or absence read as `None`, strict JSON types, and the value as written.
 macro_rules! wrapper {
     ($name:ident, $required:expr) => {
+        /// Absent; no bound on `T` (a derived `Default` would ask `T: Default`).
+        impl<T> Default for $name<T> {
+            fn default() -> Self {
+                $name(None)
+            }
+        }
+
         impl<T> Given<T> for $name<T> {
             fn given(self) -> Option<T> {
                 self.0
