@@ -235,6 +235,15 @@ pub struct Config {
     #[arg(long, env = "ZAPGATE_DEAD_LETTER_RETENTION_MS")]
     pub dead_letter_retention_ms: Option<u64>,
 
+    /// Ours: stored messages older than this many days are deleted (by time range, in the
+    /// background); 0 keeps them.
+    #[arg(long, env = "ZAPGATE_MESSAGE_RETENTION_DAYS", default_value_t = 0)]
+    pub message_retention_days: u64,
+
+    /// Ours: the message retention in seconds; overrides the days setting (tests, demos).
+    #[arg(long, env = "ZAPGATE_MESSAGE_RETENTION_SECS")]
+    pub message_retention_secs: Option<u64>,
+
     /// Ours: writes (sends, new instances, stored events) are refused with 507 while the data
     /// dir's filesystem has less than this much free space, in MiB; 0 switches the floor off.
     #[arg(long, env = "ZAPGATE_MIN_FREE_MB", default_value_t = 256)]
@@ -362,6 +371,17 @@ impl Config {
             None if self.dead_letter_retention_days == 0 => None,
             None => Some(std::time::Duration::from_secs(
                 self.dead_letter_retention_days.saturating_mul(86_400),
+            )),
+        }
+    }
+
+    /// How long messages are kept; `None`: for ever.
+    pub fn message_retention(&self) -> Option<std::time::Duration> {
+        match self.message_retention_secs {
+            Some(s) => Some(std::time::Duration::from_secs(s.max(1))),
+            None if self.message_retention_days == 0 => None,
+            None => Some(std::time::Duration::from_secs(
+                self.message_retention_days.saturating_mul(86_400),
             )),
         }
     }

@@ -175,6 +175,7 @@ pub async fn run(
     let state = build_state(Arc::new(config), store.clone(), api_key.clone(), server_url)?;
     let restored = state.registry.restore()?;
     tracing::info!(restored, "instances restored");
+    instance::retention::start(state.registry.clone(), state.config.message_retention());
     let app = api::routes(state.clone());
     on_ready(addr, generated.then_some(api_key.as_str()));
     let closing = state.closing.clone();

@@ -416,3 +416,30 @@ async fn statuses_edits_deletes_survive_sigkill_and_deletes_take_only_their_hist
         (json!(0), json!([]))
     );
 }
+
+#[tokio::test]
+async fn retention_deletes_old_messages_by_range() {
+    let s = TestServer::start_paired(&[("ana", ANA), ("bia", BIA)]).await;
+    // Restarted with a retention of one second: what was sent before is soon past it.
+    let s = TestServer::start_in(
+        &s.stop().await.path,
+        &[("ZAPGATE_MESSAGE_RETENTION_SECS", "1")],
+    )
+    .await;
+    s.wait_state("ana", "open").await;
+    s.wait_state("bia", "open").await;
+    for i in 0..5 {
+        send(&s, "ana", BIA, &format!("short-lived {i}")).await;
+    }
+    let rows = s
+        .wait_for("/instance/fetchInstances?instanceName=ana", |rows| {
+            rows[0]["_count"]["Message"] == 0
+        })
+        .await;
+    assert_eq!(rows[0]["_count"]["Chat"], 1, "the chat row stays");
+    let left = find(&s, "ana", json!({"where": {"key": {"remoteJid": BIA}}})).await;
+    assert_eq!(
+        (left["total"].clone(), left["records"].clone()),
+        (json!(0), json!([]))
+    );
+}

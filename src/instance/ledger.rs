@@ -112,6 +112,11 @@ impl InstanceHandle {
         Ok(self.shared().history.receipts(remote_jid, id, page)?)
     }
 
+    /// Deletes up to `max` messages stamped before `cutoff` (retention); returns how many.
+    pub fn expire_history(&self, cutoff: u64, max: usize) -> Result<usize, InstanceError> {
+        Ok(self.shared().history.expire_before(cutoff, max)?)
+    }
+
     /// Archives or unarchives a chat (kept here; WhatsApp's app-state sync of it is the
     /// engine's, when it has one).
     pub async fn archive_chat(&self, jid: &str, archived: bool) -> Result<(), InstanceError> {

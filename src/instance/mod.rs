@@ -7,6 +7,7 @@ pub mod handle;
 pub mod ledger;
 pub mod record;
 pub mod registry;
+pub mod retention;
 pub mod state;
 mod supervisor;
 

@@ -20,6 +20,7 @@
 //! Values: one version byte, then postcard (compact, no field names).
 
 mod query;
+mod retention;
 mod write;
 
 pub mod model;
