@@ -4,10 +4,13 @@
 //! Scenarios:
 //! - `instances`: create N LOOPBACK instances (optionally pair them) and report the server's RSS
 //!   before and after, read from `/health`.
+//! - `seed-history` / `history`: a million stored messages, then `findMessages`/`findChats`
+//!   latency (see `history.rs`).
 //! - `send`: open-loop sendText (or, with `--media-kb`, sendMedia documents) between paired
 //!   LOOPBACK instances at a fixed rate; latency is
 //!   measured from the intended send time (no coordinated omission).
 
+mod history;
 mod webhooks;
 
 use std::sync::Arc;
@@ -44,6 +47,29 @@ enum Scenario {
         concurrency: usize,
         #[arg(long, default_value = "load")]
         prefix: String,
+        /// The server's data dir: print its disk use after the run (per instance).
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+    },
+    /// Write messages into a new instance of a stopped server's data dir (through the ledger).
+    SeedHistory {
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        #[arg(long, default_value = "hist")]
+        name: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 10_000)]
+        chats: usize,
+    },
+    /// findMessages and findChats latency against an instance made by `seed-history`.
+    History {
+        #[arg(long, default_value = "hist")]
+        name: String,
+        #[arg(long, default_value_t = 10_000)]
+        chats: usize,
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
     },
     /// Pair N WHATSAPP-BAILEYS instances through a running wa-mock (the server must be built
     /// with `--features wa-mock-peer` and started with `ZAPGATE_WA_URL` pointing at the mock)
@@ -258,7 +284,9 @@ async fn main() -> anyhow::Result<()> {
             pair,
             concurrency,
             prefix,
+            data_dir,
         } => {
+            let before = data_dir.as_deref().map(history::dir_bytes);
             let label = format!("instances (paired: {pair})");
             measure(&api, &label, count, concurrency, |api, i| {
                 let name = format!("{prefix}-{i:05}");
@@ -266,7 +294,29 @@ async fn main() -> anyhow::Result<()> {
                 async move { api.instance(&name, phone.as_deref()).await }
             })
             .await?;
+            if let (Some(dir), Some(before)) = (data_dir, before) {
+                // sled writes in the background every 500 ms: let it settle.
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                let after = history::dir_bytes(&dir);
+                println!(
+                    "data dir: {:.1} MiB allocated ({:.1} MiB apparent); grew {:.0} B per instance",
+                    after.1 as f64 / 1048576.0,
+                    after.0 as f64 / 1048576.0,
+                    after.1.saturating_sub(before.1) as f64 / count.max(1) as f64
+                );
+            }
         }
+        Scenario::SeedHistory {
+            data_dir,
+            name,
+            messages,
+            chats,
+        } => history::seed(&data_dir, &name, messages, chats).await?,
+        Scenario::History {
+            name,
+            chats,
+            requests,
+        } => history::query(&api, &name, chats, requests).await?,
         Scenario::Real {
             count,
             mock,
