@@ -275,6 +275,12 @@ impl Actor {
                 }
                 self.update(|v| v.qr = QrView::default());
                 self.set_state(ConnectionState::Open, 200);
+                // Evolution's alwaysOnline: the account shows online while connected.
+                if self.record.settings.always_online {
+                    self.in_background(
+                        |s| async move { s.set_presence(Presence::Available).await },
+                    );
+                }
             }
             EngineEvent::Reconnecting { reason } => {
                 tracing::debug!(instance = %self.shared.name, %reason, "reconnecting");
@@ -461,6 +467,10 @@ impl Actor {
         match self.shared.commit(&self.record, kind, data, &change) {
             Ok(wrote) => {
                 self.unsynced |= wrote;
+                if kind == EventKind::MessagesUpsert && self.reads_at_once(&stored.key) {
+                    let key = stored.key.clone();
+                    self.in_background(|s| async move { s.mark_read(vec![key]).await });
+                }
                 true
             }
             Err(e) => {
@@ -468,6 +478,36 @@ impl Actor {
                 false
             }
         }
+    }
+
+    /// Evolution's readMessages (chats) and readStatus (`status@broadcast`): someone else's new
+    /// message is marked read as it arrives.
+    fn reads_at_once(&self, key: &MessageKey) -> bool {
+        let s = &self.record.settings;
+        !key.from_me
+            && if key.remote_jid == "status@broadcast" {
+                s.read_status
+            } else {
+                s.read_messages
+            }
+    }
+
+    /// Runs a session call off the actor (a slow network call must not hold up events); a
+    /// failure is logged, there is nobody to answer.
+    fn in_background<F, Fut>(&self, call: F)
+    where
+        F: FnOnce(Arc<dyn Session>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), crate::engine::EngineError>> + Send,
+    {
+        let Some(session) = self.shared.session.read().clone() else {
+            return;
+        };
+        let name = self.shared.name.clone();
+        tokio::spawn(async move {
+            if let Err(e) = call(session).await {
+                tracing::debug!(instance = %name, error = %e, "background session call failed");
+            }
+        });
     }
 
     /// An edit or delete may only touch a message of the chat it arrives in, by the message's
