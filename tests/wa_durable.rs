@@ -33,8 +33,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::json;
 use wa_mock::WaMock;
+use zapgate::engine::MessageContent;
 use zapgate::store::Store;
-use zapgate::store::messages::MessageRepo;
+use zapgate::store::history::HistoryTrees;
 
 const INBOX: &str = "15557780001";
 const CONTACT: &str = "15557780099";
@@ -196,15 +197,22 @@ async fn inbound_messages_survive_sigkill_and_are_stored_once() {
         seen.assert_once(id, text);
     }
     let store = Store::open(&dir.path, 8).expect("reopen the data dir");
-    let history = MessageRepo::open(&store, inbox_id.parse().expect("uuid")).expect("messages");
+    let history = HistoryTrees::open(&store)
+        .expect("history")
+        .repo(&store, inbox_id.parse().expect("uuid"));
     for (id, text) in &texts {
         let record = history
             .get(id)
             .expect("read")
             .unwrap_or_else(|| panic!("{id} not stored"));
-        assert_eq!(record["message"]["conversation"], text.as_str());
+        assert_eq!(record.content, MessageContent::Text { text: text.clone() });
     }
-    assert_eq!(history.count(), texts.len(), "a message was stored twice");
+    let counts = history.counts().expect("counts");
+    assert_eq!(
+        counts.messages,
+        texts.len() as u64,
+        "a message was stored twice"
+    );
     store.close().await;
     mock.shutdown().await;
 }

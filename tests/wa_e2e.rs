@@ -500,7 +500,13 @@ async fn watchdog_replaces_a_silent_connection() {
 async fn connect_with_a_number_shows_a_pairing_code() {
     let mock = WaMock::start(0).await.expect("wa-mock");
     let url = mock.url();
-    let s = TestServer::start(&[("ZAPGATE_WA_URL", url.as_str())]).await;
+    let s = TestServer::start(&[
+        ("ZAPGATE_WA_URL", url.as_str()),
+        // The client derives the code's key with 131,072 PBKDF2 rounds, which an unoptimised
+        // test build on a loaded 2-core machine takes seconds over: wait long enough for it.
+        ("ZAPGATE_QR_WAIT_MS", "60000"),
+    ])
+    .await;
     let (status, created) = s
         .post(
             "/instance/create",

@@ -13,8 +13,6 @@ use common::{KEY, TestServer, expect_event};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::Receiver;
 use wa_mock::WaMock;
-use zapgate::store::Store;
-use zapgate::store::messages::MessageRepo;
 
 const ALICE: &str = "15557780001";
 const BOB: &str = "15557780002";
@@ -24,18 +22,17 @@ const BOB_JID: &str = "15557780002@s.whatsapp.net";
 struct Pair {
     mock: WaMock,
     s: TestServer,
-    bob_id: String,
 }
 
 async fn pair() -> Pair {
     let mock = WaMock::start(0).await.expect("wa-mock");
     let url = mock.url();
     let s = TestServer::start(&[("ZAPGATE_WA_URL", url.as_str())]).await;
-    let (_, bob_id) = tokio::join!(
+    tokio::join!(
         paired(&s, &mock, "alice", ALICE),
         paired(&s, &mock, "bob", BOB),
     );
-    Pair { mock, s, bob_id }
+    Pair { mock, s }
 }
 
 const MESSAGE_EVENTS: &str =
@@ -65,7 +62,7 @@ async fn alice_sends(s: &TestServer, bob: &mut Receiver<Value>, route: &str, bod
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_between_two_real_engines() {
-    let Pair { mock, s, bob_id } = pair().await;
+    let Pair { mock, s } = pair().await;
     let mut bob = s.events(&format!("instance=bob&{MESSAGE_EVENTS}")).await;
     let mut alice = s.events(&format!("instance=alice&{MESSAGE_EVENTS}")).await;
 
@@ -302,22 +299,37 @@ async fn messages_between_two_real_engines() {
         "{typing}"
     );
 
-    // Bob's stored history: the edit replaced the text, the delete flagged the row.
-    let dir = s.stop().await;
-    let store = Store::open(&dir.path, 8).expect("reopen the data dir");
-    let history = MessageRepo::open(&store, bob_id.parse().expect("uuid")).expect("messages");
-    let row = history
-        .get(&original_id)
-        .expect("read")
-        .expect("bob stored the edited message");
-    assert_eq!(row["message"]["conversation"], "see you at 12:30", "{row}");
-    assert_eq!(row["status"], "EDITED", "{row}");
-    let row = history
-        .get(&doomed_id)
-        .expect("read")
-        .expect("bob kept the deleted message");
-    assert_eq!(row["status"], "DELETED", "{row}");
-    store.close().await;
+    // The stored histories, through findMessages: the edit replaced the text, the delete
+    // flagged the row, on both sides; bob's received messages and alice's sent ones are there.
+    let record = |page: &Value, id: &str| -> Value {
+        page["messages"]["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .find(|r| r["key"]["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not in {page}"))
+            .clone()
+    };
+    for (who, chat, from_me) in [("bob", ALICE_JID, false), ("alice", BOB_JID, true)] {
+        let (status, page) = s
+            .post(
+                &format!("/chat/findMessages/{who}"),
+                Some(KEY),
+                json!({"where": {"key": {"remoteJid": chat}}, "offset": 100}),
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let row = record(&page, &original_id);
+        assert_eq!(row["key"]["fromMe"], from_me, "{row}");
+        assert_eq!(row["message"]["conversation"], "see you at 12:30", "{row}");
+        assert_eq!(row["status"], "EDITED", "{who}: {row}");
+        let row = record(&page, &doomed_id);
+        assert_eq!(row["status"], "DELETED", "{who}: {row}");
+        assert_eq!(row["key"]["deleted"], true, "{row}");
+        let received = record(&page, &bobs_id);
+        assert_eq!(received["key"]["fromMe"], who == "bob", "{received}");
+    }
+    s.stop().await;
     mock.shutdown().await;
 }
 
@@ -331,7 +343,7 @@ fn account(mock: &WaMock, phone: &str) -> wa_mock::AccountInfo {
 /// Numbers, profiles, privacy and blocking: Evolution's answers, backed by the mock's state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profiles_privacy_and_blocking_through_the_real_engine() {
-    let Pair { mock, s, .. } = pair().await;
+    let Pair { mock, s } = pair().await;
 
     let (status, numbers) = s
         .post(
@@ -488,7 +500,7 @@ async fn profiles_privacy_and_blocking_through_the_real_engine() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_upload_and_download_through_the_mock_media_host() {
     use base64::Engine as _;
-    let Pair { mock, s, .. } = pair().await;
+    let Pair { mock, s } = pair().await;
     let mut bob = s.events(&format!("instance=bob&{MESSAGE_EVENTS}")).await;
     // Not a real JPEG: WhatsApp does not look inside, and neither does the engine.
     let bytes: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 251) as u8).collect();
