@@ -312,6 +312,11 @@ async fn chats_contacts_flags_and_counts() {
     );
 }
 
+/// An instance id nobody has.
+fn uuid_like() -> &'static str {
+    "00000000-0000-4000-8000-000000000000"
+}
+
 #[tokio::test]
 async fn statuses_edits_deletes_survive_sigkill_and_deletes_take_only_their_history() {
     let s = seeded().await;

@@ -343,7 +343,7 @@ impl ChatApi {
     ) -> Result<Answer, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
         let target = jid(&required(body.0.number, "number")?)?;
-        let url = h.session()?.profile_picture_url(target.clone()).await?;
+        let url = h.profile_picture_url(&target).await?;
         Ok(Answer::Ok(Json(
             json!({"wuid": target, "profilePictureUrl": url}),
         )))

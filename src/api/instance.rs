@@ -233,6 +233,9 @@ impl InstanceApi {
         key: ApiKey,
         #[oai(name = "instanceName")] instance_name: Query<Option<String>>,
         #[oai(name = "instanceId")] instance_id: Query<Option<String>>,
+        /// The account's phone number (digits), or its JID.
+        #[oai(validator(max_length = 128))]
+        number: Query<Option<String>>,
     ) -> Result<Json<Vec<Value>>, ApiError> {
         let visible = match self.state.caller(&key)? {
             Caller::Global => {
@@ -254,6 +257,7 @@ impl InstanceApi {
                     .as_deref()
                     .is_none_or(|i| i == h.id().to_string())
             })
+            .filter(|h| number.0.as_deref().is_none_or(|n| owns_number(h, n)))
             .map(|h| {
                 Ok(super::rows::instance_row(
                     &h.view(),
@@ -263,6 +267,12 @@ impl InstanceApi {
                 ))
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
+        // A selector that names one instance finds it or answers 404, as for a name.
+        if rows.is_empty()
+            && let Some(id) = instance_id.0.as_ref().or(number.0.as_ref())
+        {
+            return Err(ApiError::NotFound(format!("Instance \"{id}\" not found")));
+        }
         Ok(Json(rows))
     }
 
@@ -394,6 +404,27 @@ impl InstanceApi {
             presence: raw,
         })))
     }
+}
+
+/// Whether the instance's account (or the number it was created with) is `number`, given as
+/// digits or as a JID.
+fn owns_number(h: &InstanceHandle, number: &str) -> bool {
+    let digits = |s: &str| -> String {
+        s.split(['@', ':'])
+            .next()
+            .unwrap_or("")
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect()
+    };
+    let want = digits(number);
+    let view = h.view();
+    let r = &view.record;
+    !want.is_empty()
+        && [r.owner_jid.as_deref(), r.number.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(|n| digits(n) == want)
 }
 
 impl InstanceApi {

@@ -117,6 +117,22 @@ impl InstanceHandle {
         Ok(self.shared().history.expire_before(cutoff, max)?)
     }
 
+    /// A profile picture's URL, kept in the contact (Evolution's `profilePicUrl`).
+    pub async fn profile_picture_url(&self, jid: &str) -> Result<Option<String>, InstanceError> {
+        let url = self
+            .connected_session()?
+            .profile_picture_url(jid.to_owned())
+            .await?;
+        let kept = url.clone();
+        let change = Change::Contact {
+            jid,
+            apply: &move |c: &mut ContactRow| c.profile_pic_url = kept.clone(),
+        };
+        // Lazily durable: the URL can be fetched again.
+        self.shared().history.apply_without_event(&change)?;
+        Ok(url)
+    }
+
     /// Archives or unarchives a chat (kept here; WhatsApp's app-state sync of it is the
     /// engine's, when it has one).
     pub async fn archive_chat(&self, jid: &str, archived: bool) -> Result<(), InstanceError> {
