@@ -21,6 +21,7 @@ pub mod settings;
 pub mod stream;
 pub mod stream_ws;
 pub mod summary;
+pub mod transport;
 pub mod webhook;
 pub mod webhook_docs;
 
@@ -42,6 +43,7 @@ type Apis = (
     loopback::LoopbackApi,
     webhook::WebhookApi,
     summary::SummaryApi,
+    transport::TransportApi,
 );
 
 /// The OpenAPI service; also what `zapgate openapi` prints.
@@ -74,7 +76,10 @@ pub fn openapi(
             webhook::WebhookApi {
                 state: state.clone(),
             },
-            summary::SummaryApi { state },
+            summary::SummaryApi {
+                state: state.clone(),
+            },
+            transport::TransportApi { state },
         ),
         "zapgate",
         env!("CARGO_PKG_VERSION"),

@@ -18,6 +18,7 @@ pub mod outbox;
 mod outbox_row;
 pub mod signal;
 pub mod space;
+pub mod transports;
 
 use std::path::Path;
 use std::sync::Arc;
