@@ -1,4 +1,4 @@
-//! `/rabbitmq/*`, `/nats/*` and the transports zapgate does not ship (`/sqs`, `/kafka`,
+//! `/rabbitmq/*`, `/nats/*`, `/websocket/*` and the transports zapgate does not ship (`/sqs`, `/kafka`,
 //! `/pusher`): Evolution's request and answer shapes, bad input, and a transport switched off.
 //! Setting a subscription connects to nothing, so no broker is needed here (the deliveries
 //! are in `broker_*.rs`, behind the `broker-tests` feature).
@@ -13,6 +13,7 @@ const ON: &[(&str, &str)] = &[
     ("RABBITMQ_URI", "amqp://guest:guest@127.0.0.1:9/%2f"),
     ("NATS_ENABLED", "true"),
     ("NATS_URI", "nats://127.0.0.1:9"),
+    ("WEBSOCKET_ENABLED", "true"),
 ];
 
 fn message(body: &Value) -> String {
@@ -23,7 +24,7 @@ fn message(body: &Value) -> String {
 async fn set_and_find_keep_evolutions_shapes() {
     let s = TestServer::start(ON).await;
     let token = s.create_loopback("acme").await;
-    for t in ["rabbitmq", "nats"] {
+    for t in ["rabbitmq", "nats", "websocket"] {
         let (status, body) = s.get(&format!("/{t}/find/acme"), Some(&token)).await;
         assert_eq!((status, &body), (200, &Value::Null), "{t}: nothing set yet");
 
@@ -154,6 +155,7 @@ async fn transports_switched_off_or_not_shipped_say_disabled() {
     for (t, name) in [
         ("rabbitmq", "RabbitMQ"),
         ("nats", "NATS"),
+        ("websocket", "WebSocket"),
         ("sqs", "SQS"),
         ("kafka", "Kafka"),
         ("pusher", "Pusher"),

@@ -18,6 +18,7 @@ pub mod ops;
 pub mod required;
 pub mod rows;
 pub mod settings;
+pub mod socketio;
 pub mod stream;
 pub mod stream_ws;
 pub mod summary;
@@ -112,7 +113,11 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     }
     let budget = state.bodies.clone();
     let edge_state = state.clone();
-    Route::new()
+    let mut route = Route::new();
+    if let Some(sio) = socketio::mount(&state) {
+        route = route.nest_no_strip("/socket.io", sio);
+    }
+    route
         .nest("/docs", docs)
         .at(
             "/openapi.json",

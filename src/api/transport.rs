@@ -1,4 +1,5 @@
-//! `/rabbitmq/*` and `/nats/*` (Evolution's set/find of an instance's subscription), and
+//! `/rabbitmq/*`, `/nats/*` and `/websocket/*` (Evolution's set/find of an instance's
+//! subscription), and
 //! `/sqs/*`, `/kafka/*`, `/pusher/*`, which zapgate does not ship: they answer 400
 //! "<name> is disabled", the error Evolution gives for an integration switched off.
 
@@ -45,6 +46,11 @@ pub struct RabbitmqSetBody {
 #[derive(Object, Debug)]
 pub struct NatsSetBody {
     pub nats: Required<EventSubscriptionBody>,
+}
+
+#[derive(Object, Debug)]
+pub struct WebsocketSetBody {
+    pub websocket: Required<EventSubscriptionBody>,
 }
 
 /// Evolution's stored row.
@@ -132,6 +138,39 @@ impl TransportApi {
     ) -> Result<Json<Option<SubscriptionRow>>, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
         self.find(&h, TransportKind::Nats)
+    }
+
+    /// Emit the instance's events on the socket.io namespace `/{instance}` (event name: the
+    /// dotted event). 400 while `WEBSOCKET_ENABLED` is off.
+    #[oai(
+        path = "/websocket/set/:instanceName",
+        method = "post",
+        operation_id = "set_websocket"
+    )]
+    async fn set_websocket(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        body: Json<WebsocketSetBody>,
+    ) -> Result<SetResponse, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        self.set(&h, TransportKind::Websocket, body.0.websocket)
+            .await
+    }
+
+    /// The instance's socket.io subscription, or `null`.
+    #[oai(
+        path = "/websocket/find/:instanceName",
+        method = "get",
+        operation_id = "find_websocket"
+    )]
+    async fn find_websocket(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+    ) -> Result<Json<Option<SubscriptionRow>>, ApiError> {
+        let h = self.state.instance_access(&name, &key)?;
+        self.find(&h, TransportKind::Websocket)
     }
 
     /// Not shipped by zapgate: always 400 "SQS is disabled".

@@ -1,5 +1,5 @@
-//! The `transports` tree: each instance's subscription to an event transport (RabbitMQ, NATS),
-//! what `/rabbitmq/set` and `/nats/set` store and their `find` shows.
+//! The `transports` tree: each instance's subscription to an event transport (RabbitMQ, NATS,
+//! socket.io), what `/rabbitmq/set`, `/nats/set` and `/websocket/set` store and `find` shows.
 //!
 //! Key: instance id (16 bytes, big-endian uuid) ++ one byte naming the transport
 //! ([`TransportKind::tag`]); a prefix scan over the id finds all of an instance's rows, and a
@@ -17,16 +17,22 @@ use super::{Store, StoreError, decode, encode};
 pub enum TransportKind {
     Rabbitmq,
     Nats,
+    Websocket,
 }
 
 impl TransportKind {
-    pub const ALL: [TransportKind; 2] = [TransportKind::Rabbitmq, TransportKind::Nats];
+    pub const ALL: [TransportKind; 3] = [
+        TransportKind::Rabbitmq,
+        TransportKind::Nats,
+        TransportKind::Websocket,
+    ];
 
     /// The key byte. Stable: stored on disk.
     fn tag(self) -> u8 {
         match self {
             TransportKind::Rabbitmq => 1,
             TransportKind::Nats => 2,
+            TransportKind::Websocket => 3,
         }
     }
 
@@ -39,6 +45,7 @@ impl TransportKind {
         match self {
             TransportKind::Rabbitmq => "rabbitmq",
             TransportKind::Nats => "nats",
+            TransportKind::Websocket => "websocket",
         }
     }
 }

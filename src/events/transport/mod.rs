@@ -85,8 +85,11 @@ pub(crate) struct Hub {
     pub(crate) repo: OutboxRepo,
     subs: TransportRepo,
     store: Store,
-    /// The switched-on transports only.
+    /// The switched-on broker transports only.
     enabled: HashMap<TransportKind, Route>,
+    /// `WEBSOCKET_ENABLED`: socket.io is fed from the live bus (`api/socketio.rs`), not the
+    /// outbox; only its subscriptions live here.
+    websocket: bool,
     /// Every stored subscription, so routing an event never reads sled.
     live: RwLock<HashMap<(Uuid, TransportKind), Live>>,
     server_url: String,
@@ -119,8 +122,8 @@ pub struct HubConfig<'a> {
 }
 
 impl Transports {
-    /// Loads the stored subscriptions; connects to nothing yet (a worker connects when it has
-    /// rows). Rows left from a previous run are started by the dispatcher's nudges.
+    /// Loads the stored subscriptions and starts connecting to the enabled brokers. Rows left
+    /// from a previous run are started by the dispatcher's nudges.
     pub fn new(repo: OutboxRepo, store: &Store, c: HubConfig<'_>) -> Result<Self, StoreError> {
         let s = c.settings;
         let mut enabled = HashMap::new();
@@ -146,6 +149,13 @@ impl Transports {
             let publisher: Arc<dyn Publisher> = Arc::new(nats::Nats::new(s));
             enabled.insert(TransportKind::Nats, Route { publisher, global });
         }
+        // Connect at once (in the background): the global queues and the JetStream stream then
+        // exist before the first event, so consumers can bind to them at start, as with
+        // Evolution. A broker that is not there yet is simply tried again by the workers.
+        for route in enabled.values() {
+            let publisher = route.publisher.clone();
+            tokio::spawn(async move { publisher.publish(&[]).await });
+        }
         let subs = TransportRepo::new(store)?;
         let mut live = HashMap::new();
         for (id, kind, sub) in subs.all()? {
@@ -157,6 +167,7 @@ impl Transports {
                 subs,
                 store: store.clone(),
                 enabled,
+                websocket: s.websocket_enabled,
                 live: RwLock::new(live),
                 server_url: c.server_url.to_string(),
                 expose_token: c.expose_token,
@@ -169,7 +180,19 @@ impl Transports {
     }
 
     pub fn is_enabled(&self, kind: TransportKind) -> bool {
-        self.inner.enabled.contains_key(&kind)
+        match kind {
+            TransportKind::Websocket => self.inner.websocket,
+            _ => self.inner.enabled.contains_key(&kind),
+        }
+    }
+
+    /// Whether the instance's subscription to `kind` asks for `event` (live transports).
+    pub fn subscribed(&self, instance: Uuid, kind: TransportKind, event: EventKind) -> bool {
+        self.inner
+            .live
+            .read()
+            .get(&(instance, kind))
+            .is_some_and(|l| l.sub.enabled && l.kinds.contains(&event))
     }
 
     /// The rows to write for `event` (none when nobody subscribed).
@@ -246,7 +269,8 @@ impl Transports {
             (true, true) => EventKind::ALL.to_vec(),
             (true, false) => events,
         };
-        kinds.dedup();
+        let mut seen = HashSet::new();
+        kinds.retain(|k| seen.insert(*k));
         let now = Utc::now();
         let previous = self
             .inner
@@ -369,6 +393,7 @@ fn label(kind: TransportKind) -> &'static str {
     match kind {
         TransportKind::Rabbitmq => "RabbitMQ",
         TransportKind::Nats => "NATS",
+        TransportKind::Websocket => "WebSocket",
     }
 }
 
@@ -400,6 +425,8 @@ fn instance_target(kind: TransportKind, instance: &str) -> TargetKind {
         TransportKind::Nats => TargetKind::Nats {
             subject_prefix: instance.to_string(),
         },
+        // Live only (api/socketio.rs): `rows_for` never routes it through the outbox.
+        TransportKind::Websocket => TargetKind::Webhook,
     }
 }
 

@@ -66,6 +66,15 @@ pub struct TransportSettings {
     #[arg(long, env = "ZAPGATE_NATS_STREAM", default_value = "EVOLUTION")]
     pub nats_stream: String,
 
+    /// socket.io on this server's port (`/socket.io/`): namespace `/{instance}` gets the events
+    /// an instance subscribed to with `/websocket/set`.
+    #[arg(long, env = "WEBSOCKET_ENABLED", value_parser = BoolishValueParser::new(), default_value = "false")]
+    pub websocket_enabled: bool,
+
+    /// Also emit every event of every instance on the main namespace `/` (global key only).
+    #[arg(long, env = "WEBSOCKET_GLOBAL_EVENTS", value_parser = BoolishValueParser::new(), default_value = "false")]
+    pub websocket_global_events: bool,
+
     /// Ours: longest wait for a broker's confirms (or a connection) before the attempt counts
     /// as "broker unreachable" and the batch is published again later.
     #[arg(long, env = "ZAPGATE_BROKER_TIMEOUT_MS", default_value_t = 10_000)]
