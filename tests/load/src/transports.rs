@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
+    BasicAckOptions, BasicConsumeOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Connection, ConnectionProperties, ExchangeKind};
@@ -184,7 +184,7 @@ pub async fn run(api: &Arc<Api>, r: Run<'_>) -> anyhow::Result<()> {
         )
         .await?;
         if rabbit_on {
-            conns.push(rabbitmq_consumer(r.amqp_url, &a, rabbit.clone()).await?);
+            conns.push((rabbitmq_consumer(r.amqp_url, &a, rabbit.clone()).await?, a.clone()));
         }
         if let (true, Some(c)) = (nats_on, &nats_client) {
             nats_subscriber(c, &a, nats.clone()).await?;
@@ -280,7 +280,15 @@ pub async fn run(api: &Arc<Api>, r: Run<'_>) -> anyhow::Result<()> {
         h.value_at_quantile(0.99),
         h.max()
     );
-    for c in conns {
+    // The broker is shared: take this run's queues and exchanges away again.
+    for (c, instance) in conns {
+        if let Ok(ch) = c.create_channel().await {
+            let queue = format!("{instance}.send.message");
+            let _ = ch.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
+            let _ = ch
+                .exchange_delete(instance.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
+        }
         let _ = c.close(200, "done".into()).await;
     }
     println!("server: {}", api.health().await?);
