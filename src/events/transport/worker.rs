@@ -3,7 +3,7 @@
 //!
 //! Rows stay in sled until confirmed, so a restart (or a SIGKILL) resumes from the outbox. A
 //! row is flushed before it is published (the webhook dispatcher's rule: nothing may reach a
-//! consumer that a crash could take back), and removals are flushed once per batch.
+//! consumer that a crash could take back); removals ride on the next flush.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -113,9 +113,10 @@ async fn run(
                 }
             }
         }
-        if let Err(e) = hub.repo.sync().await {
-            tracing::error!(%endpoint, error = %e, "could not flush the outbox");
-        }
+        // Removals are not flushed here: the next batch's flush (or sled's own, within 500 ms)
+        // covers them. A crash before that publishes those rows again, which at-least-once
+        // allows (consumers drop repeats by message id; JetStream does it by itself), and the
+        // broker's round trip is not lengthened by a second fsync per batch.
         hub.reachable(kind, unreachable.as_deref());
         if unreachable.is_some() {
             // Rows left untouched; new rows only wait with them, so no wake-up shortens this.
