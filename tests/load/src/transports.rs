@@ -184,7 +184,10 @@ pub async fn run(api: &Arc<Api>, r: Run<'_>) -> anyhow::Result<()> {
         )
         .await?;
         if rabbit_on {
-            conns.push((rabbitmq_consumer(r.amqp_url, &a, rabbit.clone()).await?, a.clone()));
+            conns.push((
+                rabbitmq_consumer(r.amqp_url, &a, rabbit.clone()).await?,
+                a.clone(),
+            ));
         }
         if let (true, Some(c)) = (nats_on, &nats_client) {
             nats_subscriber(c, &a, nats.clone()).await?;
@@ -284,7 +287,9 @@ pub async fn run(api: &Arc<Api>, r: Run<'_>) -> anyhow::Result<()> {
     for (c, instance) in conns {
         if let Ok(ch) = c.create_channel().await {
             let queue = format!("{instance}.send.message");
-            let _ = ch.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
+            let _ = ch
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await;
             let _ = ch
                 .exchange_delete(instance.as_str().into(), ExchangeDeleteOptions::default())
                 .await;
