@@ -96,6 +96,10 @@ pub struct Config {
     #[command(flatten)]
     pub rates: crate::api::gate::RateLimits,
 
+    /// RabbitMQ and NATS (`RABBITMQ_*`, `NATS_*`).
+    #[command(flatten)]
+    pub transports: crate::events::transport::TransportSettings,
+
     /// How long `connect` and `create` wait for the first QR code, in milliseconds.
     #[arg(long, env = "ZAPGATE_QR_WAIT_MS", default_value_t = 5000)]
     pub qr_wait_ms: u64,

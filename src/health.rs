@@ -38,10 +38,13 @@ pub enum Fault {
     ActorPanic,
     /// Incident: a webhook endpoint's worker panicked and was started again.
     WorkerPanic,
+    /// Condition: an enabled event broker (RabbitMQ, NATS) could not be reached on its last
+    /// try; its events wait in the outbox.
+    BrokerUnreachable,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 8] = [
         Fault::StorageLow,
         Fault::StoreWriteFailed,
         Fault::WebhookBacklogFull,
@@ -49,11 +52,15 @@ impl Fault {
         Fault::DeliveryPanic,
         Fault::ActorPanic,
         Fault::WorkerPanic,
+        Fault::BrokerUnreachable,
     ];
 
     /// A condition holds for a while and ends; everything else is an incident.
     pub fn is_condition(self) -> bool {
-        matches!(self, Fault::StorageLow | Fault::WebhookBacklogFull)
+        matches!(
+            self,
+            Fault::StorageLow | Fault::WebhookBacklogFull | Fault::BrokerUnreachable
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -65,6 +72,7 @@ impl Fault {
             Fault::DeliveryPanic => "deliveryPanic",
             Fault::ActorPanic => "actorPanic",
             Fault::WorkerPanic => "webhookWorkerPanic",
+            Fault::BrokerUnreachable => "brokerUnreachable",
         }
     }
 }

@@ -68,12 +68,24 @@ pub fn build_state(
     };
     let outbound = outbound::Outbound::new(config.private_targets()?);
     let outbox = store::outbox::OutboxRepo::new(&store, config.webhook_max_backlog)?;
+    let policy = events::retry::RetryPolicy::from_config(&config);
+    let transports = events::transport::Transports::new(
+        outbox.clone(),
+        &store,
+        events::transport::HubConfig {
+            settings: &config.transports,
+            server_url: &server_url,
+            expose_token: config.expose_in_fetch_instances,
+            policy: policy.clone(),
+        },
+    )?;
     let dispatcher = events::dispatcher::Dispatcher::start(
         outbox,
-        events::retry::RetryPolicy::from_config(&config),
+        policy,
         config.webhook_concurrency,
         &outbound,
         config.dead_letter_retention(),
+        transports,
     )
     .context("building the webhook HTTP clients")?;
     let webhooks = events::webhook::WebhookRouter::new(&config, &server_url);

@@ -310,6 +310,43 @@ async fn chats_contacts_flags_and_counts() {
         "{}",
         rows[0]["_count"]
     );
+
+    // A profile lookup is kept as a contact.
+    let pic = post_ok(
+        &s,
+        "/chat/fetchProfilePictureUrl/ana",
+        json!({"number": CAI}),
+        200,
+    )
+    .await;
+    assert_eq!(pic["wuid"], jid(CAI));
+    let cai = post_ok(
+        &s,
+        "/chat/findContacts/ana",
+        json!({"where": {"remoteJid": CAI}}),
+        200,
+    )
+    .await;
+    assert_eq!(cai[0]["profilePicUrl"], pic["profilePictureUrl"], "{cai}");
+
+    // fetchInstances selects by number and answers 404 for what matches nothing.
+    let (status, rows) = s
+        .get(&format!("/instance/fetchInstances?number={ANA}"), Some(KEY))
+        .await;
+    assert_eq!(status, 200, "{rows}");
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(rows[0]["name"], "ana");
+    let (status, _) = s
+        .get("/instance/fetchInstances?number=15550000000", Some(KEY))
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = s
+        .get(
+            &format!("/instance/fetchInstances?instanceId={}", uuid_like()),
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 404);
 }
 
 /// An instance id nobody has.

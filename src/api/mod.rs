@@ -20,9 +20,11 @@ pub mod ops;
 pub mod required;
 pub mod rows;
 pub mod settings;
+pub mod socketio;
 pub mod stream;
 pub mod stream_ws;
 pub mod summary;
+pub mod transport;
 pub mod webhook;
 pub mod webhook_docs;
 
@@ -45,6 +47,7 @@ type Apis = (
     loopback::LoopbackApi,
     webhook::WebhookApi,
     summary::SummaryApi,
+    transport::TransportApi,
 );
 
 /// The OpenAPI service; also what `zapgate openapi` prints.
@@ -80,7 +83,10 @@ pub fn openapi(
             webhook::WebhookApi {
                 state: state.clone(),
             },
-            summary::SummaryApi { state },
+            summary::SummaryApi {
+                state: state.clone(),
+            },
+            transport::TransportApi { state },
         ),
         "zapgate",
         env!("CARGO_PKG_VERSION"),
@@ -113,7 +119,11 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     }
     let budget = state.bodies.clone();
     let edge_state = state.clone();
-    Route::new()
+    let mut route = Route::new();
+    if let Some(sio) = socketio::mount(&state) {
+        route = route.nest_no_strip("/socket.io", sio);
+    }
+    route
         .nest("/docs", docs)
         .at(
             "/openapi.json",

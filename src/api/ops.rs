@@ -37,7 +37,7 @@ pub struct Welcome {
 #[oai(rename_all = "camelCase")]
 pub struct HealthFault {
     /// `storageLow`, `storeWriteFailed`, `webhookBacklogFull`, `outboxRowQuarantined`,
-    /// `deliveryPanic`, `actorPanic`, `webhookWorkerPanic`.
+    /// `deliveryPanic`, `actorPanic`, `webhookWorkerPanic`, `brokerUnreachable`.
     pub kind: String,
     /// A condition that holds now (storage low, a backlog at its cap).
     pub active: bool,

@@ -69,6 +69,8 @@ pub struct Dispatcher {
 
 struct Inner {
     repo: OutboxRepo,
+    /// The brokers' workers deliver the rows of transport endpoints (`rabbitmq:*`, `nats:*`).
+    transports: super::transport::Transports,
     /// The trusted and the guarded client; each row picks by who configured its endpoint.
     clients: crate::outbound::Clients,
     policy: RetryPolicy,
@@ -98,6 +100,7 @@ impl Dispatcher {
         concurrency: usize,
         outbound: &crate::outbound::Outbound,
         retention: Option<Duration>,
+        transports: super::transport::Transports,
     ) -> Result<Dispatcher, reqwest::Error> {
         let base = || {
             reqwest::Client::builder()
@@ -108,6 +111,7 @@ impl Dispatcher {
         let d = Dispatcher {
             inner: Arc::new(Inner {
                 repo,
+                transports,
                 clients,
                 policy,
                 concurrency: concurrency.max(1),
@@ -122,8 +126,13 @@ impl Dispatcher {
         Ok(d)
     }
 
-    /// Rows were added for `endpoint`: wake its worker, starting one if needed.
+    /// Rows were added for `endpoint`: wake its worker, starting one if needed (a transport
+    /// endpoint's worker is the transport's).
     pub fn nudge(&self, endpoint: &str) {
+        if super::transport::owner(endpoint).is_some() {
+            self.inner.transports.nudge(endpoint);
+            return;
+        }
         let mut workers = self.inner.workers.lock();
         if let Some(n) = workers.get(endpoint) {
             n.notify_one();
@@ -140,6 +149,11 @@ impl Dispatcher {
 
     pub fn repo(&self) -> &OutboxRepo {
         &self.inner.repo
+    }
+
+    /// The event transports, fed by the same outbox.
+    pub fn transports(&self) -> &super::transport::Transports {
+        &self.inner.transports
     }
 }
 

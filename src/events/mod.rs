@@ -7,6 +7,7 @@ pub mod kind;
 pub mod retry;
 pub mod sign;
 pub mod sweep;
+pub mod transport;
 pub mod webhook;
 
 use std::sync::Arc;

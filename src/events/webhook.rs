@@ -69,6 +69,7 @@ impl WebhookRouter {
                 secret: w.secret.clone().or_else(|| self.global_secret.clone()),
                 // The private-target rule is applied again at delivery, by who set the webhook.
                 requester: w.set_by,
+                kind: Default::default(),
             };
             rows.push(row(
                 event,
@@ -91,6 +92,7 @@ impl WebhookRouter {
                 secret: self.global_secret.clone(),
                 // The operator's own configuration.
                 requester: Requester::Global,
+                kind: Default::default(),
             };
             rows.push(row(event, GLOBAL_ENDPOINT.to_string(), body, target));
         }

@@ -82,7 +82,8 @@ impl Deps {
         token: &str,
         write: impl FnOnce(&OutboxRepo, &[OutboxRow]) -> Result<(), StoreError>,
     ) -> Result<bool, StoreError> {
-        let rows = self.webhooks.rows_for(event, webhook, token);
+        let mut rows = self.webhooks.rows_for(event, webhook, token);
+        rows.extend(self.dispatcher.transports().rows_for(event, token));
         write(self.dispatcher.repo(), &rows)?;
         let endpoints: std::collections::BTreeSet<&str> =
             rows.iter().map(|r| r.endpoint.as_str()).collect();
@@ -100,6 +101,7 @@ impl Deps {
         // Pending deliveries still go out (instance.delete among them); dead letters could
         // no longer be listed or replayed, so they go with the instance.
         self.dispatcher.repo().drop_dead_letters(id)?;
+        self.dispatcher.transports().remove_instance(id)?;
         self.instances.remove(id)?;
         self.store.sync().await
     }

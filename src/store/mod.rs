@@ -23,6 +23,7 @@ pub mod purge;
 pub mod scoped;
 pub mod signal;
 pub mod space;
+pub mod transports;
 
 use std::path::Path;
 use std::sync::Arc;

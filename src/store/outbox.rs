@@ -20,7 +20,7 @@ use sled::Transactional;
 
 pub use super::dead_letters::ReplayFilter;
 pub(super) use super::outbox_row::now_ms;
-pub use super::outbox_row::{EndpointTarget, OutboxRow};
+pub use super::outbox_row::{EndpointTarget, OutboxRow, TargetKind};
 use super::outbox_row::{KeyValue, LegacyRow, ROW_V1, ROW_V2, StoredRow, prefix};
 use super::{Store, StoreError, decode, encode};
 use crate::health::Fault;
@@ -231,6 +231,7 @@ impl OutboxRepo {
                     secret: l.secret,
                     // v1 rows predate the field: the safe reading.
                     requester: crate::outbound::Requester::Token,
+                    kind: Default::default(),
                 });
                 Ok(OutboxRow::from_stored(l.row, target, true))
             }

@@ -36,6 +36,33 @@ pub struct EndpointTarget {
     /// Targets stored before this field count as configured by a token (the safe reading).
     #[serde(default = "crate::outbound::Requester::token")]
     pub requester: crate::outbound::Requester,
+    /// Who carries the endpoint's rows: an HTTP POST (targets stored before this field), or a
+    /// broker (`events/transport`), which takes its addressing from here.
+    #[serde(default, skip_serializing_if = "TargetKind::is_webhook")]
+    pub kind: TargetKind,
+}
+
+/// How an endpoint's rows are delivered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TargetKind {
+    /// POSTed to the target's URL by the webhook dispatcher.
+    #[default]
+    Webhook,
+    /// Published to a topic `exchange`, routing key = the dotted event, into the durable queue
+    /// `{queue_prefix}.{event}` (the event alone when the prefix is empty).
+    Rabbitmq {
+        exchange: String,
+        queue_prefix: String,
+    },
+    /// Published to the subject `{subject_prefix}.{event}` (the event alone when empty).
+    Nats { subject_prefix: String },
+}
+
+impl TargetKind {
+    pub fn is_webhook(&self) -> bool {
+        matches!(self, TargetKind::Webhook)
+    }
 }
 
 /// One delivery of one event to one endpoint.

@@ -28,6 +28,7 @@ pub const INSTANCE_TREES: &[&str] = &[
     super::history::CONTACTS,
     super::history::RECEIPTS,
     super::history::COUNTS,
+    "transports",
 ];
 
 /// Name of the tree of pending purges.

@@ -6,11 +6,14 @@
 //!   before and after, read from `/health`.
 //! - `seed-history` / `history`: a million stored messages, then `findMessages`/`findChats`
 //!   latency (see `history.rs`).
+//! - `transports`: the same events to a webhook, RabbitMQ and NATS at once; events/s and
+//!   event->consumer latency per transport.
 //! - `send`: open-loop sendText (or, with `--media-kb`, sendMedia documents) between paired
 //!   LOOPBACK instances at a fixed rate; latency is
 //!   measured from the intended send time (no coordinated omission).
 
 mod history;
+mod transports;
 mod webhooks;
 
 use std::sync::Arc;
@@ -99,6 +102,27 @@ enum Scenario {
         seconds: u64,
         #[arg(long, default_value = "wh")]
         prefix: String,
+    },
+    /// Event transports: `send.message` of paired LOOPBACK instances to a webhook, RabbitMQ and
+    /// NATS at once (the server runs with RABBITMQ_ENABLED and NATS_ENABLED); reports events/s
+    /// and event->consumer latency per transport.
+    Transports {
+        #[arg(long, default_value_t = 4)]
+        pairs: usize,
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value = "tr")]
+        prefix: String,
+        #[arg(
+            long,
+            env = "RABBITMQ_URI",
+            default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+        )]
+        amqp_url: String,
+        #[arg(long, env = "NATS_URI", default_value = "nats://127.0.0.1:4222")]
+        nats_url: String,
     },
     /// Send texts between pairs of paired LOOPBACK instances at a fixed rate.
     Send {
@@ -339,6 +363,24 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             prefix,
         } => webhooks::run(&api, instances, hang_percent, rate, seconds, &prefix).await?,
+        Scenario::Transports {
+            pairs,
+            rate,
+            seconds,
+            prefix,
+            amqp_url,
+            nats_url,
+        } => {
+            let run = transports::Run {
+                pairs,
+                rate,
+                seconds,
+                prefix: &prefix,
+                amqp_url: &amqp_url,
+                nats_url: &nats_url,
+            };
+            transports::run(&api, run).await?
+        }
         Scenario::Send {
             pairs,
             rate,
