@@ -70,7 +70,7 @@ async fn create_pair_filter_detail_quit_in_a_real_terminal() {
     server.create_loopback("c-two").await;
 
     // `stty -a` after the console exits shows whether the terminal got its modes back.
-    let script = "\"$0\" \"$@\"; echo \"EXIT=$?\"; stty -a";
+    let script = "\"$0\" \"$@\"; echo \"EXIT=$?\"; stty -a; echo STTY-END";
     let tui_arg = tui.to_string_lossy().to_string();
     let mut con = Pty::spawn(
         std::path::Path::new("/bin/sh"),
@@ -141,7 +141,7 @@ async fn create_pair_filter_detail_quit_in_a_real_terminal() {
 
     con.send("q");
     let after = con.wait_for("the exit line and stty", WAIT, |s| {
-        s.contains("EXIT=") && s.contains("speed")
+        s.contains("EXIT=") && s.contains("STTY-END")
     });
     assert_eq!(con.wait_exit(WAIT), 0);
     assert!(after.contains("EXIT=0"), "{after}");

@@ -7,6 +7,7 @@ mod support;
 use crossterm::event::KeyCode;
 use ratatui::style::{Color, Modifier};
 use support::*;
+use zapgate_tui::app::App;
 use zapgate_tui::msg::{
     ActionOk, EventKind, LinkState, Msg, Request, ServerInfo, State, StreamEvent,
 };
@@ -78,7 +79,28 @@ fn detail() {
     a.update(conn("acme-sales", State::Failed, T0 + 2));
     a.update(Msg::Tick(T0 + 10));
     a.update(code(KeyCode::Enter));
+    a.update(Msg::Webhooks {
+        name: "acme-sales".into(),
+        result: Ok(webhook_health()),
+    });
     insta::assert_snapshot!(screen(&mut a, 120, 20).backend());
+}
+
+#[test]
+fn detail_webhook_health_read_only_has_no_replay_key() {
+    let mut a = App::new("prod http://gw1:8080".into(), true, T0);
+    a.update(Msg::Snapshot(fleet()));
+    a.update(Msg::Link(LinkState::Live));
+    a.update(key('g'));
+    a.update(code(KeyCode::Enter));
+    a.update(Msg::Webhooks {
+        name: "acme-sales".into(),
+        result: Ok(webhook_health()),
+    });
+    let t = screen(&mut a, 120, 20);
+    let text = format!("{}", t.backend());
+    assert!(text.contains("dead letters 3"), "{text}");
+    assert!(!text.contains("replay"), "read-only hides replay:\n{text}");
 }
 
 #[test]

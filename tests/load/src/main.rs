@@ -7,7 +7,11 @@
 //! - `send`: open-loop sendText (or, with `--media-kb`, sendMedia documents) between paired
 //!   LOOPBACK instances at a fixed rate; latency is
 //!   measured from the intended send time (no coordinated omission).
+//! - `console`: the real `zapgate-tui` in a pseudo-terminal over thousands of instances and a
+//!   steady event rate: keystroke-to-frame latency, the console's CPU and RSS.
 
+mod console;
+mod probe;
 mod webhooks;
 
 use std::sync::Arc;
@@ -74,6 +78,9 @@ enum Scenario {
         #[arg(long, default_value = "wh")]
         prefix: String,
     },
+    /// The operator console under load: N instances, a steady events/s, the real zapgate-tui in
+    /// a pseudo-terminal; keystroke-to-frame percentiles, the console's CPU and RSS.
+    Console(console::Opts),
     /// Send texts between pairs of paired LOOPBACK instances at a fixed rate.
     Send {
         /// Pairs of instances (created and paired first).
@@ -93,9 +100,9 @@ enum Scenario {
 }
 
 pub(crate) struct Api {
-    http: reqwest::Client,
-    url: String,
-    key: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) url: String,
+    pub(crate) key: String,
 }
 
 impl Api {
@@ -289,6 +296,7 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             prefix,
         } => webhooks::run(&api, instances, hang_percent, rate, seconds, &prefix).await?,
+        Scenario::Console(opts) => console::run(&api, opts).await?,
         Scenario::Send {
             pairs,
             rate,

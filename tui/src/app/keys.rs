@@ -32,6 +32,8 @@ pub enum Action {
     Logout,
     Delete,
     TestMessage,
+    Replay,
+    Freeze,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +102,14 @@ pub const FLEET: &[Binding] = &[
     b(K::Char('M'), "M", A::SortMsgs, "sort msgs", false, false),
     b(K::Char('F'), "F", A::SortFlaps, "sort flaps", false, false),
     b(K::Char('e'), "e", A::Events, "events", false, false),
+    b(
+        K::Char('f'),
+        "f",
+        A::Freeze,
+        "freeze/unfreeze",
+        false,
+        false,
+    ),
     b(K::Char('n'), "n", A::Create, "new", false, true),
     b(K::Char('c'), "c", A::Connect, "connect/QR", true, true),
     b(K::Char('p'), "p", A::PairCode, "pair by code", false, true),
@@ -131,6 +141,14 @@ pub const DETAIL: &[Binding] = &[
         A::TestMessage,
         "test message",
         true,
+        true,
+    ),
+    b(
+        K::Char('R'),
+        "R",
+        A::Replay,
+        "replay dead letters",
+        false,
         true,
     ),
     b(K::Char('e'), "e", A::Events, "events", true, false),
