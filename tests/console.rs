@@ -138,6 +138,10 @@ async fn create_pair_filter_detail_quit_in_a_real_terminal() {
     con.wait_for("the detail", WAIT, |s| {
         s.contains("timeline") && s.contains("● open") && s.contains("recent events")
     });
+    // Its webhook panel reads the server's delivery health (no webhook set: nothing delivered).
+    con.wait_for("the webhook health", WAIT, |s| {
+        s.contains("webhooks") && s.contains("dead letters 0") && s.contains("instance")
+    });
 
     con.send("q");
     let after = con.wait_for("the exit line and stty", WAIT, |s| {

@@ -308,5 +308,8 @@ pub enum Cmd {
     Resync,
     /// Follow another server named in the config file (`:server NAME`).
     Switch(String),
+    /// Put this text on the clipboard of the terminal (OSC 52, which works over SSH and in
+    /// tmux with `set-clipboard on`).
+    Copy(String),
     Quit,
 }

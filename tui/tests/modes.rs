@@ -205,3 +205,54 @@ fn a_complete_summary_drops_what_it_does_not_list() {
     let total: u32 = State::ALL.iter().map(|&s| a.fleet.count(s)).sum();
     assert_eq!(total, 1, "counts follow");
 }
+
+#[test]
+fn a_listing_older_than_an_event_does_not_undo_it() {
+    let mut a = app(fleet());
+    a.update(conn("billing", State::Connecting, T0 + 10));
+    // A summary made before that event still says open, since long ago.
+    let mut stale = summary("billing", State::Open, 0);
+    stale.since = Some(T0 - 3_600);
+    a.update(Msg::Summary {
+        rows: vec![stale],
+        complete: false,
+    });
+    let billing = a.fleet.get("billing").unwrap();
+    assert_eq!(billing.info.state, State::Connecting);
+    assert_eq!(billing.flaps_last_hour(T0 + 11), 1, "no false flap");
+    // A newer listing applies.
+    a.update(Msg::Summary {
+        rows: vec![summary("billing", State::Open, 0)]
+            .into_iter()
+            .map(|mut r| {
+                r.since = Some(T0 + 20);
+                r
+            })
+            .collect(),
+        complete: false,
+    });
+    assert_eq!(a.fleet.get("billing").unwrap().info.state, State::Open);
+}
+
+#[test]
+fn the_pulse_samples_once_a_second() {
+    let mut a = app(fleet());
+    a.update(key('P'));
+    assert_eq!(*a.route(), zapgate_tui::app::Route::Pulse);
+    for i in 0..3 {
+        a.update(conn("billing", State::Connecting, T0 + 1));
+        a.update(Msg::Tick(T0 + 1 + i));
+    }
+    a.update(Msg::Tick(T0 + 3));
+    let p = &a.pulse;
+    assert_eq!(p.events.iter().copied().collect::<Vec<_>>(), [1, 1, 1]);
+    assert_eq!(p.problems.back(), Some(&2), "failed + refused");
+    assert_eq!(p.open.back(), Some(&1), "billing left open");
+}
+
+#[test]
+fn y_copies_the_name_under_the_cursor() {
+    let mut a = app(fleet());
+    a.update(key('g'));
+    assert_eq!(a.update(key('y')), [Cmd::Copy("acme-sales".into())]);
+}

@@ -248,3 +248,22 @@ fn only_visible_rows_are_built() {
     let text = screen(&mut a, 100, 20).backend().to_string();
     assert!(text.contains("inst-04999"), "{text}");
 }
+
+#[test]
+fn pulse() {
+    let mut a = live(app(fleet()));
+    for s in 1..=40u64 {
+        for _ in 0..(s % 7) {
+            a.update(Msg::Event(StreamEvent {
+                instance: "support-7".into(),
+                at: T0 + s,
+                kind: EventKind::MessageIn,
+            }));
+        }
+        a.update(Msg::Tick(T0 + s));
+    }
+    a.update(conn("billing", State::Connecting, T0 + 41));
+    a.update(Msg::Tick(T0 + 41));
+    a.update(key('P'));
+    insta::assert_snapshot!(screen(&mut a, 100, 24).backend());
+}

@@ -112,6 +112,13 @@ impl App {
             Action::SortMsgs => self.sort_by(SortKey::Msgs),
             Action::SortFlaps => self.sort_by(SortKey::Flaps),
             Action::Events => self.routes.push(Route::Events),
+            Action::Pulse => self.routes.push(Route::Pulse),
+            Action::Copy => {
+                if let Some(name) = self.target() {
+                    self.say(format!("copied {name}"), false);
+                    return vec![Cmd::Copy(name)];
+                }
+            }
             Action::Freeze => {
                 self.fleet.frozen = !self.fleet.frozen;
                 if !self.fleet.frozen {

@@ -203,8 +203,8 @@ impl Fleet {
             seen.insert(info.name.clone());
             match self.slot.get(&info.name).copied() {
                 Some(i) => {
-                    let at = info.since.unwrap_or(now);
-                    self.change_state(i, info.state, at);
+                    let mut info = info;
+                    info.state = self.listed_state(i, info.state, info.since, now);
                     let row = self.rows[i].as_mut().expect("indexed slot holds a row");
                     // A row without counters (plain Evolution, or an older server) keeps the
                     // ones the summary or the stream gave.
@@ -229,7 +229,7 @@ impl Fleet {
             }
             match self.slot.get(&s.name).copied() {
                 Some(i) => {
-                    self.change_state(i, s.state, s.since.unwrap_or(now));
+                    self.listed_state(i, s.state, s.since, now);
                     let row = self.rows[i].as_mut().expect("indexed slot holds a row");
                     row.info.counters = Some(s.counters);
                     row.info.last_error = s.last_error;
@@ -254,6 +254,24 @@ impl Fleet {
         if complete {
             self.remove_unseen(&seen);
         }
+    }
+
+    /// Applies a listed state, unless the row's state began after the listing's (an event got
+    /// here first): a listing made before that event would undo it and count a false flap.
+    /// Returns the state the row keeps.
+    fn listed_state(
+        &mut self,
+        i: usize,
+        state: State,
+        since: Option<UnixSecs>,
+        now: UnixSecs,
+    ) -> State {
+        let row = self.rows[i].as_ref().expect("indexed slot holds a row");
+        if since.is_some_and(|s| s < row.since) {
+            return row.info.state;
+        }
+        self.change_state(i, state, since.unwrap_or(now));
+        state
     }
 
     fn change_state(&mut self, i: usize, state: State, at: UnixSecs) {

@@ -260,6 +260,10 @@ impl App {
                 self.routes.push(Route::Events);
                 vec![]
             }
+            "pulse" => {
+                self.routes.push(Route::Pulse);
+                vec![]
+            }
             "fleet" => {
                 self.routes.truncate(1);
                 vec![]

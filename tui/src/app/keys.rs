@@ -34,6 +34,8 @@ pub enum Action {
     TestMessage,
     Replay,
     Freeze,
+    Pulse,
+    Copy,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +112,8 @@ pub const FLEET: &[Binding] = &[
         false,
         false,
     ),
+    b(K::Char('P'), "P", A::Pulse, "pulse", false, false),
+    b(K::Char('y'), "y", A::Copy, "copy name", false, false),
     b(K::Char('n'), "n", A::Create, "new", false, true),
     b(K::Char('c'), "c", A::Connect, "connect/QR", true, true),
     b(K::Char('p'), "p", A::PairCode, "pair by code", false, true),
@@ -151,6 +155,7 @@ pub const DETAIL: &[Binding] = &[
         false,
         true,
     ),
+    b(K::Char('y'), "y", A::Copy, "copy name", false, false),
     b(K::Char('e'), "e", A::Events, "events", true, false),
     NAV[8],
     b(K::Char('?'), "?", A::Help, "help", true, false),
@@ -166,6 +171,13 @@ pub const EVENTS: &[Binding] = &[
     NAV[7],
     b(K::Char('f'), "f", A::Follow, "follow/pause", true, false),
     b(K::Char('/'), "/", A::Filter, "filter", true, false),
+    NAV[8],
+    b(K::Char('?'), "?", A::Help, "help", true, false),
+    NAV[9],
+];
+
+pub const PULSE: &[Binding] = &[
+    b(K::Char('e'), "e", A::Events, "events", true, false),
     NAV[8],
     b(K::Char('?'), "?", A::Help, "help", true, false),
     NAV[9],

@@ -5,6 +5,7 @@ pub mod fleet;
 mod input;
 pub mod keys;
 pub mod log;
+pub mod pulse;
 pub mod query;
 mod rate;
 
@@ -15,7 +16,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use self::fleet::{Applied, Fleet};
 use self::log::EventLog;
 use self::query::{Filter, Sort};
-use crate::msg::{Cmd, EventKind, LinkState, Msg, ServerInfo, UnixSecs, WebhookHealth};
+use crate::msg::{Cmd, EventKind, LinkState, Msg, ServerInfo, State, UnixSecs, WebhookHealth};
 
 pub use input::{Dialog, InputKind};
 
@@ -26,6 +27,7 @@ pub enum Route {
     Detail(String),
     Events,
     Qr(String),
+    Pulse,
 }
 
 /// Which widget gets the keys. In every mode but Normal, keys are text and never actions.
@@ -73,6 +75,7 @@ pub struct App {
     pub link: LinkState,
     pub info: ServerInfo,
     pub log: EventLog,
+    pub pulse: pulse::Pulse,
     pub status: Option<Status>,
     /// Webhook health of the instance the detail shows (read on open, then every few seconds).
     pub hooks: Option<Webhooks>,
@@ -103,6 +106,7 @@ impl App {
             link: LinkState::Starting,
             info: ServerInfo::default(),
             log: EventLog::default(),
+            pulse: pulse::Pulse::default(),
             status: None,
             hooks: None,
             hooks_asked: 0,
@@ -154,6 +158,12 @@ impl App {
             Msg::Key(_) | Msg::Resize => vec![],
             Msg::Tick(now) => {
                 self.now = now;
+                let problems = self.fleet.count(State::Failed) + self.fleet.count(State::Refused);
+                self.pulse.sample(
+                    now,
+                    u64::from(self.fleet.count(State::Open)),
+                    u64::from(problems),
+                );
                 self.refresh_webhooks()
             }
             Msg::Webhooks { name, result } => {
@@ -191,6 +201,7 @@ impl App {
             }
             Msg::Event(ev) => {
                 self.log.push(&ev);
+                self.pulse.count_event();
                 let created = matches!(ev.kind, EventKind::Created);
                 match self.fleet.apply(&ev) {
                     Applied::Unknown if !self.resync_asked || created => {
@@ -215,6 +226,7 @@ impl App {
             Route::Detail(_) => keys::DETAIL,
             Route::Events => keys::EVENTS,
             Route::Qr(_) => keys::QR,
+            Route::Pulse => keys::PULSE,
         }
     }
 
