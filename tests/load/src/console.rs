@@ -120,7 +120,7 @@ pub async fn run(api: &Arc<Api>, opts: Opts) -> anyhow::Result<()> {
     generator.abort();
     counter.abort();
     println!(
-        "sends: {} ok-or-pending, {} failed",
+        "sends: {} started, {} failed",
         sent.load(Ordering::Relaxed),
         errors.load(Ordering::Relaxed)
     );
