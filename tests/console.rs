@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use common::receiver::{Mode, Receiver};
 use common::{KEY, TestServer};
 use pty::Pty;
 use serde_json::{Value, json};
@@ -70,7 +71,7 @@ async fn create_pair_filter_detail_quit_in_a_real_terminal() {
     server.create_loopback("c-two").await;
 
     // `stty -a` after the console exits shows whether the terminal got its modes back.
-    let script = "\"$0\" \"$@\"; echo \"EXIT=$?\"; stty -a";
+    let script = "\"$0\" \"$@\"; echo \"EXIT=$?\"; stty -a; echo STTY-END";
     let tui_arg = tui.to_string_lossy().to_string();
     let mut con = Pty::spawn(
         std::path::Path::new("/bin/sh"),
@@ -138,10 +139,14 @@ async fn create_pair_filter_detail_quit_in_a_real_terminal() {
     con.wait_for("the detail", WAIT, |s| {
         s.contains("timeline") && s.contains("● open") && s.contains("recent events")
     });
+    // Its webhook panel reads the server's delivery health (no webhook set: nothing delivered).
+    con.wait_for("the webhook health", WAIT, |s| {
+        s.contains("webhooks") && s.contains("dead letters 0") && s.contains("instance")
+    });
 
     con.send("q");
     let after = con.wait_for("the exit line and stty", WAIT, |s| {
-        s.contains("EXIT=") && s.contains("speed")
+        s.contains("EXIT=") && s.contains("STTY-END")
     });
     assert_eq!(con.wait_exit(WAIT), 0);
     assert!(after.contains("EXIT=0"), "{after}");
@@ -150,4 +155,59 @@ async fn create_pair_filter_detail_quit_in_a_real_terminal() {
     for m in ["icanon", "echo", "isig"] {
         assert!(modes.contains(&m), "terminal mode {m} restored:\n{after}");
     }
+}
+
+/// The detail's webhook panel against the server's delivery health, and the dead-letter replay
+/// from the console: a receiver that fails the first delivery, one attempt allowed, so the
+/// instance.create event is a dead letter; `R` then `y` replays it and the receiver gets it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_letter_is_seen_and_replayed_from_the_detail() {
+    let tui = tokio::task::spawn_blocking(console_binary).await.unwrap();
+    let mut hook = Receiver::start(Mode::Status(500)).await;
+    let server = TestServer::start(&[("WEBHOOK_RETRY_MAX_ATTEMPTS", "1")]).await;
+    let (status, body) = server
+        .post(
+            "/instance/create",
+            Some(KEY),
+            json!({"instanceName": "hooked", "integration": "LOOPBACK",
+                   "webhook": {"url": hook.base, "events": ["INSTANCE_CREATE"]}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let first = hook.expect(|h| h.body["event"] == "instance.create").await;
+    server
+        .wait_for("/webhook/stats/hooked", |v| v["deadLetters"] == 1)
+        .await;
+
+    let mut con = Pty::spawn(
+        &tui,
+        &["--url", &server.base],
+        &[("ZAPGATE_APIKEY", KEY), ("ZAPGATE_TUI_CONFIG", "/dev/null")],
+        45,
+        160,
+    );
+    con.wait_for("the fleet", WAIT, |s| {
+        s.contains("LIVE") && row_line(s, "hooked").is_some()
+    });
+    con.send("\r");
+    con.wait_for("the failing endpoint and its dead letter", WAIT, |s| {
+        s.contains("dead letters 1") && s.contains("<R> replay") && s.contains("✗ instance")
+    });
+    con.send("R");
+    con.wait_for("the replay dialog", WAIT, |s| {
+        s.contains("Replay the dead letters of hooked")
+    });
+    hook.set_mode(Mode::Ok);
+    con.send("y");
+    con.wait_for("the replay answer", WAIT, |s| {
+        s.contains("replay hooked: 1 dead letters queued again")
+    });
+    let again = hook.expect(|h| h.body["event"] == "instance.create").await;
+    assert_eq!(again.raw, first.raw, "the same delivery, replayed");
+    con.wait_for("the health read again: nothing dead", WAIT, |s| {
+        s.contains("dead letters 0") && s.contains("last 200")
+    });
+    con.send("q");
+    assert_eq!(con.wait_exit(WAIT), 0);
+    assert!(!con.alternate_screen(), "left the alternate screen");
 }

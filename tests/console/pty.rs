@@ -1,6 +1,6 @@
 //! A program in a pseudo-terminal, its screen parsed by vt100: what an operator would see.
 //! Output is drained on its own thread (a child blocked on a full PTY looks hung), and every wait
-//! is a condition with a deadline.
+//! is a condition with a deadline. Shared by `tests/console.rs` and `tui/tests/terminal.rs`.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -63,6 +63,17 @@ impl Pty {
 
     pub fn contents(&self) -> String {
         self.screen.lock().unwrap().screen().contents()
+    }
+
+    /// The process started in the terminal.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.process_id()
+    }
+
+    #[allow(dead_code)]
+    pub fn cursor_hidden(&self) -> bool {
+        self.screen.lock().unwrap().screen().hide_cursor()
     }
 
     pub fn alternate_screen(&self) -> bool {

@@ -99,7 +99,37 @@ fn default_path() -> Option<PathBuf> {
     Some(base.join("zapgate").join("tui.toml"))
 }
 
+impl Resolved {
+    /// How the header names the server: `name url`, or the URL alone.
+    pub fn label(&self) -> String {
+        if self.name == "-" {
+            self.url.clone()
+        } else {
+            format!("{} {}", self.name, self.url)
+        }
+    }
+}
+
 impl Args {
+    /// Another server from the file (`:server NAME`): its own URL and key (the key given on the
+    /// command line only when the entry has none); `--read-only` still holds.
+    pub fn switch_to(&self, file: &File, name: &str) -> Result<Resolved, ConfigError> {
+        let entry = file
+            .servers
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownServer(name.to_string()))?;
+        let own_key = entry.apikey.is_some() || entry.apikey_env.is_some();
+        Args {
+            url: None,
+            apikey: if own_key { None } else { self.apikey.clone() },
+            server: Some(name.to_string()),
+            config: None,
+            read_only: self.read_only,
+            integration: self.integration.clone(),
+        }
+        .resolve(file)
+    }
+
     pub fn load_file(&self) -> Result<File, ConfigError> {
         let (path, must) = match &self.config {
             Some(p) => (p.clone(), true),

@@ -94,6 +94,17 @@ pub struct Counters {
     pub flaps_last_hour: u64,
 }
 
+/// One compact row of zapgate's `GET /instance/summary`: live state and counters, without the
+/// identity fields (number, engine, profile) that only `fetchInstances` carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryRow {
+    pub name: String,
+    pub state: State,
+    pub since: Option<UnixSecs>,
+    pub counters: Counters,
+    pub last_error: Option<String>,
+}
+
 /// What the live stream said, already reduced to what the console shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamEvent {
@@ -136,6 +147,31 @@ impl EventKind {
             EventKind::Other(name) => name.clone(),
         }
     }
+}
+
+/// One webhook endpoint's delivery health (zapgate's `GET /webhook/stats/{instance}`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Endpoint {
+    /// `instance` (the instance's own webhook) or `global` (the server-wide one).
+    pub kind: String,
+    pub url: Option<String>,
+    /// Deliveries waiting in the outbox.
+    pub backlog: u64,
+    /// The backlog reached the server's cap: new events are refused for this endpoint.
+    pub backlog_full: bool,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u64,
+    pub delivered: u64,
+    pub dead_lettered: u64,
+}
+
+/// The detail view's webhook panel.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WebhookHealth {
+    /// Dead letters of the instance, replayable.
+    pub dead_letters: u64,
+    pub endpoints: Vec<Endpoint>,
 }
 
 /// Server facts for the header (`/health` and `/`).
@@ -185,6 +221,10 @@ pub enum Request {
         number: String,
         text: String,
     },
+    /// Queue the instance's dead letters for delivery again.
+    Replay {
+        name: String,
+    },
 }
 
 impl Request {
@@ -195,7 +235,8 @@ impl Request {
             | Request::Restart { name }
             | Request::Logout { name }
             | Request::Delete { name }
-            | Request::SendText { name, .. } => name,
+            | Request::SendText { name, .. }
+            | Request::Replay { name } => name,
         }
     }
 
@@ -207,6 +248,7 @@ impl Request {
             Request::Logout { .. } => "logout",
             Request::Delete { .. } => "delete",
             Request::SendText { .. } => "send",
+            Request::Replay { .. } => "replay",
         }
     }
 }
@@ -220,13 +262,30 @@ pub enum ActionOk {
         code: Option<String>,
         pairing_code: Option<String>,
     },
+    /// Dead letters queued again.
+    Replayed(u64),
+}
+
+/// Reads the console makes for a view (not on the operator's behalf: no pending mark).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetch {
+    Webhooks(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
     Key(KeyEvent),
     Resize,
+    /// Every instance (fetchInstances): rows missing from it are gone.
     Snapshot(Vec<InstanceRow>),
+    /// Some instances in full (new ones the summary named): added or updated, nothing removed.
+    Rows(Vec<InstanceRow>),
+    /// zapgate's summary: the rows that changed (`complete` false) or every row (`complete`
+    /// true, and then rows missing from it are gone). Identity fields are kept.
+    Summary {
+        rows: Vec<SummaryRow>,
+        complete: bool,
+    },
     Event(StreamEvent),
     Link(LinkState),
     Server(ServerInfo),
@@ -235,12 +294,22 @@ pub enum Msg {
         result: Result<ActionOk, String>,
     },
     Tick(UnixSecs),
+    Webhooks {
+        name: String,
+        result: Result<WebhookHealth, String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cmd {
     Http(Request),
+    Fetch(Fetch),
     /// Refetch the snapshot (an event named an instance the console does not know).
     Resync,
+    /// Follow another server named in the config file (`:server NAME`).
+    Switch(String),
+    /// Put this text on the clipboard of the terminal (OSC 52, which works over SSH and in
+    /// tmux with `set-clipboard on`).
+    Copy(String),
     Quit,
 }

@@ -7,6 +7,7 @@ mod support;
 use crossterm::event::KeyCode;
 use ratatui::style::{Color, Modifier};
 use support::*;
+use zapgate_tui::app::App;
 use zapgate_tui::msg::{
     ActionOk, EventKind, LinkState, Msg, Request, ServerInfo, State, StreamEvent,
 };
@@ -78,7 +79,28 @@ fn detail() {
     a.update(conn("acme-sales", State::Failed, T0 + 2));
     a.update(Msg::Tick(T0 + 10));
     a.update(code(KeyCode::Enter));
+    a.update(Msg::Webhooks {
+        name: "acme-sales".into(),
+        result: Ok(webhook_health()),
+    });
     insta::assert_snapshot!(screen(&mut a, 120, 20).backend());
+}
+
+#[test]
+fn detail_webhook_health_read_only_has_no_replay_key() {
+    let mut a = App::new("prod http://gw1:8080".into(), true, T0);
+    a.update(Msg::Snapshot(fleet()));
+    a.update(Msg::Link(LinkState::Live));
+    a.update(key('g'));
+    a.update(code(KeyCode::Enter));
+    a.update(Msg::Webhooks {
+        name: "acme-sales".into(),
+        result: Ok(webhook_health()),
+    });
+    let t = screen(&mut a, 120, 20);
+    let text = format!("{}", t.backend());
+    assert!(text.contains("dead letters 3"), "{text}");
+    assert!(!text.contains("replay"), "read-only hides replay:\n{text}");
 }
 
 #[test]
@@ -225,4 +247,23 @@ fn only_visible_rows_are_built() {
     a.update(key('G'));
     let text = screen(&mut a, 100, 20).backend().to_string();
     assert!(text.contains("inst-04999"), "{text}");
+}
+
+#[test]
+fn pulse() {
+    let mut a = live(app(fleet()));
+    for s in 1..=40u64 {
+        for _ in 0..(s % 7) {
+            a.update(Msg::Event(StreamEvent {
+                instance: "support-7".into(),
+                at: T0 + s,
+                kind: EventKind::MessageIn,
+            }));
+        }
+        a.update(Msg::Tick(T0 + s));
+    }
+    a.update(conn("billing", State::Connecting, T0 + 41));
+    a.update(Msg::Tick(T0 + 41));
+    a.update(key('P'));
+    insta::assert_snapshot!(screen(&mut a, 100, 24).backend());
 }

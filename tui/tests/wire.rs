@@ -137,3 +137,74 @@ fn flags_beat_the_config_file_which_names_servers() {
     .resolve(&File::default());
     assert!(bare.is_err(), "a key is required");
 }
+
+#[test]
+fn a_summary_answer_and_a_body_that_is_not_one() {
+    let body = json!({"generatedAtMs": 1_800_000_000_123i64, "instances": 5000,
+        "states": {"open": 2},
+        "rows": [{"name": "a", "state": "failed", "since": "2027-01-15T08:00:00.000Z",
+                  "secondsInState": 9, "messagesIn": 4, "messagesOut": 1, "sendErrors": 2,
+                  "reconnects": 3, "flapsLastHour": 1, "lastActivity": null, "lastError": "401"}]});
+    let s = wire::summary(&body).unwrap();
+    assert_eq!((s.generated_at_ms, s.instances), (1_800_000_000_123, 5000));
+    let r = &s.rows[0];
+    assert_eq!((r.state, r.since), (State::Failed, Some(1_800_000_000)));
+    assert_eq!(
+        (
+            r.counters.messages_in,
+            r.counters.send_errors,
+            r.counters.flaps_last_hour
+        ),
+        (4, 2, 1)
+    );
+    assert_eq!(r.last_error.as_deref(), Some("401"));
+    let evolution_404 = json!({"status": 404, "error": "Not Found", "response": {"message": ["Cannot GET /instance/summary"]}});
+    assert_eq!(wire::summary(&evolution_404), None);
+}
+
+#[test]
+fn fetch_instances_bytes_are_read_row_by_row() {
+    let body = json!([
+        {"name": "a", "connectionStatus": "open"},
+        {"connectionStatus": "open"},
+        {"name": "b", "connectionStatus": "close", "zapgate": {"state": "connecting"}}
+    ])
+    .to_string();
+    let rows = wire::instances_from_slice(body.as_bytes());
+    let names: Vec<(&str, State)> = rows.iter().map(|r| (r.name.as_str(), r.state)).collect();
+    assert_eq!(names, [("a", State::Open), ("b", State::Connecting)]);
+    assert!(wire::instances_from_slice(b"{\"status\": 401}").is_empty());
+}
+
+#[test]
+fn webhook_stats_become_endpoint_health() {
+    let body = json!({"instanceName": "a", "deadLetters": 3, "maxBacklog": 100000,
+    "endpoints": [
+        {"endpoint": "i:8d9c", "url": "http://hooks/a", "outboxDepth": 0, "backlogFull": false,
+         "lastStatus": 200, "lastError": null, "consecutiveFailures": 0, "delivered": 12,
+         "deadLettered": 0},
+        {"endpoint": "global", "url": "", "outboxDepth": 42, "backlogFull": true,
+         "lastStatus": null, "lastError": "connection refused", "consecutiveFailures": 5,
+         "delivered": 0, "deadLettered": 3}
+    ]});
+    let h = wire::webhook_health(&body);
+    assert_eq!(h.dead_letters, 3);
+    let (own, global) = (&h.endpoints[0], &h.endpoints[1]);
+    assert_eq!(
+        (own.kind.as_str(), own.url.as_deref(), own.last_status),
+        ("instance", Some("http://hooks/a"), Some(200))
+    );
+    assert_eq!(
+        (global.kind.as_str(), global.url.as_deref()),
+        ("global", None)
+    );
+    assert_eq!(
+        (
+            global.backlog,
+            global.backlog_full,
+            global.consecutive_failures
+        ),
+        (42, true, 5)
+    );
+    assert_eq!(global.last_error.as_deref(), Some("connection refused"));
+}

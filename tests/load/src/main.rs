@@ -11,9 +11,13 @@
 //! - `send`: open-loop sendText (or, with `--media-kb`, sendMedia documents) between paired
 //!   LOOPBACK instances at a fixed rate; latency is
 //!   measured from the intended send time (no coordinated omission).
+//! - `console`: the real `zapgate-tui` in a pseudo-terminal over thousands of instances and a
+//!   steady event rate: keystroke-to-frame latency, the console's CPU and RSS.
 
 mod history;
 mod transports;
+mod console;
+mod probe;
 mod webhooks;
 
 use std::sync::Arc;
@@ -124,6 +128,9 @@ enum Scenario {
         #[arg(long, env = "NATS_URI", default_value = "nats://127.0.0.1:4222")]
         nats_url: String,
     },
+    /// The operator console under load: N instances, a steady events/s, the real zapgate-tui in
+    /// a pseudo-terminal; keystroke-to-frame percentiles, the console's CPU and RSS.
+    Console(console::Opts),
     /// Send texts between pairs of paired LOOPBACK instances at a fixed rate.
     Send {
         /// Pairs of instances (created and paired first).
@@ -143,9 +150,9 @@ enum Scenario {
 }
 
 pub(crate) struct Api {
-    http: reqwest::Client,
-    url: String,
-    key: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) url: String,
+    pub(crate) key: String,
 }
 
 impl Api {
@@ -381,6 +388,7 @@ async fn main() -> anyhow::Result<()> {
             };
             transports::run(&api, run).await?
         }
+        Scenario::Console(opts) => console::run(&api, opts).await?,
         Scenario::Send {
             pairs,
             rate,

@@ -1,61 +1,16 @@
 //! The fleet store: one slot per instance, an index by name, counts by state kept incrementally,
 //! and a filtered + sorted view rebuilt lazily (at most once per frame) only when it went stale.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
-use super::query::{Filter, Sort};
-use crate::msg::{Counters, EventKind, InstanceRow, State, StreamEvent, UnixSecs};
+use super::query::{Filter, Sort, SortKey};
+pub use super::rate::Rate;
+use crate::msg::{Counters, EventKind, InstanceRow, State, StreamEvent, SummaryRow, UnixSecs};
 
 /// Transitions kept per instance for the detail's timeline.
 const TIMELINE: usize = 16;
 /// Flap timestamps kept per instance (enough to count the last hour of a noisy one).
 const FLAPS: usize = 64;
-
-/// Messages per minute: 60 one-second buckets, advanced lazily.
-#[derive(Debug, Clone)]
-pub struct Rate {
-    buckets: [u16; 60],
-    last: UnixSecs,
-}
-
-impl Default for Rate {
-    fn default() -> Self {
-        Rate {
-            buckets: [0; 60],
-            last: 0,
-        }
-    }
-}
-
-impl Rate {
-    fn advance(&mut self, now: UnixSecs) {
-        if now <= self.last {
-            return;
-        }
-        let gap = (now - self.last).min(60);
-        for s in 1..=gap {
-            self.buckets[((self.last + s) % 60) as usize] = 0;
-        }
-        self.last = now;
-    }
-
-    pub fn bump(&mut self, at: UnixSecs) {
-        self.advance(at);
-        let b = &mut self.buckets[(at % 60) as usize];
-        *b = b.saturating_add(1);
-    }
-
-    /// Events in the minute ending at `now`.
-    pub fn per_min(&self, now: UnixSecs) -> u32 {
-        if now >= self.last + 60 {
-            return 0;
-        }
-        let stale = now.saturating_sub(self.last) as usize;
-        (0..60 - stale)
-            .map(|back| self.buckets[((self.last + 60 - back as u64) % 60) as usize] as u32)
-            .sum()
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Transition {
@@ -67,6 +22,8 @@ pub struct Transition {
 #[derive(Debug, Clone)]
 pub struct Row {
     pub info: InstanceRow,
+    /// The name in lower case, made once: the filter matches against it on every keystroke.
+    pub name_lc: String,
     /// When this console saw the state begin (the server's `since` when it gave one).
     pub since: UnixSecs,
     pub flaps: VecDeque<UnixSecs>,
@@ -90,6 +47,7 @@ impl Row {
             reason: None,
         });
         Row {
+            name_lc: info.name.to_lowercase(),
             info,
             since,
             flaps: VecDeque::new(),
@@ -146,6 +104,18 @@ pub struct Fleet {
     free: Vec<usize>,
     view: Vec<usize>,
     view_stale: bool,
+    /// Every live slot in the current sort order. Typing into the filter only re-filters this
+    /// list (O(n), no sort); it is re-sorted when a row's sort key, the set of rows, or the sort
+    /// changes (and on every rebuild for the sorts that move with the clock).
+    order: Vec<usize>,
+    order_stale: bool,
+    order_sort: Option<Sort>,
+    /// The operator changed the filter or the sort: rebuild even when frozen.
+    view_asked: bool,
+    /// Freeze: data keeps flowing into the rows but the view keeps its order and membership
+    /// until the operator changes the filter or sort (free slots are not reused meanwhile, so a
+    /// frozen view never shows another instance in a slot it holds).
+    pub frozen: bool,
     counts: [u32; 5],
 }
 
@@ -171,15 +141,29 @@ impl Fleet {
         self.rows[i].as_mut()
     }
 
+    /// The operator changed what the view shows: rebuild it, frozen or not.
     pub fn mark_stale(&mut self) {
         self.view_stale = true;
+        self.view_asked = true;
+    }
+
+    /// A row came, went, or changed a sort key.
+    fn changed(&mut self) {
+        self.view_stale = true;
+        self.order_stale = true;
+    }
+
+    /// The slot holding `name`.
+    pub fn slot_of(&self, name: &str) -> Option<usize> {
+        self.slot.get(name).copied()
     }
 
     fn insert(&mut self, info: InstanceRow, now: UnixSecs) {
         self.counts[info.state.rank()] += 1;
         let name = info.name.clone();
         let row = Some(Row::new(info, now));
-        let i = match self.free.pop() {
+        let reuse = if self.frozen { None } else { self.free.pop() };
+        let i = match reuse {
             Some(i) => {
                 self.rows[i] = row;
                 i
@@ -190,7 +174,7 @@ impl Fleet {
             }
         };
         self.slot.insert(name, i);
-        self.view_stale = true;
+        self.changed();
     }
 
     pub fn remove(&mut self, name: &str) -> bool {
@@ -201,33 +185,106 @@ impl Fleet {
             self.counts[r.info.state.rank()] -= 1;
         }
         self.free.push(i);
-        self.view_stale = true;
+        self.changed();
         true
     }
 
     /// Diffs a snapshot by name: new rows appear, missing ones go, changed ones update in place
     /// (keeping their rates, flaps and timeline).
     pub fn reconcile(&mut self, snapshot: Vec<InstanceRow>, now: UnixSecs) {
-        let mut seen = std::collections::HashSet::with_capacity(snapshot.len());
-        for info in snapshot {
+        let seen = self.upsert(snapshot, now);
+        self.remove_unseen(&seen);
+    }
+
+    /// Adds or updates these rows; nothing is removed. Returns the names seen.
+    pub fn upsert(&mut self, rows: Vec<InstanceRow>, now: UnixSecs) -> HashSet<String> {
+        let mut seen = HashSet::with_capacity(rows.len());
+        for info in rows {
             seen.insert(info.name.clone());
             match self.slot.get(&info.name).copied() {
                 Some(i) => {
+                    let mut info = info;
+                    info.state = self.listed_state(i, info.state, info.since, now);
                     let row = self.rows[i].as_mut().expect("indexed slot holds a row");
-                    let old = row.info.state;
-                    let at = info.since.unwrap_or(now);
-                    if row.set_state(info.state, None, at) {
-                        self.counts[old.rank()] -= 1;
-                        self.counts[info.state.rank()] += 1;
-                        self.view_stale = true;
-                    }
-                    let pending = row.pending;
+                    // A row without counters (plain Evolution, or an older server) keeps the
+                    // ones the summary or the stream gave.
+                    let counters = info.counters.or(row.info.counters);
                     row.info = info;
-                    row.pending = pending;
+                    row.info.counters = counters;
                 }
                 None => self.insert(info, now),
             }
         }
+        seen
+    }
+
+    /// Merges zapgate's compact summary: state, counters and last error; number, engine and
+    /// profile stay as fetchInstances gave them. A name not known yet gets a row at once (its
+    /// identity fields follow in [`crate::msg::Msg::Rows`]).
+    pub fn merge_summary(&mut self, rows: Vec<SummaryRow>, complete: bool, now: UnixSecs) {
+        let mut seen = HashSet::with_capacity(if complete { rows.len() } else { 0 });
+        for s in rows {
+            if complete {
+                seen.insert(s.name.clone());
+            }
+            match self.slot.get(&s.name).copied() {
+                Some(i) => {
+                    self.listed_state(i, s.state, s.since, now);
+                    let row = self.rows[i].as_mut().expect("indexed slot holds a row");
+                    row.info.counters = Some(s.counters);
+                    row.info.last_error = s.last_error;
+                }
+                None => self.insert(
+                    InstanceRow {
+                        name: s.name,
+                        state: s.state,
+                        since: s.since,
+                        number: None,
+                        owner_jid: None,
+                        profile_name: None,
+                        engine: "-".into(),
+                        last_error: s.last_error,
+                        messages: 0,
+                        counters: Some(s.counters),
+                    },
+                    now,
+                ),
+            }
+        }
+        if complete {
+            self.remove_unseen(&seen);
+        }
+    }
+
+    /// Applies a listed state, unless the row's state began after the listing's (an event got
+    /// here first): a listing made before that event would undo it and count a false flap.
+    /// Returns the state the row keeps.
+    fn listed_state(
+        &mut self,
+        i: usize,
+        state: State,
+        since: Option<UnixSecs>,
+        now: UnixSecs,
+    ) -> State {
+        let row = self.rows[i].as_ref().expect("indexed slot holds a row");
+        if since.is_some_and(|s| s < row.since) {
+            return row.info.state;
+        }
+        self.change_state(i, state, since.unwrap_or(now));
+        state
+    }
+
+    fn change_state(&mut self, i: usize, state: State, at: UnixSecs) {
+        let row = self.rows[i].as_mut().expect("indexed slot holds a row");
+        let old = row.info.state;
+        if row.set_state(state, None, at) {
+            self.counts[old.rank()] -= 1;
+            self.counts[state.rank()] += 1;
+            self.changed();
+        }
+    }
+
+    fn remove_unseen(&mut self, seen: &HashSet<String>) {
         let gone: Vec<String> = self
             .slot
             .keys()
@@ -255,7 +312,7 @@ impl Fleet {
                 if row.set_state(*state, *reason, ev.at) {
                     self.counts[old.rank()] -= 1;
                     self.counts[state.rank()] += 1;
-                    self.view_stale = true;
+                    self.changed();
                 }
             }
             EventKind::Qr { code, pairing_code } => {
@@ -281,20 +338,29 @@ impl Fleet {
 
     /// The filtered and sorted view; rebuilt only when stale.
     pub fn view(&mut self, filter: &Filter, sort: Sort, now: UnixSecs) -> &[usize] {
-        if self.view_stale {
+        if self.view_asked || (self.view_stale && !self.frozen) {
+            let clocked = !matches!(sort.key, SortKey::State | SortKey::Name);
+            if self.order_stale || self.order_sort != Some(sort) || clocked {
+                let rows = &self.rows;
+                self.order.clear();
+                self.order.extend(self.slot.values().copied());
+                self.order.sort_by(|&a, &b| match (&rows[a], &rows[b]) {
+                    (Some(a), Some(b)) => sort.cmp(a, b, now),
+                    _ => std::cmp::Ordering::Equal,
+                });
+                self.order_stale = false;
+                self.order_sort = Some(sort);
+            }
             let rows = &self.rows;
-            let mut view: Vec<usize> = self
-                .slot
-                .values()
-                .copied()
-                .filter(|&i| rows[i].as_ref().is_some_and(|r| filter.matches(r)))
-                .collect();
-            view.sort_by(|&a, &b| {
-                let (a, b) = (rows[a].as_ref().unwrap(), rows[b].as_ref().unwrap());
-                sort.cmp(a, b, now)
-            });
-            self.view = view;
+            self.view.clear();
+            self.view.extend(
+                self.order
+                    .iter()
+                    .copied()
+                    .filter(|&i| rows[i].as_ref().is_some_and(|r| filter.matches(r))),
+            );
             self.view_stale = false;
+            self.view_asked = false;
         }
         &self.view
     }

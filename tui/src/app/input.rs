@@ -91,6 +91,59 @@ impl Dialog {
     }
 }
 
+/// Lines kept in the command history; the oldest go first.
+const HISTORY: usize = 50;
+
+/// The `:` bar's history: ↑ goes back, ↓ forward, and past the newest the line being typed
+/// comes back.
+#[derive(Debug, Default)]
+pub struct History {
+    lines: Vec<String>,
+    /// Where ↑/↓ are, counted back from the newest; None when not browsing.
+    at: Option<usize>,
+    /// The line that was being typed when browsing began.
+    draft: String,
+}
+
+impl History {
+    pub fn push(&mut self, line: &str) {
+        let line = line.trim();
+        self.reset();
+        if line.is_empty() || self.lines.last().is_some_and(|l| l == line) {
+            return;
+        }
+        if self.lines.len() == HISTORY {
+            self.lines.remove(0);
+        }
+        self.lines.push(line.to_string());
+    }
+
+    pub fn reset(&mut self) {
+        self.at = None;
+        self.draft.clear();
+    }
+
+    /// The line to show after ↑ (`older`) or ↓, or None when there is nothing further.
+    pub fn browse(&mut self, older: bool, current: &str) -> Option<String> {
+        let n = self.lines.len();
+        let next = match (self.at, older) {
+            (None, true) if n > 0 => {
+                self.draft = current.to_string();
+                Some(0)
+            }
+            (Some(a), true) if a + 1 < n => Some(a + 1),
+            (Some(0), false) => {
+                self.at = None;
+                return Some(std::mem::take(&mut self.draft));
+            }
+            (Some(a), false) => Some(a - 1),
+            _ => return None,
+        };
+        self.at = next;
+        next.map(|a| self.lines[n - 1 - a].clone())
+    }
+}
+
 /// Line editing shared by every text widget.
 pub fn edit(text: &mut String, k: KeyEvent) {
     match k.code {
@@ -207,6 +260,10 @@ impl App {
                 self.routes.push(Route::Events);
                 vec![]
             }
+            "pulse" => {
+                self.routes.push(Route::Pulse);
+                vec![]
+            }
             "fleet" => {
                 self.routes.truncate(1);
                 vec![]
@@ -220,6 +277,8 @@ impl App {
                 self.set_filter(&arg);
                 vec![]
             }
+            "server" if !arg.is_empty() => vec![Cmd::Switch(arg)],
+            "server" => need_arg(self, "a server name from the config file"),
             "sort" => match SortKey::parse(&arg) {
                 Some(k) => {
                     self.sort = self.sort.toggle(k);

@@ -32,6 +32,10 @@ pub enum Action {
     Logout,
     Delete,
     TestMessage,
+    Replay,
+    Freeze,
+    Pulse,
+    Copy,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +104,16 @@ pub const FLEET: &[Binding] = &[
     b(K::Char('M'), "M", A::SortMsgs, "sort msgs", false, false),
     b(K::Char('F'), "F", A::SortFlaps, "sort flaps", false, false),
     b(K::Char('e'), "e", A::Events, "events", false, false),
+    b(
+        K::Char('f'),
+        "f",
+        A::Freeze,
+        "freeze/unfreeze",
+        false,
+        false,
+    ),
+    b(K::Char('P'), "P", A::Pulse, "pulse", false, false),
+    b(K::Char('y'), "y", A::Copy, "copy name", false, false),
     b(K::Char('n'), "n", A::Create, "new", false, true),
     b(K::Char('c'), "c", A::Connect, "connect/QR", true, true),
     b(K::Char('p'), "p", A::PairCode, "pair by code", false, true),
@@ -133,6 +147,15 @@ pub const DETAIL: &[Binding] = &[
         true,
         true,
     ),
+    b(
+        K::Char('R'),
+        "R",
+        A::Replay,
+        "replay dead letters",
+        false,
+        true,
+    ),
+    b(K::Char('y'), "y", A::Copy, "copy name", false, false),
     b(K::Char('e'), "e", A::Events, "events", true, false),
     NAV[8],
     b(K::Char('?'), "?", A::Help, "help", true, false),
@@ -148,6 +171,13 @@ pub const EVENTS: &[Binding] = &[
     NAV[7],
     b(K::Char('f'), "f", A::Follow, "follow/pause", true, false),
     b(K::Char('/'), "/", A::Filter, "filter", true, false),
+    NAV[8],
+    b(K::Char('?'), "?", A::Help, "help", true, false),
+    NAV[9],
+];
+
+pub const PULSE: &[Binding] = &[
+    b(K::Char('e'), "e", A::Events, "events", true, false),
     NAV[8],
     b(K::Char('?'), "?", A::Help, "help", true, false),
     NAV[9],

@@ -1,20 +1,22 @@
 //! The console's state and its one mutator, [`App::update`]: a `Msg` in, `Cmd`s out, no I/O.
 
+mod actions;
 pub mod fleet;
 mod input;
 pub mod keys;
 pub mod log;
+pub mod pulse;
 pub mod query;
+mod rate;
 
 use std::collections::BTreeSet;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use self::fleet::{Applied, Fleet};
-use self::keys::Action;
 use self::log::EventLog;
-use self::query::{Filter, Sort, SortKey};
-use crate::msg::{ActionOk, Cmd, EventKind, LinkState, Msg, Request, ServerInfo, UnixSecs};
+use self::query::{Filter, Sort};
+use crate::msg::{Cmd, EventKind, LinkState, Msg, ServerInfo, State, UnixSecs, WebhookHealth};
 
 pub use input::{Dialog, InputKind};
 
@@ -25,6 +27,7 @@ pub enum Route {
     Detail(String),
     Events,
     Qr(String),
+    Pulse,
 }
 
 /// Which widget gets the keys. In every mode but Normal, keys are text and never actions.
@@ -34,6 +37,13 @@ pub enum Mode {
     Filter(String),
     Command(String),
     Dialog(Dialog),
+}
+
+/// The webhook health last read for the detail view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhooks {
+    pub name: String,
+    pub result: Result<WebhookHealth, String>,
 }
 
 /// A line for the status bar, replacing the key bar until the next key.
@@ -59,11 +69,17 @@ pub struct App {
     pub marks: BTreeSet<String>,
     pub routes: Vec<Route>,
     pub mode: Mode,
+    /// `:` lines entered before, for ↑/↓ in the command bar.
+    pub history: input::History,
     pub help: bool,
     pub link: LinkState,
     pub info: ServerInfo,
     pub log: EventLog,
+    pub pulse: pulse::Pulse,
     pub status: Option<Status>,
+    /// Webhook health of the instance the detail shows (read on open, then every few seconds).
+    pub hooks: Option<Webhooks>,
+    hooks_asked: UnixSecs,
     pub now: UnixSecs,
     pub dirty: bool,
     pub quit: bool,
@@ -85,16 +101,28 @@ impl App {
             marks: BTreeSet::new(),
             routes: vec![Route::Fleet],
             mode: Mode::Normal,
+            history: input::History::default(),
             help: false,
             link: LinkState::Starting,
             info: ServerInfo::default(),
             log: EventLog::default(),
+            pulse: pulse::Pulse::default(),
             status: None,
+            hooks: None,
+            hooks_asked: 0,
             now,
             dirty: true,
             quit: false,
             resync_asked: false,
         }
+    }
+
+    /// Starts over on another server: a new fleet, log and link; the command history stays.
+    pub fn switch_server(&mut self, server: String, read_only: bool, now: UnixSecs) {
+        let history = std::mem::take(&mut self.history);
+        *self = App::new(server.clone(), read_only, now);
+        self.history = history;
+        self.say(format!("now following {server}"), false);
     }
 
     pub fn route(&self) -> &Route {
@@ -105,10 +133,11 @@ impl App {
     pub fn sync_view(&mut self) {
         self.fleet.view(&self.filter, self.sort, self.now);
         let view = self.fleet.current_view();
-        let found = self.selected.as_deref().and_then(|sel| {
-            view.iter()
-                .position(|&i| self.fleet.row_at(i).is_some_and(|r| r.info.name == sel))
-        });
+        let found = self
+            .selected
+            .as_deref()
+            .and_then(|sel| self.fleet.slot_of(sel))
+            .and_then(|slot| view.iter().position(|&i| i == slot));
         let len = self.fleet.current_view().len();
         self.cursor = match found {
             Some(p) => p,
@@ -129,6 +158,16 @@ impl App {
             Msg::Key(_) | Msg::Resize => vec![],
             Msg::Tick(now) => {
                 self.now = now;
+                let problems = self.fleet.count(State::Failed) + self.fleet.count(State::Refused);
+                self.pulse.sample(
+                    now,
+                    u64::from(self.fleet.count(State::Open)),
+                    u64::from(problems),
+                );
+                self.refresh_webhooks()
+            }
+            Msg::Webhooks { name, result } => {
+                self.got_webhooks(name, result);
                 vec![]
             }
             Msg::Link(l) => {
@@ -146,8 +185,23 @@ impl App {
                 self.sync_view();
                 vec![]
             }
+            Msg::Rows(rows) => {
+                self.fleet.upsert(rows, self.now);
+                self.sync_view();
+                vec![]
+            }
+            Msg::Summary { rows, complete } => {
+                self.resync_asked = false;
+                self.fleet.merge_summary(rows, complete, self.now);
+                if complete {
+                    self.marks.retain(|n| self.fleet.get(n).is_some());
+                }
+                self.sync_view();
+                vec![]
+            }
             Msg::Event(ev) => {
                 self.log.push(&ev);
+                self.pulse.count_event();
                 let created = matches!(ev.kind, EventKind::Created);
                 match self.fleet.apply(&ev) {
                     Applied::Unknown if !self.resync_asked || created => {
@@ -158,40 +212,6 @@ impl App {
                 }
             }
             Msg::Reply { req, result } => self.reply(req, result),
-        }
-    }
-
-    fn reply(&mut self, req: Request, result: Result<ActionOk, String>) -> Vec<Cmd> {
-        let name = req.instance().to_string();
-        if let Some(row) = self.fleet.get_mut(&name) {
-            row.pending = None;
-        }
-        match result {
-            Ok(ok) => {
-                if let ActionOk::Qr { code, pairing_code } = ok
-                    && let Some(row) = self.fleet.get_mut(&name)
-                {
-                    row.qr = code.or(row.qr.take());
-                    row.pairing_code = pairing_code.or(row.pairing_code.take());
-                }
-                self.say(format!("{} {name}: ok", req.verb()), false);
-                match req {
-                    Request::Create { .. } => {
-                        self.selected = Some(name);
-                        vec![Cmd::Resync]
-                    }
-                    Request::Delete { .. } => {
-                        self.fleet.remove(&name);
-                        self.marks.remove(&name);
-                        vec![]
-                    }
-                    _ => vec![],
-                }
-            }
-            Err(e) => {
-                self.say(format!("{} {name}: {e}", req.verb()), true);
-                vec![]
-            }
         }
     }
 
@@ -206,6 +226,7 @@ impl App {
             Route::Detail(_) => keys::DETAIL,
             Route::Events => keys::EVENTS,
             Route::Qr(_) => keys::QR,
+            Route::Pulse => keys::PULSE,
         }
     }
 
@@ -222,155 +243,6 @@ impl App {
             Some(a) => self.act(a),
             None => vec![],
         }
-    }
-
-    /// The instance an action on the current route is about.
-    fn target(&self) -> Option<String> {
-        match self.route() {
-            Route::Detail(n) | Route::Qr(n) => Some(n.clone()),
-            _ => self.selected.clone(),
-        }
-    }
-
-    /// Marked instances on the fleet view, else the one under the cursor.
-    fn targets(&self) -> Vec<String> {
-        if matches!(self.route(), Route::Fleet) && !self.marks.is_empty() {
-            self.marks.iter().cloned().collect()
-        } else {
-            self.target().into_iter().collect()
-        }
-    }
-
-    fn act(&mut self, a: Action) -> Vec<Cmd> {
-        match a {
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
-                let step = match a {
-                    Action::Up => -1,
-                    Action::Down => 1,
-                    Action::PageUp => -(self.page.max(1) as i64),
-                    _ => self.page.max(1) as i64,
-                };
-                self.step(step);
-            }
-            Action::Top => self.step(i64::MIN / 2),
-            Action::Bottom => self.step(i64::MAX / 2),
-            Action::Open => {
-                if let Some(n) = self.selected.clone() {
-                    self.routes.push(Route::Detail(n));
-                }
-            }
-            Action::Back => {
-                if self.routes.len() > 1 {
-                    self.routes.pop();
-                } else if !self.marks.is_empty() {
-                    self.marks.clear();
-                } else if self.filter.is_active() {
-                    self.set_filter("");
-                }
-            }
-            // A fresh prompt, as k9s's: typing replaces the filter (esc clears it).
-            Action::Filter => self.mode = Mode::Filter(String::new()),
-            Action::Command => self.mode = Mode::Command(String::new()),
-            Action::Mark => {
-                if let Some(n) = self.selected.clone() {
-                    if !self.marks.remove(&n) {
-                        self.marks.insert(n);
-                    }
-                    self.step(1);
-                }
-            }
-            Action::SortState => self.sort_by(SortKey::State),
-            Action::SortName => self.sort_by(SortKey::Name),
-            Action::SortAge => self.sort_by(SortKey::Age),
-            Action::SortMsgs => self.sort_by(SortKey::Msgs),
-            Action::SortFlaps => self.sort_by(SortKey::Flaps),
-            Action::Events => self.routes.push(Route::Events),
-            Action::Follow => self.log.follow = !self.log.follow,
-            Action::Help => self.help = true,
-            Action::Quit => {
-                self.quit = true;
-                return vec![Cmd::Quit];
-            }
-            Action::Create => self.open_input(InputKind::Create),
-            Action::Connect => {
-                if let Some(name) = self.target() {
-                    return self.connect(name, None);
-                }
-            }
-            Action::PairCode => {
-                if let Some(name) = self.target() {
-                    self.open_input(InputKind::PairPhone { name });
-                }
-            }
-            Action::TestMessage => {
-                if let Some(name) = self.target() {
-                    self.open_input(InputKind::TestMessage { name });
-                }
-            }
-            Action::Restart | Action::Logout | Action::Delete => {
-                let names = self.targets();
-                if !names.is_empty() {
-                    self.mode = Mode::Dialog(Dialog::confirm(a, names));
-                }
-            }
-        }
-        vec![]
-    }
-
-    fn step(&mut self, by: i64) {
-        self.sync_view();
-        let len = self.fleet.current_view().len() as i64;
-        if matches!(self.route(), Route::Events) {
-            self.log.scroll(by);
-            return;
-        }
-        if len == 0 {
-            return;
-        }
-        self.cursor = (self.cursor as i64 + by).clamp(0, len - 1) as usize;
-        self.selected = self.name_at(self.cursor);
-    }
-
-    fn sort_by(&mut self, key: SortKey) {
-        self.sort = self.sort.toggle(key);
-        self.fleet.mark_stale();
-        self.sync_view();
-    }
-
-    pub fn set_filter(&mut self, text: &str) {
-        self.filter = Filter::parse(text);
-        self.fleet.mark_stale();
-        self.sync_view();
-    }
-
-    pub(crate) fn connect(&mut self, name: String, number: Option<String>) -> Vec<Cmd> {
-        if let Some(row) = self.fleet.get_mut(&name) {
-            row.pending = Some("connect");
-        }
-        if !matches!(self.route(), Route::Qr(n) if *n == name) {
-            self.routes.push(Route::Qr(name.clone()));
-        }
-        vec![Cmd::Http(Request::Connect { name, number })]
-    }
-
-    /// Sends requests and marks their rows pending until the answers come.
-    pub(crate) fn send(&mut self, reqs: Vec<Request>) -> Vec<Cmd> {
-        if self.read_only {
-            return vec![];
-        }
-        for r in &reqs {
-            if let Some(row) = self.fleet.get_mut(r.instance()) {
-                row.pending = Some(r.verb());
-            }
-        }
-        reqs.into_iter().map(Cmd::Http).collect()
-    }
-
-    fn open_input(&mut self, kind: InputKind) {
-        self.mode = Mode::Dialog(Dialog::Input {
-            kind,
-            text: String::new(),
-        });
     }
 
     /// Keys of the command, filter and dialog widgets.
@@ -396,8 +268,22 @@ impl App {
                 vec![]
             }
             Mode::Command(mut text) => match k.code {
-                KeyCode::Enter => self.command(&text),
-                KeyCode::Esc => vec![],
+                KeyCode::Enter => {
+                    self.history.push(&text);
+                    self.command(&text)
+                }
+                KeyCode::Esc => {
+                    self.history.reset();
+                    vec![]
+                }
+                KeyCode::Up | KeyCode::Down => {
+                    let older = k.code == KeyCode::Up;
+                    if let Some(line) = self.history.browse(older, &text) {
+                        text = line;
+                    }
+                    self.mode = Mode::Command(text);
+                    vec![]
+                }
                 _ => {
                     input::edit(&mut text, k);
                     self.mode = Mode::Command(text);

@@ -70,7 +70,7 @@ impl Filter {
             Matcher::Problems => row.info.state.is_problem() || row.info.state == State::Connecting,
             Matcher::Regex(r) => r.is_match(&row.info.name),
             Matcher::Substring(s) => {
-                row.info.name.to_lowercase().contains(s)
+                row.name_lc.contains(s.as_str())
                     || row
                         .info
                         .number

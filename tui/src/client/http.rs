@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::wire;
-use crate::msg::{ActionOk, InstanceRow, Request, ServerInfo};
+use crate::msg::{ActionOk, InstanceRow, Request, ServerInfo, WebhookHealth};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -22,6 +22,17 @@ impl From<reqwest::Error> for HttpError {
     fn from(e: reqwest::Error) -> Self {
         HttpError::Transport(e.to_string())
     }
+}
+
+/// An instance name as one path or query segment.
+fn enc(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('/', "%2F")
+        .replace('?', "%3F")
+        .replace('#', "%23")
+        .replace('&', "%26")
+        .replace('+', "%2B")
+        .replace(' ', "%20")
 }
 
 /// A server's address and key; cheap to clone into tasks.
@@ -82,11 +93,73 @@ impl Api {
         Ok(body)
     }
 
+    /// The whole fleet (fetchInstances), parsed a row at a time from the body's bytes.
     pub async fn instances(&self) -> Result<Vec<InstanceRow>, HttpError> {
-        let v = self
-            .call(Method::GET, "/instance/fetchInstances", None)
+        let resp = self
+            .http
+            .get(self.url("/instance/fetchInstances"))
+            .header("apikey", &self.key)
+            .timeout(Duration::from_secs(60))
+            .send()
             .await?;
-        Ok(wire::instances(&v))
+        let status = resp.status();
+        let body = resp.bytes().await?;
+        if !status.is_success() {
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            return Err(HttpError::Status(wire::error_text(status.as_u16(), &v)));
+        }
+        Ok(wire::instances_from_slice(&body))
+    }
+
+    /// Full rows of these instances only (fetchInstances?instanceName=, one request each).
+    pub async fn instances_named(&self, names: &[String]) -> Result<Vec<InstanceRow>, HttpError> {
+        let mut rows = Vec::with_capacity(names.len());
+        for n in names {
+            let path = format!("/instance/fetchInstances?instanceName={}", enc(n));
+            match self.call(Method::GET, &path, None).await {
+                Ok(v) => rows.extend(wire::instances(&v)),
+                // Deleted in between: the next summary says so.
+                Err(HttpError::NotFound | HttpError::Status(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(rows)
+    }
+
+    /// zapgate's compact `GET /instance/summary` (only rows changed since `changed_since_ms`
+    /// when given). `Ok(None)`: the server has no such route (plain Evolution).
+    pub async fn summary(
+        &self,
+        changed_since_ms: Option<i64>,
+    ) -> Result<Option<wire::Summary>, HttpError> {
+        let path = match changed_since_ms {
+            Some(t) => format!("/instance/summary?changedSince={t}"),
+            None => "/instance/summary".to_string(),
+        };
+        let resp = self
+            .http
+            .get(self.url(&path))
+            .header("apikey", &self.key)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(HttpError::Status(wire::error_text(status.as_u16(), &body)));
+        }
+        Ok(wire::summary(&body))
+    }
+
+    /// Webhook delivery health of one instance (global key).
+    pub async fn webhook_health(&self, name: &str) -> Result<WebhookHealth, HttpError> {
+        let v = self
+            .call(Method::GET, &format!("/webhook/stats/{}", enc(name)), None)
+            .await?;
+        Ok(wire::webhook_health(&v))
     }
 
     pub async fn server_info(&self) -> Result<ServerInfo, HttpError> {
@@ -99,13 +172,6 @@ impl Api {
     }
 
     pub async fn act(&self, req: &Request) -> Result<ActionOk, HttpError> {
-        let enc = |s: &str| {
-            s.replace('%', "%25")
-                .replace('/', "%2F")
-                .replace('?', "%3F")
-                .replace('#', "%23")
-                .replace(' ', "%20")
-        };
         match req {
             Request::Create { name, integration } => {
                 let engine = integration.clone().or_else(|| self.integration.clone());
@@ -165,6 +231,16 @@ impl Api {
                 )
                 .await?;
                 Ok(ActionOk::Done)
+            }
+            Request::Replay { name } => {
+                let v = self
+                    .call(
+                        Method::POST,
+                        &format!("/webhook/deadLetters/replay/{}", enc(name)),
+                        Some(json!({})),
+                    )
+                    .await?;
+                Ok(ActionOk::Replayed(v["replayed"].as_u64().unwrap_or(0)))
             }
         }
     }

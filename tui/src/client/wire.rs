@@ -3,7 +3,10 @@
 use chrono::DateTime;
 use serde_json::Value;
 
-use crate::msg::{Counters, EventKind, InstanceRow, ServerInfo, State, StreamEvent, UnixSecs};
+use crate::msg::{
+    Counters, Endpoint, EventKind, InstanceRow, ServerInfo, State, StreamEvent, SummaryRow,
+    UnixSecs, WebhookHealth,
+};
 
 fn secs(rfc3339: &str) -> Option<UnixSecs> {
     DateTime::parse_from_rfc3339(rfc3339)
@@ -46,10 +49,115 @@ pub fn instance(row: &Value) -> Option<InstanceRow> {
     })
 }
 
+/// A fetchInstances body straight from its bytes, one row's JSON tree at a time: a 5,000-row
+/// list parsed whole into a `Value` costs tens of megabytes of small allocations that the
+/// allocator keeps after they are freed (the README's console benchmark has the figures).
+pub fn instances_from_slice(body: &[u8]) -> Vec<InstanceRow> {
+    serde_json::from_slice::<RowByRow>(body).map_or_else(|_| Vec::new(), |r| r.0)
+}
+
+/// A JSON array read element by element: each row's tree lives only while it is converted.
+struct RowByRow(Vec<InstanceRow>);
+
+impl<'de> serde::Deserialize<'de> for RowByRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Rows;
+        impl<'de> serde::de::Visitor<'de> for Rows {
+            type Value = RowByRow;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of instances")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RowByRow, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(v) = seq.next_element::<Value>()? {
+                    out.extend(instance(&v));
+                }
+                Ok(RowByRow(out))
+            }
+        }
+        d.deserialize_seq(Rows)
+    }
+}
+
 pub fn instances(list: &Value) -> Vec<InstanceRow> {
     list.as_array()
         .map(|a| a.iter().filter_map(instance).collect())
         .unwrap_or_default()
+}
+
+/// zapgate's `GET /instance/summary` answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Pass as the next `changedSince`.
+    pub generated_at_ms: i64,
+    /// Every instance the key sees, listed or not.
+    pub instances: u64,
+    pub rows: Vec<SummaryRow>,
+}
+
+fn summary_row(r: &Value) -> Option<SummaryRow> {
+    let n = |k: &str| r[k].as_u64().unwrap_or(0);
+    Some(SummaryRow {
+        name: text(&r["name"])?,
+        state: State::parse(r["state"].as_str().unwrap_or("close")),
+        since: r["since"].as_str().and_then(secs),
+        counters: Counters {
+            messages_in: n("messagesIn"),
+            messages_out: n("messagesOut"),
+            send_errors: n("sendErrors"),
+            reconnects: n("reconnects"),
+            flaps_last_hour: n("flapsLastHour"),
+        },
+        last_error: text(&r["lastError"]),
+    })
+}
+
+/// None when the body is not a summary (a server without the route answers something else).
+pub fn summary(v: &Value) -> Option<Summary> {
+    Some(Summary {
+        generated_at_ms: v["generatedAtMs"].as_i64()?,
+        instances: v["instances"].as_u64()?,
+        rows: v["rows"]
+            .as_array()?
+            .iter()
+            .filter_map(summary_row)
+            .collect(),
+    })
+}
+
+/// `GET /webhook/stats/{instance}`: the instance's endpoint (`i:<id>`) and the global one.
+pub fn webhook_health(v: &Value) -> WebhookHealth {
+    let endpoints = v["endpoints"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    let n = |k: &str| e[k].as_u64().unwrap_or(0);
+                    Endpoint {
+                        kind: match e["endpoint"].as_str() {
+                            Some("global") => "global".into(),
+                            _ => "instance".into(),
+                        },
+                        url: text(&e["url"]),
+                        backlog: n("outboxDepth"),
+                        backlog_full: e["backlogFull"].as_bool().unwrap_or(false),
+                        last_status: e["lastStatus"].as_u64().map(|s| s as u16),
+                        last_error: text(&e["lastError"]),
+                        consecutive_failures: n("consecutiveFailures"),
+                        delivered: n("delivered"),
+                        dead_lettered: n("deadLettered"),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    WebhookHealth {
+        dead_letters: v["deadLetters"].as_u64().unwrap_or(0),
+        endpoints,
+    }
 }
 
 /// One stream envelope (`{event, instance, data, date_time}`).

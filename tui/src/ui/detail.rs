@@ -1,4 +1,5 @@
-//! One instance: identity, state timeline with reasons, counters, recent events.
+//! One instance: identity, state timeline with reasons, counters, webhook health per endpoint
+//! (backlog, last status, failures, dead letters), recent events.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,6 +9,61 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::{age, clock, state_style};
 use crate::app::App;
+use crate::msg::Endpoint;
+
+/// The webhook panel: one line per endpoint, then the dead letters (and the replay key unless
+/// read-only).
+fn webhooks<'a>(app: &'a App, name: &str) -> Paragraph<'a> {
+    let block = Block::bordered().title(" webhooks ");
+    let Some(h) = app.hooks.as_ref().filter(|h| h.name == name) else {
+        return Paragraph::new("reading…").block(block);
+    };
+    let health = match &h.result {
+        Ok(health) => health,
+        Err(e) => return Paragraph::new(format!("webhook health unavailable: {e}")).block(block),
+    };
+    let mut lines: Vec<Line> = health.endpoints.iter().map(endpoint).collect();
+    let mut letters = vec![Span::raw(format!("dead letters {}", health.dead_letters))];
+    if health.dead_letters > 0 {
+        letters[0].style = state_style(crate::msg::State::Failed);
+        if !app.read_only {
+            letters.push(Span::raw("  <R> replay"));
+        }
+    }
+    lines.push(Line::from(letters));
+    Paragraph::new(lines).block(block)
+}
+
+fn endpoint(e: &Endpoint) -> Line<'static> {
+    let failing = e.consecutive_failures > 0 || e.backlog_full;
+    let (glyph, style) = match (&e.url, failing) {
+        (None, _) => ("-", Style::new().add_modifier(Modifier::DIM)),
+        (Some(_), true) => ("✗", state_style(crate::msg::State::Failed)),
+        (Some(_), false) => ("●", state_style(crate::msg::State::Open)),
+    };
+    let Some(url) = &e.url else {
+        return Line::from(vec![
+            Span::styled(format!("{glyph} {:<9}", e.kind), style),
+            Span::styled(
+                "no deliveries yet",
+                Style::new().add_modifier(Modifier::DIM),
+            ),
+        ]);
+    };
+    let last = match (e.last_status, &e.last_error) {
+        (_, Some(err)) if failing => err.clone(),
+        (Some(s), _) => s.to_string(),
+        (None, _) => "-".into(),
+    };
+    let full = if e.backlog_full { " FULL" } else { "" };
+    Line::from(vec![
+        Span::styled(format!("{glyph} {:<9}", e.kind), style),
+        Span::raw(format!(
+            "q {}{full}  last {last}  fails {}  ok {}  dead {}  {url}",
+            e.backlog, e.consecutive_failures, e.delivered, e.dead_lettered
+        )),
+    ])
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, name: &str) {
     let Some(r) = app.fleet.get(name) else {
@@ -89,6 +145,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, name: &str) {
         Paragraph::new(steps).block(Block::bordered().title(" timeline ")),
         timeline,
     );
+    let [hooks, right] = Layout::vertical([Constraint::Length(6), Constraint::Min(3)]).areas(right);
+    f.render_widget(webhooks(app, name), hooks);
     let recent: Vec<Line> = app
         .log
         .window(right.height.saturating_sub(2) as usize, Some(name))

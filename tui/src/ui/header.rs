@@ -43,6 +43,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     top.push(Span::styled(word, style));
     top.push(Span::raw(format!(" {} ev/s", app.log.per_sec(app.now))));
+    if app.fleet.frozen {
+        top.push(Span::raw(" │ "));
+        top.push(Span::styled(
+            "FROZEN",
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ));
+    }
     if app.read_only {
         top.push(Span::raw(" │ "));
         top.push(Span::styled(

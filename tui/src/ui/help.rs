@@ -16,8 +16,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     lines.push(Line::raw(
         " filter: text, regex (^a.*), state word, problems; ! inverts",
     ));
+    lines.push(Line::raw(" commands: :problems :events :pulse :fleet :q"));
     lines.push(Line::raw(
-        " commands: :problems :events :sort KEY :filter X :q",
+        " :sort KEY :filter X :server NAME (↑/↓: history)",
     ));
     if !app.read_only {
         lines.push(Line::raw(

@@ -7,6 +7,7 @@ mod events;
 mod fleet;
 mod header;
 mod help;
+mod pulse;
 mod qr;
 
 use ratatui::Frame;
@@ -49,6 +50,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         Route::Detail(name) => detail::draw(f, body, app, &name),
         Route::Events => events::draw(f, body, app),
         Route::Qr(name) => qr::draw(f, body, app, &name),
+        Route::Pulse => pulse::draw(f, body, app),
     }
     draw_bar(f, bar, app);
     if let Mode::Dialog(d) = &app.mode {

@@ -5,7 +5,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use zapgate_tui::app::App;
-use zapgate_tui::msg::{Counters, EventKind, InstanceRow, Msg, State, StreamEvent};
+use zapgate_tui::msg::{
+    Counters, Endpoint, EventKind, InstanceRow, Msg, State, StreamEvent, WebhookHealth,
+};
 
 /// 2027-01-15 08:00:00 UTC: every age on screen is measured from here.
 pub const T0: u64 = 1_800_000_000;
@@ -87,4 +89,32 @@ pub fn order(app: &mut App) -> Vec<String> {
         .iter()
         .map(|&i| app.fleet.row_at(i).unwrap().info.name.clone())
         .collect()
+}
+
+/// Webhook health as the detail reads it: the instance's endpoint fine, the global one failing
+/// with a backlog, three dead letters.
+pub fn webhook_health() -> WebhookHealth {
+    WebhookHealth {
+        dead_letters: 3,
+        endpoints: vec![
+            Endpoint {
+                kind: "instance".into(),
+                url: Some("http://hooks.example/acme".into()),
+                last_status: Some(200),
+                delivered: 120,
+                ..Endpoint::default()
+            },
+            Endpoint {
+                kind: "global".into(),
+                url: Some("http://collector.example/all".into()),
+                backlog: 42,
+                last_status: Some(503),
+                last_error: Some("HTTP 503".into()),
+                consecutive_failures: 5,
+                delivered: 900,
+                dead_lettered: 3,
+                ..Endpoint::default()
+            },
+        ],
+    }
 }
