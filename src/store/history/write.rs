@@ -194,16 +194,7 @@ impl HistoryRepo {
             }
             Change::Chat { jid, apply } => {
                 let key = self.key(jid.as_bytes());
-                let (mut chat, new) = match tx[CHATS].get(&key)? {
-                    Some(v) => (decode_row::<ChatRow>(&v).map_err(abort)?, false),
-                    None => (
-                        ChatRow {
-                            created_at: now,
-                            ..ChatRow::default()
-                        },
-                        true,
-                    ),
-                };
+                let (mut chat, new) = chat_or_new(tx, &key, now)?;
                 apply(&mut chat);
                 tx[CHATS].insert(key, encode_row(&chat).map_err(abort)?)?;
                 if new {
@@ -229,16 +220,7 @@ impl HistoryRepo {
         tx[IDS].insert(self.key(id.as_bytes()), location(ts, jid))?;
         tx[CHAT_MSGS].insert(self.key(&chat_msg_key(jid, ts, id)), &[][..])?;
         let chat_key = self.key(jid.as_bytes());
-        let (mut chat, new) = match tx[CHATS].get(&chat_key)? {
-            Some(v) => (decode_row::<ChatRow>(&v).map_err(abort)?, false),
-            None => (
-                ChatRow {
-                    created_at: now,
-                    ..ChatRow::default()
-                },
-                true,
-            ),
-        };
+        let (mut chat, new) = chat_or_new(tx, &chat_key, now)?;
         if chat.last_message.is_none() || ts >= chat.updated_at {
             if chat.last_message.is_some() {
                 tx[ACTIVITY].remove(self.key(&activity_key(chat.updated_at, jid)))?;
@@ -296,4 +278,18 @@ impl HistoryRepo {
         tx[COUNTS].insert(key, &n.to_be_bytes()[..])?;
         Ok(())
     }
+}
+
+/// The chat row at `key`, or a new one created `now`; and whether it is new.
+fn chat_or_new(tx: &[TransactionalTree], key: &[u8], now: u64) -> Result<(ChatRow, bool), Abort> {
+    Ok(match tx[CHATS].get(key)? {
+        Some(v) => (decode_row::<ChatRow>(&v).map_err(abort)?, false),
+        None => (
+            ChatRow {
+                created_at: now,
+                ..ChatRow::default()
+            },
+            true,
+        ),
+    })
 }

@@ -14,10 +14,10 @@
 //! - `console`: the real `zapgate-tui` in a pseudo-terminal over thousands of instances and a
 //!   steady event rate: keystroke-to-frame latency, the console's CPU and RSS.
 
-mod history;
-mod transports;
 mod console;
+mod history;
 mod probe;
+mod transports;
 mod webhooks;
 
 use std::sync::Arc;
