@@ -184,8 +184,8 @@ impl InstanceHandle {
         }
     }
 
-    /// Writes `change` with the event `kind` (through the ledger) and, when that made an outbox
-    /// row, waits until it is durable: the HTTP answer leaves only once the event cannot be lost.
+    /// Writes `change` with the event `kind` (through the ledger) and waits until it is durable:
+    /// the HTTP answer leaves only once neither the change nor its event can be lost.
     async fn commit(
         &self,
         kind: EventKind,
@@ -193,9 +193,10 @@ impl InstanceHandle {
         change: &Change<'_>,
     ) -> Result<(), InstanceError> {
         let view = self.view();
-        if self.shared.commit(&view.record, kind, data, change)? {
-            self.shared.deps.store.sync().await?;
-        }
+        self.shared.commit(&view.record, kind, data, change)?;
+        // Flushed even without outbox rows: the answer says the message (or its edit or
+        // delete) is stored, and a crash right after it must not undo that.
+        self.shared.deps.store.sync().await?;
         Ok(())
     }
 

@@ -6,13 +6,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use parking_lot::RwLock;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::handle::{self, InstanceError, InstanceHandle};
-use super::{ConnectionState, Integration, Settings, WebhookConfig};
+use super::{Integration, Settings, WebhookConfig};
 use crate::config::Config;
 use crate::engine::Engines;
 use crate::events::dispatcher::Dispatcher;
@@ -191,27 +190,15 @@ impl Registry {
 
     /// Creates an instance; it is durable (survives a crash) when this returns.
     pub async fn create(&self, new: NewInstance) -> Result<InstanceHandle, RegistryError> {
-        let now = Utc::now();
+        let token = new
+            .token
+            .unwrap_or_else(|| Uuid::new_v4().to_string().to_uppercase());
         let record = InstanceRecord {
-            id: Uuid::now_v7(),
-            name: new.name.clone(),
-            token: new
-                .token
-                .unwrap_or_else(|| Uuid::new_v4().to_string().to_uppercase()),
-            integration: new.integration,
             number: new.number,
             business_id: new.business_id,
             settings: new.settings,
             webhook: new.webhook,
-            created_at: now,
-            updated_at: now,
-            owner_jid: None,
-            profile_name: None,
-            profile_pic_url: None,
-            connection_status: ConnectionState::Close,
-            paired: false,
-            disconnection_reason_code: None,
-            disconnection_at: None,
+            ..InstanceRecord::fresh(new.name.clone(), token, new.integration)
         };
         // Reserve the name before the first await so two concurrent creates cannot both win.
         let handle = {

@@ -37,6 +37,32 @@ pub struct InstanceRecord {
     pub disconnection_at: Option<DateTime<Utc>>,
 }
 
+impl InstanceRecord {
+    /// A new, never-connected instance: default settings, no webhook, no account yet.
+    pub fn fresh(name: String, token: String, integration: Integration) -> InstanceRecord {
+        let now = Utc::now();
+        InstanceRecord {
+            id: Uuid::now_v7(),
+            name,
+            token,
+            integration,
+            number: None,
+            business_id: None,
+            settings: Settings::default(),
+            webhook: None,
+            created_at: now,
+            updated_at: now,
+            owner_jid: None,
+            profile_name: None,
+            profile_pic_url: None,
+            connection_status: ConnectionState::Close,
+            paired: false,
+            disconnection_reason_code: None,
+            disconnection_at: None,
+        }
+    }
+}
+
 /// Typed access to the `instances` tree.
 #[derive(Clone)]
 pub struct InstanceRepo {

@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 use uuid::Uuid;
 use zapgate::engine::{Context, MessageContent, MessageKey};
-use zapgate::instance::{ConnectionState, Integration, Settings};
+use zapgate::instance::Integration;
 use zapgate::store::Store;
 use zapgate::store::history::{Change, HistoryTrees, Origin, Status, StoredMessage};
 use zapgate::store::instances::{InstanceRecord, InstanceRepo};
@@ -49,26 +49,12 @@ pub fn chat_jid(i: usize) -> String {
 pub async fn seed(dir: &Path, name: &str, messages: usize, chats: usize) -> anyhow::Result<()> {
     let store = Store::open(dir, 256)?;
     let now = Utc::now();
-    let id = Uuid::new_v4();
-    let record = InstanceRecord {
-        id,
-        name: name.to_owned(),
-        token: Uuid::new_v4().to_string().to_uppercase(),
-        integration: Integration::Loopback,
-        number: None,
-        business_id: None,
-        settings: Settings::default(),
-        webhook: None,
-        created_at: now,
-        updated_at: now,
-        owner_jid: None,
-        profile_name: None,
-        profile_pic_url: None,
-        connection_status: ConnectionState::Close,
-        paired: false,
-        disconnection_reason_code: None,
-        disconnection_at: None,
-    };
+    let record = InstanceRecord::fresh(
+        name.to_owned(),
+        Uuid::new_v4().to_string().to_uppercase(),
+        Integration::Loopback,
+    );
+    let id = record.id;
     InstanceRepo::new(&store)?.put_durable(&record).await?;
     let repo = HistoryTrees::open(&store)?.repo(&store, id);
     let start_ts = now.timestamp() as u64 - messages as u64;
