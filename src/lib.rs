@@ -7,6 +7,7 @@ pub mod api;
 pub mod config;
 pub mod engine;
 pub mod events;
+pub mod evolution;
 pub mod fault;
 pub mod health;
 pub mod instance;

@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::message::{KeyBody, delay_ms, jid, required};
 use super::required::{Optional, Required};
 use crate::engine::{MessageKey, Presence, Privacy, PrivacyValue};
-use crate::instance::record::media_from_message;
+use crate::evolution::message::{media_from_message, raw_message};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -257,7 +257,8 @@ impl ChatApi {
             participant: b.participant,
         }
         .into_key()?;
-        Ok(Answer::Created(Json(h.revoke(target).await?)))
+        let revoke = h.revoke(target).await?;
+        Ok(Answer::Created(Json(raw_message(&revoke))))
     }
 
     /// Edit the text or caption of one of your messages.
@@ -290,7 +291,8 @@ impl ChatApi {
                 "only messages sent by this instance (fromMe) can be edited".into(),
             ));
         }
-        Ok(Answer::Ok(Json(h.edit(target, text).await?)))
+        let edit = h.edit(target, text).await?;
+        Ok(Answer::Ok(Json(raw_message(&edit))))
     }
 
     /// Show typing or recording in a chat for `delay` ms (the request waits that long).

@@ -18,8 +18,8 @@ use super::history_dto::{
 };
 use super::message::jid;
 use crate::engine::group::is_group_jid;
+use crate::evolution::message::message_record;
 use crate::instance::ledger::ChatView;
-use crate::instance::record::message_record;
 use crate::state::AppState;
 use crate::store::history::{ChatRow, ContactRow, Page, ReceiptRow, StoredMessage};
 

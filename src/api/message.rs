@@ -24,8 +24,8 @@ use crate::engine::{
     ContactCard, Context, MediaKind, MessageKey, NewMedia, Outgoing, OutgoingMessage, Presence,
     Quote,
 };
+use crate::evolution::message::{message_record, text_of};
 use crate::instance::InstanceHandle;
-use crate::instance::record::text_of;
 use crate::state::AppState;
 
 /// Longest `delay` honoured; Evolution blocks the request for the whole delay.
@@ -201,7 +201,10 @@ impl Target {
                 context: self.context,
             })
             .await?;
-        Ok(SendResponse::Created(Json(record)))
+        Ok(SendResponse::Created(Json(message_record(
+            &record,
+            &h.id(),
+        ))))
     }
 }
 
@@ -580,7 +583,10 @@ impl MessageApi {
                 context: Context::default(),
             })
             .await?;
-        Ok(SendResponse::Created(Json(record)))
+        Ok(SendResponse::Created(Json(message_record(
+            &record,
+            &h.id(),
+        ))))
     }
 
     /// Send a poll.

@@ -146,7 +146,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::instance::record::tests::any_json;
+    use crate::evolution::message::tests::any_json;
 
     /// Strings of any length up to twice the largest cap, or any JSON.
     fn field() -> impl Strategy<Value = Value> {

@@ -4,13 +4,14 @@
 
 pub mod dispatcher;
 pub mod kind;
+pub mod payload;
 pub mod retry;
 pub mod sign;
 pub mod sweep;
 pub mod transport;
 pub mod webhook;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -18,6 +19,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 pub use kind::EventKind;
+pub use payload::Payload;
 
 /// One thing that happened to one instance.
 #[derive(Debug, Clone)]
@@ -25,7 +27,10 @@ pub struct Event {
     pub kind: EventKind,
     pub instance: String,
     pub instance_id: Uuid,
-    pub data: Value,
+    pub payload: Payload,
+    /// Evolution's `data`, rendered the first time a writer asks (once per event, however many
+    /// webhooks, transports and streams carry it).
+    data: OnceLock<Value>,
     /// The instance's own JID, once known (Evolution omits `sender` before the first login).
     pub sender: Option<String>,
     /// RFC 3339 UTC with milliseconds, taken when the event happened.
@@ -38,16 +43,24 @@ impl Event {
         instance: &str,
         instance_id: Uuid,
         sender: Option<String>,
-        data: Value,
+        payload: Payload,
     ) -> Event {
         Event {
             kind,
             instance: instance.to_string(),
             instance_id,
-            data,
+            payload,
+            data: OnceLock::new(),
             sender,
             date_time: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         }
+    }
+
+    /// Evolution's `data` of this event.
+    pub fn data(&self) -> &Value {
+        self.data.get_or_init(|| {
+            crate::evolution::event::event_data(&self.payload, &self.instance, &self.instance_id)
+        })
     }
 
     /// Evolution's envelope. `destination` is the webhook URL for webhooks, absent for streams;
@@ -61,7 +74,7 @@ impl Event {
         let mut env = json!({
             "event": self.kind.dotted(),
             "instance": self.instance,
-            "data": self.data,
+            "data": self.data(),
             "date_time": self.date_time,
             "server_url": server_url,
             "apikey": apikey,

@@ -6,18 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::handle::{InstanceError, InstanceView, QrView, Shared};
-use super::record::{key_json, message_record};
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
 use crate::engine::group::is_group_jid;
 use crate::engine::{
     EngineEvent, InboundMessage, MessageContent, MessageKey, Presence, Receipt, Session,
     SessionContext,
 };
-use crate::events::{Event, EventKind};
+use crate::events::payload::{ConnectionChange, Owner, QrCode};
+use crate::events::{Event, EventKind, Payload};
 use crate::store::history::{Change, Origin, ReceiptRow, Status, StoredMessage};
 use crate::store::instances::InstanceRecord;
 
@@ -319,8 +318,8 @@ impl Actor {
             EngineEvent::Receipt(r) => self.on_receipt(r),
             EngineEvent::Presence { jid, presence } => self.on_presence(jid, presence),
             EngineEvent::Group(g) => {
-                let (kind, data) = super::group_events::evolution(&g);
-                self.publish(kind, data);
+                let (kind, payload) = Payload::group(g);
+                self.publish(kind, payload);
             }
         }
     }
@@ -330,10 +329,7 @@ impl Actor {
         if count > self.shared.deps.config.qrcode_limit {
             self.stop_session().await;
             self.update(|v| v.qr = QrView::default());
-            self.publish(
-                EventKind::QrcodeUpdated,
-                json!({"message": "QR code limit reached, please login again", "statusCode": 500}),
-            );
+            self.publish(EventKind::QrcodeUpdated, Payload::QrLimitReached);
             self.set_state(ConnectionState::Refused, 428);
             return;
         }
@@ -349,11 +345,13 @@ impl Actor {
             v.qr.base64 = base64.clone();
             v.qr.count = count;
         });
-        let pairing = self.view.borrow().qr.pairing_code.clone();
-        self.publish(
-            EventKind::QrcodeUpdated,
-            json!({"qrcode": {"instance": self.shared.name, "pairingCode": pairing, "code": code, "base64": base64}}),
-        );
+        let pairing_code = self.view.borrow().qr.pairing_code.clone();
+        let qr = QrCode {
+            code,
+            base64,
+            pairing_code,
+        };
+        self.publish(EventKind::QrcodeUpdated, Payload::Qr(qr));
         self.set_state(ConnectionState::Connecting, 200);
     }
 
@@ -367,11 +365,13 @@ impl Actor {
         self.persist(true).await?;
         self.update(|v| v.qr = QrView::default());
         self.set_state(ConnectionState::Close, code);
-        self.publish(
-            EventKind::StatusInstance,
-            json!({"instance": self.shared.name, "status": "closed", "disconnectionAt": self.record.disconnection_at, "disconnectionReasonCode": code, "disconnectionObject": json!({"reason": reason}).to_string()}),
-        );
-        self.publish(EventKind::LogoutInstance, Value::Null);
+        let closed = Payload::Closed {
+            at: self.record.disconnection_at,
+            code,
+            reason: reason.to_string(),
+        };
+        self.publish(EventKind::StatusInstance, closed);
+        self.publish(EventKind::LogoutInstance, Payload::Nothing);
         Ok(())
     }
 
@@ -421,7 +421,7 @@ impl Actor {
             (Some(n), false) => Some((author, n.as_str())),
             _ => None,
         };
-        let (kind, data, change) = match &stored.content {
+        let (kind, payload, change) = match &stored.content {
             // Evolution reports a delete as the key of the deleted message and keeps the row.
             // The key is seen from this side of the chat, as Baileys builds it: the revoke's own
             // chat, direction and author with the deleted message's id. The key inside the
@@ -439,7 +439,7 @@ impl Actor {
                     edit: None,
                     marker: Some(&stored.key.id),
                 };
-                (EventKind::MessagesDelete, key_json(&deleted), change)
+                (EventKind::MessagesDelete, Payload::Deleted(deleted), change)
             }
             MessageContent::Edit { key: target, text } => {
                 if !self.may_touch(&target.id, &stored, false) {
@@ -450,21 +450,21 @@ impl Actor {
                     edit: Some(text),
                     marker: Some(&stored.key.id),
                 };
-                let data = message_record(&stored, &self.shared.id);
-                (EventKind::MessagesEdited, data, change)
+                let payload = Payload::Message(Box::new(stored.clone()));
+                (EventKind::MessagesEdited, payload, change)
             }
             _ => {
                 let change = Change::Message {
                     message: &stored,
                     contact,
                 };
-                let data = message_record(&stored, &self.shared.id);
-                (EventKind::MessagesUpsert, data, change)
+                let payload = Payload::Message(Box::new(stored.clone()));
+                (EventKind::MessagesUpsert, payload, change)
             }
         };
         // What is stored and its announcement are written in one transaction, so the duplicate
         // check above never skips a message whose event a crash lost, nor announces one twice.
-        match self.shared.commit(&self.record, kind, data, &change) {
+        match self.shared.commit(&self.record, kind, payload, &change) {
             Ok(wrote) => {
                 self.unsynced |= wrote;
                 if kind == EventKind::MessagesUpsert && self.reads_at_once(&stored.key) {
@@ -535,22 +535,19 @@ impl Actor {
         false
     }
 
-    /// Baileys' `presence.update` shape: `{id, presences: {jid: {lastKnownPresence}}}`.
     fn on_presence(&mut self, jid: String, presence: Presence) {
-        let data = json!({
-            "id": jid,
-            "presences": { jid.as_str(): {"lastKnownPresence": presence.as_str()} },
-        });
-        self.publish(EventKind::PresenceUpdate, data);
+        self.publish(
+            EventKind::PresenceUpdate,
+            Payload::Presence { jid, presence },
+        );
     }
 
     /// A status receipt: kept (findStatusMessage), the message's status moved forward, and
     /// `messages.update` announced, in one transaction.
     fn on_receipt(&mut self, r: Receipt) {
-        let data = json!({"keyId": r.id, "remoteJid": r.remote_jid, "fromMe": r.from_me, "participant": null, "status": r.status, "instanceId": self.shared.id});
         let row = ReceiptRow {
-            key_id: r.id,
-            remote_jid: r.remote_jid,
+            key_id: r.id.clone(),
+            remote_jid: r.remote_jid.clone(),
             from_me: r.from_me,
             participant: None,
             status: r.status.into(),
@@ -559,7 +556,7 @@ impl Actor {
         match self.shared.commit(
             &self.record,
             EventKind::MessagesUpdate,
-            data,
+            Payload::Receipt(r),
             &Change::Receipt(&row),
         ) {
             Ok(wrote) => self.unsynced |= wrote,
@@ -577,9 +574,8 @@ impl Actor {
                 s.close().await;
             }
         }
-        let data = json!({"instanceName": self.shared.name, "instanceId": self.shared.id});
-        self.publish(EventKind::InstanceDelete, data);
-        self.publish(EventKind::RemoveInstance, Value::Null);
+        self.publish(EventKind::InstanceDelete, Payload::Instance);
+        self.publish(EventKind::RemoveInstance, Payload::Nothing);
         self.shared
             .deps
             .remove_instance_data(self.shared.id)
@@ -592,14 +588,18 @@ impl Actor {
             return;
         }
         self.update(|v| v.state = Timed::now(state));
-        let mut data =
-            json!({"instance": self.shared.name, "state": state.as_str(), "statusReason": reason});
-        if state == ConnectionState::Open || state == ConnectionState::Refused {
-            data["wuid"] = json!(self.record.owner_jid);
-            data["profileName"] = json!(self.record.profile_name);
-            data["profilePictureUrl"] = json!(self.record.profile_pic_url);
-        }
-        self.publish(EventKind::ConnectionUpdate, data);
+        let owner =
+            matches!(state, ConnectionState::Open | ConnectionState::Refused).then(|| Owner {
+                jid: self.record.owner_jid.clone(),
+                profile_name: self.record.profile_name.clone(),
+                picture_url: self.record.profile_pic_url.clone(),
+            });
+        let change = ConnectionChange {
+            state,
+            reason,
+            owner,
+        };
+        self.publish(EventKind::ConnectionUpdate, Payload::Connection(change));
     }
 
     fn update(&self, f: impl FnOnce(&mut InstanceView)) {
@@ -619,19 +619,19 @@ impl Actor {
         Ok(())
     }
 
-    fn event(&self, kind: EventKind, data: Value) -> Event {
+    fn event(&self, kind: EventKind, payload: Payload) -> Event {
         Event::new(
             kind,
             &self.shared.name,
             self.shared.id,
             self.record.owner_jid.clone(),
-            data,
+            payload,
         )
     }
 
-    fn publish(&mut self, kind: EventKind, data: Value) {
-        self.shared.counters.observe(kind, &data);
-        let event = self.event(kind, data);
+    fn publish(&mut self, kind: EventKind, payload: Payload) {
+        self.shared.counters.observe(kind, &payload);
+        let event = self.event(kind, payload);
         let webhook = self.record.webhook.as_ref();
         self.unsynced |= self.shared.deps.publish(event, webhook, &self.shared.token);
     }

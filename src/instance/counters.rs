@@ -7,10 +7,10 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
-use chrono::{DateTime, TimeZone, Utc};
-use serde_json::Value;
-
 use crate::events::EventKind;
+use crate::events::payload::{ConnectionChange, Payload};
+use crate::instance::ConnectionState;
+use chrono::{DateTime, TimeZone, Utc};
 
 /// Flap times kept: enough to count an hour of a badly flapping session.
 const FLAPS_KEPT: usize = 256;
@@ -43,13 +43,13 @@ pub struct CountersView {
 
 impl Counters {
     /// Counts one published event.
-    pub fn observe(&self, kind: EventKind, data: &Value) {
-        self.observe_at(kind, data, Utc::now().timestamp_millis());
+    pub fn observe(&self, kind: EventKind, payload: &Payload) {
+        self.observe_at(kind, payload, Utc::now().timestamp_millis());
     }
 
-    fn observe_at(&self, kind: EventKind, data: &Value, now_ms: i64) {
+    fn observe_at(&self, kind: EventKind, payload: &Payload, now_ms: i64) {
         match kind {
-            EventKind::MessagesUpsert if data["key"]["fromMe"].as_bool() == Some(true) => {
+            EventKind::MessagesUpsert if payload.from_me() == Some(true) => {
                 self.messages_out.fetch_add(1, Ordering::Relaxed);
                 self.last_activity_ms.store(now_ms, Ordering::Relaxed);
             }
@@ -62,7 +62,10 @@ impl Counters {
                 self.last_activity_ms.store(now_ms, Ordering::Relaxed);
             }
             EventKind::ConnectionUpdate => {
-                let open = data["state"].as_str() == Some("open");
+                let Payload::Connection(ConnectionChange { state, .. }) = payload else {
+                    return;
+                };
+                let open = *state == ConnectionState::Open;
                 let was_open = self.open.swap(open, Ordering::Relaxed);
                 if open && self.ever_open.swap(true, Ordering::Relaxed) && !was_open {
                     self.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -106,29 +109,47 @@ impl Counters {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+    use crate::engine::{Context, MessageContent, MessageKey};
+    use crate::store::history::{Origin, Status, StoredMessage};
 
-    fn state(c: &Counters, s: &str, at: i64) {
-        c.observe_at(EventKind::ConnectionUpdate, &json!({"state": s}), at);
+    fn state(c: &Counters, s: ConnectionState, at: i64) {
+        let change = ConnectionChange {
+            state: s,
+            reason: 200,
+            owner: None,
+        };
+        c.observe_at(
+            EventKind::ConnectionUpdate,
+            &Payload::Connection(change),
+            at,
+        );
+    }
+
+    fn message(from_me: bool) -> Payload {
+        Payload::Message(Box::new(StoredMessage {
+            key: MessageKey {
+                remote_jid: "5511@s.whatsapp.net".into(),
+                from_me,
+                id: "M".into(),
+                participant: None,
+            },
+            push_name: None,
+            content: MessageContent::Text { text: "hi".into() },
+            context: Context::default(),
+            status: Status::DeliveryAck,
+            timestamp: 1,
+            origin: Origin::Live,
+        }))
     }
 
     #[test]
     fn messages_both_ways_and_the_last_activity() {
         let c = Counters::default();
-        c.observe_at(
-            EventKind::MessagesUpsert,
-            &json!({"key": {"fromMe": false}}),
-            1_000,
-        );
-        c.observe_at(
-            EventKind::MessagesUpsert,
-            &json!({"key": {"fromMe": true}}),
-            2_000,
-        );
-        c.observe_at(EventKind::SendMessage, &json!({}), 3_000);
-        c.observe_at(EventKind::ChatsUpsert, &json!({}), 4_000);
+        c.observe_at(EventKind::MessagesUpsert, &message(false), 1_000);
+        c.observe_at(EventKind::MessagesUpsert, &message(true), 2_000);
+        c.observe_at(EventKind::SendMessage, &message(true), 3_000);
+        c.observe_at(EventKind::ChatsUpsert, &Payload::Nothing, 4_000);
         c.send_failed();
         let v = c.read_at(5_000);
         assert_eq!((v.messages_in, v.messages_out, v.send_errors), (1, 2, 1));
@@ -138,12 +159,12 @@ mod tests {
     #[test]
     fn the_first_open_is_no_reconnect_and_flaps_age_out_after_an_hour() {
         let c = Counters::default();
-        state(&c, "connecting", 0);
-        state(&c, "open", 1_000);
+        state(&c, ConnectionState::Connecting, 0);
+        state(&c, ConnectionState::Open, 1_000);
         assert_eq!(c.read_at(1_000).reconnects, 0);
-        state(&c, "connecting", 2_000);
-        state(&c, "open", 3_000);
-        state(&c, "close", 4_000);
+        state(&c, ConnectionState::Connecting, 2_000);
+        state(&c, ConnectionState::Open, 3_000);
+        state(&c, ConnectionState::Close, 4_000);
         let v = c.read_at(5_000);
         assert_eq!((v.reconnects, v.flaps_last_hour), (1, 2));
         assert_eq!(c.read_at(2_000 + HOUR_MS).flaps_last_hour, 1);

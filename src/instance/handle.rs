@@ -10,16 +10,15 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::actor::Command;
 use super::counters::{Counters, CountersView};
-use super::record::{key_json, message_record, raw_message};
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
 use crate::engine::{EngineError, MessageKey, OutgoingMessage, Presence, SentMessage, Session};
 use crate::events::EventKind;
+use crate::events::payload::{Payload, SentRecord};
 use crate::instance::registry::Deps;
 use crate::store::StoreError;
 use crate::store::history::{Change, HistoryRepo, Origin, Status, StoredMessage};
@@ -189,20 +188,20 @@ impl InstanceHandle {
     async fn commit(
         &self,
         kind: EventKind,
-        data: Value,
+        payload: Payload,
         change: &Change<'_>,
     ) -> Result<(), InstanceError> {
         let view = self.view();
-        self.shared.commit(&view.record, kind, data, change)?;
+        self.shared.commit(&view.record, kind, payload, change)?;
         // Flushed even without outbox rows: the answer says the message (or its edit or
         // delete) is stored, and a crash right after it must not undo that.
         self.shared.deps.store.sync().await?;
         Ok(())
     }
 
-    /// Sends a message and returns Evolution's message record (status PENDING). The record is
-    /// stored and `send.message` published before this returns.
-    pub async fn send(&self, msg: OutgoingMessage) -> Result<Value, InstanceError> {
+    /// Sends a message and returns it as stored (status PENDING). It is stored and
+    /// `send.message` published before this returns.
+    pub async fn send(&self, msg: OutgoingMessage) -> Result<StoredMessage, InstanceError> {
         let context = msg.context.clone();
         let sent = match self.send_unrecorded(msg).await {
             Ok(sent) => sent,
@@ -225,14 +224,14 @@ impl InstanceHandle {
             timestamp: sent.timestamp,
             origin: Origin::Api,
         };
-        let record = message_record(&stored, &self.shared.id);
         let change = Change::Message {
             message: &stored,
             contact: None,
         };
-        self.commit(EventKind::SendMessage, record.clone(), &change)
+        let payload = Payload::Message(Box::new(stored.clone()));
+        self.commit(EventKind::SendMessage, payload, &change)
             .await?;
-        Ok(record)
+        Ok(stored)
     }
 
     async fn send_unrecorded(&self, msg: OutgoingMessage) -> Result<SentMessage, InstanceError> {
@@ -248,42 +247,55 @@ impl InstanceHandle {
         self.shared.counters.read()
     }
 
-    /// Edits one of our messages; returns Baileys' raw `WAMessage` of the edit, as Evolution.
-    pub async fn edit(&self, key: MessageKey, text: String) -> Result<Value, InstanceError> {
+    /// Edits one of our messages; returns the edit as it went out (Evolution answers with
+    /// Baileys' raw `WAMessage` of it).
+    pub async fn edit(&self, key: MessageKey, text: String) -> Result<SentRecord, InstanceError> {
         let session = self.connected_session()?;
         self.shared.deps.store.writable()?;
         let sent = session.edit(key.clone(), text.clone()).await?;
-        let edit_key = MessageKey {
-            remote_jid: sent.remote_jid.clone(),
-            from_me: true,
-            id: sent.id.clone(),
-            participant: None,
+        let edit = SentRecord {
+            key: MessageKey {
+                remote_jid: sent.remote_jid,
+                from_me: true,
+                id: sent.id,
+                participant: None,
+            },
+            content: sent.content,
+            timestamp: sent.timestamp,
         };
-        let raw = raw_message(&edit_key, &sent.content, sent.timestamp);
         let change = Change::Rewrite {
             target: &key.id,
             edit: Some(&text),
             marker: None,
         };
-        self.commit(EventKind::SendMessageUpdate, raw.clone(), &change)
+        let payload = Payload::Sent(Box::new(edit.clone()));
+        self.commit(EventKind::SendMessageUpdate, payload, &change)
             .await?;
-        Ok(raw)
+        Ok(edit)
     }
 
-    /// Deletes a message for everyone; returns the raw `WAMessage` of the revoke.
-    pub async fn revoke(&self, key: MessageKey) -> Result<Value, InstanceError> {
+    /// Deletes a message for everyone; returns the revoke as it went out, under the deleted
+    /// message's key (Evolution answers with its raw `WAMessage`).
+    pub async fn revoke(&self, key: MessageKey) -> Result<SentRecord, InstanceError> {
         let session = self.connected_session()?;
         self.shared.deps.store.writable()?;
         let sent = session.revoke(key.clone()).await?;
-        let raw = raw_message(&key, &sent.content, sent.timestamp);
         let change = Change::Rewrite {
             target: &key.id,
             edit: None,
             marker: None,
         };
-        self.commit(EventKind::MessagesDelete, key_json(&key), &change)
-            .await?;
-        Ok(raw)
+        self.commit(
+            EventKind::MessagesDelete,
+            Payload::Deleted(key.clone()),
+            &change,
+        )
+        .await?;
+        Ok(SentRecord {
+            key,
+            content: sent.content,
+            timestamp: sent.timestamp,
+        })
     }
 
     /// Sends read receipts, then clears the unread state of the chats they are in.

@@ -3,10 +3,8 @@
 //! outbox rows of the event that announces it in one transaction. Reads of the history for the
 //! API are here too, so handlers never see the store.
 
-use serde_json::Value;
-
 use super::handle::{InstanceError, InstanceHandle, Shared};
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventKind, Payload};
 use crate::store::StoreError;
 use crate::store::history::{
     Change, ChatFilter, ChatRow, ContactRow, Counts, MessageFilter, Page, ReceiptRow, StoredMessage,
@@ -14,7 +12,7 @@ use crate::store::history::{
 use crate::store::instances::InstanceRecord;
 
 impl Shared {
-    /// Writes `change` and the outbox rows of the event `kind` with `data` in one transaction,
+    /// Writes `change` and the outbox rows of the event `kind` with `payload` in one transaction,
     /// then puts the event on the live bus. Returns whether outbox rows were written (the
     /// caller flushes before claiming the event durable). On an error nothing was written and
     /// nothing announced.
@@ -22,11 +20,11 @@ impl Shared {
         &self,
         record: &InstanceRecord,
         kind: EventKind,
-        data: Value,
+        payload: Payload,
         change: &Change<'_>,
     ) -> Result<bool, StoreError> {
-        self.counters.observe(kind, &data);
-        let event = Event::new(kind, &self.name, self.id, record.owner_jid.clone(), data);
+        self.counters.observe(kind, &payload);
+        let event = Event::new(kind, &self.name, self.id, record.owner_jid.clone(), payload);
         self.deps.publish_with(
             event,
             record.webhook.as_ref(),

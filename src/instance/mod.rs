@@ -2,10 +2,8 @@
 
 pub mod actor;
 pub mod counters;
-mod group_events;
 pub mod handle;
 pub mod ledger;
-pub mod record;
 pub mod registry;
 pub mod retention;
 pub mod state;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::RwLock;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::handle::{self, InstanceError, InstanceHandle};
@@ -16,7 +15,7 @@ use crate::config::Config;
 use crate::engine::Engines;
 use crate::events::dispatcher::Dispatcher;
 use crate::events::webhook::WebhookRouter;
-use crate::events::{Event, EventBus, EventKind};
+use crate::events::{Event, EventBus, EventKind, Payload};
 use crate::store::history::HistoryTrees;
 use crate::store::instances::{InstanceRecord, InstanceRepo};
 use crate::store::outbox::{OutboxRepo, OutboxRow};
@@ -223,7 +222,7 @@ impl Registry {
             &record.name,
             record.id,
             None,
-            json!({"instanceName": record.name, "instanceId": record.id}),
+            Payload::Instance,
         );
         if self
             .deps

@@ -102,7 +102,7 @@ fn legacy_message(r: &Value) -> Option<StoredMessage> {
         MessageContent::Text {
             text: text.to_owned(),
         }
-    } else if let Some(media) = crate::instance::record::media_from_message(message) {
+    } else if let Some(media) = crate::evolution::message::media_from_message(message) {
         MessageContent::Media(media)
     } else {
         let loc = message.get("locationMessage")?;

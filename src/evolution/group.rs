@@ -1,4 +1,4 @@
-//! Group changes as Evolution's events: `groups.upsert` (Baileys `GroupMetadata[]`),
+//! Group changes as Evolution renders them: `groups.upsert` (Baileys `GroupMetadata[]`),
 //! `groups.update` (`Partial<GroupMetadata>[]`) and `group-participants.update`
 //! (`{id, author, participants, action, participantsData}`).
 
@@ -6,7 +6,6 @@ use serde_json::{Map, Value, json};
 
 use crate::engine::group::{GroupEvent, GroupInfo};
 use crate::engine::jid::user_of;
-use crate::events::EventKind;
 
 /// Baileys' `GroupMetadata` of a group.
 fn metadata(g: &GroupInfo) -> Value {
@@ -29,10 +28,10 @@ fn metadata(g: &GroupInfo) -> Value {
     })
 }
 
-/// The event kind and payload of one group change.
-pub(super) fn evolution(ev: &GroupEvent) -> (EventKind, Value) {
+/// The payload of one group change's event.
+pub fn group_event(ev: &GroupEvent) -> Value {
     match ev {
-        GroupEvent::Joined(g) => (EventKind::GroupsUpsert, json!([metadata(g)])),
+        GroupEvent::Joined(g) => json!([metadata(g)]),
         GroupEvent::Updated(u) => {
             let mut m = Map::new();
             m.insert("id".into(), json!(u.id));
@@ -52,16 +51,14 @@ pub(super) fn evolution(ev: &GroupEvent) -> (EventKind, Value) {
             if let Some(r) = u.restrict {
                 m.insert("restrict".into(), json!(r));
             }
-            (EventKind::GroupsUpdate, json!([Value::Object(m)]))
+            json!([Value::Object(m)])
         }
         GroupEvent::Participants {
             group,
             author,
             action,
             participants,
-        } => (
-            EventKind::GroupParticipantsUpdate,
-            json!({
+        } => json!({
                 "id": group,
                 "author": author,
                 "participants": participants,
@@ -70,8 +67,7 @@ pub(super) fn evolution(ev: &GroupEvent) -> (EventKind, Value) {
                     "jid": p,
                     "phoneNumber": user_of(p),
                 })).collect::<Vec<_>>(),
-            }),
-        ),
+        }),
     }
 }
 
@@ -82,23 +78,21 @@ mod tests {
 
     #[test]
     fn payloads_follow_baileys() {
-        let (kind, data) = evolution(&GroupEvent::Updated(GroupUpdate {
+        let data = group_event(&GroupEvent::Updated(GroupUpdate {
             id: "1@g.us".into(),
             subject: Some("s".into()),
             ..Default::default()
         }));
-        assert_eq!(kind, EventKind::GroupsUpdate);
         assert_eq!(
             data,
             json!([{"id": "1@g.us", "author": null, "subject": "s"}])
         );
-        let (kind, data) = evolution(&GroupEvent::Participants {
+        let data = group_event(&GroupEvent::Participants {
             group: "1@g.us".into(),
             author: Some("5@s.whatsapp.net".into()),
             action: ParticipantAction::Promote,
             participants: vec!["6@s.whatsapp.net".into()],
         });
-        assert_eq!(kind, EventKind::GroupParticipantsUpdate);
         assert_eq!(data["action"], "promote");
         assert_eq!(data["participantsData"][0]["phoneNumber"], "6");
     }

@@ -1,5 +1,5 @@
-//! Evolution's message record (§6 of the reference) from our message types, and back for the
-//! parts a client sends us (media to download).
+//! Evolution's message record from our message types, and back for the parts a client sends us
+//! (media to download).
 //!
 //! Bytes are base64 strings and 64-bit integers decimal strings, as Evolution 2.2 wrote them
 //! (protobufjs JSON); clients written against 2.3's index-keyed objects are accepted on input.
@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::engine::{ContactCard, Context, Media, MediaKind, MediaRef, MessageContent, MessageKey};
+use crate::events::payload::SentRecord;
 use crate::store::history::{Status, StoredMessage};
 
 pub fn key_json(key: &MessageKey) -> Value {
@@ -43,11 +44,11 @@ pub fn message_record(m: &StoredMessage, instance_id: &Uuid) -> Value {
 
 /// Baileys' raw `WAMessage` (`{key, message, messageTimestamp, status}`), which Evolution returns
 /// for edits and deletes.
-pub fn raw_message(key: &MessageKey, content: &MessageContent, timestamp: u64) -> Value {
+pub fn raw_message(sent: &SentRecord) -> Value {
     json!({
-        "key": key_json(key),
-        "message": message_json(content).0,
-        "messageTimestamp": timestamp.to_string(),
+        "key": key_json(&sent.key),
+        "message": message_json(&sent.content).0,
+        "messageTimestamp": sent.timestamp.to_string(),
         "status": "PENDING",
     })
 }
