@@ -266,7 +266,14 @@ impl HistoryApi {
         &self,
         key: ApiKey,
         #[oai(name = "instanceName")] name: Path<String>,
-        #[oai(name = "remoteJid", validator(max_length = 128))] remote_jid: Query<Option<String>>,
+        #[oai(
+            name = "remoteJid",
+            validator(
+                pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+                max_length = 123
+            )
+        )]
+        remote_jid: Query<Option<String>>,
     ) -> Result<Answer, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
         let Some(remote_jid) = remote_jid.0 else {

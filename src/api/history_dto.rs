@@ -14,6 +14,7 @@ use super::required::{Optional, Required};
 use crate::store::history::{ChatFilter, MessageFilter, Page};
 
 /// Largest page size served (Evolution has none; a page of 10,000 records is already 10 MB).
+/// (The document says 1000 too: `maximum` on `offset` and `take` below.)
 pub const MAX_PAGE_SIZE: i64 = 1000;
 /// `findMessages`' default page size, as Evolution's.
 const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -23,13 +24,19 @@ const DEFAULT_PAGE_SIZE: i64 = 50;
 pub struct KeyWhere {
     #[oai(validator(max_length = 128))]
     pub id: Optional<String>,
-    #[oai(validator(max_length = 128))]
+    #[oai(validator(
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+        max_length = 123
+    ))]
     pub remote_jid: Optional<String>,
     /// Accepted and ignored: LID addressing is not stored apart (yet).
     #[oai(validator(max_length = 128))]
     pub remote_jid_alt: Optional<String>,
     pub from_me: Optional<bool>,
-    #[oai(validator(max_length = 128))]
+    #[oai(validator(
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+        max_length = 123
+    ))]
     pub participant: Optional<String>,
 }
 
@@ -59,15 +66,20 @@ pub struct FindMessagesBody {
     #[oai(rename = "where")]
     pub filter: Optional<MessageWhere>,
     /// 1-based page number (default 1).
+    #[oai(validator(minimum(value = "1")))]
     pub page: Optional<i64>,
     /// The page size (Evolution's name; default 50).
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
     pub offset: Optional<i64>,
 }
 
 #[derive(Object, Debug, Default)]
 #[oai(rename_all = "camelCase")]
 pub struct ChatWhere {
-    #[oai(validator(max_length = 128))]
+    #[oai(validator(
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+        max_length = 123
+    ))]
     pub remote_jid: Optional<String>,
     pub message_timestamp: Optional<TimeRange>,
 }
@@ -77,14 +89,19 @@ pub struct FindChatsBody {
     #[oai(rename = "where")]
     pub filter: Optional<ChatWhere>,
     /// How many chats (default: all, up to the page cap).
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
     pub take: Optional<i64>,
+    #[oai(validator(minimum(value = "0")))]
     pub skip: Optional<i64>,
 }
 
 #[derive(Object, Debug, Default)]
 #[oai(rename_all = "camelCase")]
 pub struct ContactWhere {
-    #[oai(validator(max_length = 128))]
+    #[oai(validator(
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+        max_length = 123
+    ))]
     pub remote_jid: Optional<String>,
     /// A message key id (`findStatusMessage`).
     #[oai(validator(max_length = 128))]
@@ -96,7 +113,9 @@ pub struct ContactWhere {
 pub struct FindByJidBody {
     #[oai(rename = "where")]
     pub filter: Optional<ContactWhere>,
+    #[oai(validator(minimum(value = "1")))]
     pub page: Optional<i64>,
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
     pub offset: Optional<i64>,
 }
 
@@ -105,7 +124,10 @@ pub struct FindByJidBody {
 pub struct LastMessageKey {
     #[oai(validator(max_length = 128))]
     pub id: Optional<String>,
-    #[oai(validator(max_length = 128))]
+    #[oai(validator(
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+        max_length = 123
+    ))]
     pub remote_jid: Required<String>,
     pub from_me: Optional<bool>,
 }
@@ -122,7 +144,10 @@ pub struct LastMessage {
 pub struct ArchiveBody {
     pub archive: Required<bool>,
     /// The chat: a number or a JID (or give `lastMessage`).
-    #[oai(validator(max_length = 128))]
+    #[oai(validator(
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+        max_length = 123
+    ))]
     pub chat: Optional<String>,
     pub last_message: Optional<LastMessage>,
 }
@@ -131,7 +156,10 @@ pub struct ArchiveBody {
 #[oai(rename_all = "camelCase")]
 pub struct UnreadBody {
     pub last_message: Required<LastMessage>,
-    #[oai(validator(max_length = 128))]
+    #[oai(validator(
+        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
+        max_length = 123
+    ))]
     pub chat: Optional<String>,
 }
 
