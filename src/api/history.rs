@@ -273,14 +273,9 @@ impl HistoryApi {
                 max_length = 123
             )
         )]
-        remote_jid: Query<Option<String>>,
+        remote_jid: Query<String>,
     ) -> Result<Answer, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
-        let Some(remote_jid) = remote_jid.0 else {
-            return Err(ApiError::BadRequest(
-                "remoteJid is a required query parameter".into(),
-            ));
-        };
         let remote_jid = jid(&remote_jid)?;
         let row = h
             .find_chat(&remote_jid)?

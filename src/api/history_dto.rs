@@ -3,7 +3,6 @@
 //! filters. Evolution's quirks kept: `offset` is the page size, `key.fromMe: false` does not
 //! filter, `messageTimestamp` bounds are dates or milliseconds.
 
-use chrono::DateTime;
 use poem_openapi::Object;
 use poem_openapi::types::Any;
 use serde_json::Value;
@@ -11,6 +10,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::message::jid;
 use super::required::{Optional, Required};
+use super::time_bound::TimeBound;
 use crate::store::history::{ChatFilter, MessageFilter, Page};
 
 /// Largest page size served (Evolution has none; a page of 10,000 records is already 10 MB).
@@ -43,8 +43,8 @@ pub struct KeyWhere {
 /// `{gte, lte}`: ISO dates or Unix milliseconds.
 #[derive(Object, Debug)]
 pub struct TimeRange {
-    pub gte: Optional<Any<Value>>,
-    pub lte: Optional<Any<Value>>,
+    pub gte: Optional<TimeBound>,
+    pub lte: Optional<TimeBound>,
 }
 
 #[derive(Object, Debug, Default)]
@@ -163,15 +163,15 @@ pub struct UnreadBody {
     pub chat: Optional<String>,
 }
 
-/// The chat an archive or unread request names: `chat`, else `lastMessage.key.remoteJid`.
+/// The chat an archive or unread request names: `chat`, else `lastMessage.key.remoteJid`. A
+/// `lastMessage` given is checked even when `chat` names the chat.
 pub fn chat_of(chat: Optional<String>, last: Option<LastMessage>) -> Result<String, ApiError> {
+    let last = last
+        .map(|l| l.key.take("lastMessage.key")?.remote_jid.take("remoteJid"))
+        .transpose()?;
     match (chat.0, last) {
         (Some(c), _) => jid(&c),
-        (None, Some(l)) => jid(&l
-            .key
-            .take("lastMessage.key")?
-            .remote_jid
-            .take("remoteJid")?),
+        (None, Some(l)) => jid(&l),
         (None, None) => Err(ApiError::Validation(
             "instance requires property \"chat\" or \"lastMessage\"".into(),
         )),
@@ -200,43 +200,14 @@ pub fn page(
     })
 }
 
-/// A bound in Unix seconds from an ISO date (or date-time) or Unix milliseconds.
-fn instant(v: &Value, field: &str) -> Result<u64, ApiError> {
-    let bad = || ApiError::BadRequest(format!("{field} must be a date or a time in milliseconds"));
-    let ms = match v {
-        Value::Number(n) => n.as_i64().ok_or_else(bad)?,
-        Value::String(s) => {
-            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-                t.timestamp_millis()
-            } else if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                d.and_hms_opt(0, 0, 0)
-                    .ok_or_else(bad)?
-                    .and_utc()
-                    .timestamp_millis()
-            } else {
-                s.parse::<i64>().map_err(|_| bad())?
-            }
-        }
-        _ => return Err(bad()),
-    };
-    u64::try_from(ms / 1000).map_err(|_| bad())
-}
-
 fn range(r: Option<TimeRange>) -> Result<(Option<u64>, Option<u64>), ApiError> {
     let Some(r) = r else {
         return Ok((None, None));
     };
-    let gte = r
-        .gte
-        .0
-        .map(|v| instant(&v.0, "messageTimestamp.gte"))
-        .transpose()?;
-    let lte = r
-        .lte
-        .0
-        .map(|v| instant(&v.0, "messageTimestamp.lte"))
-        .transpose()?;
-    Ok((gte, lte))
+    Ok((
+        r.gte.0.map(TimeBound::seconds),
+        r.lte.0.map(TimeBound::seconds),
+    ))
 }
 
 impl FindMessagesBody {

@@ -24,6 +24,7 @@ pub mod socketio;
 pub mod stream;
 pub mod stream_ws;
 pub mod summary;
+pub mod time_bound;
 pub mod transport;
 pub mod webhook;
 pub mod webhook_docs;
