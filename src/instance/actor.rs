@@ -2,6 +2,8 @@
 //! its record, and is the only writer of its [`InstanceView`]. Everyone else goes through an
 //! [`InstanceHandle`](super::InstanceHandle).
 
+mod call;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -322,6 +324,7 @@ impl Actor {
                 let (kind, data) = super::group_events::evolution(&g);
                 self.publish(kind, data);
             }
+            EngineEvent::Call(c) => self.on_call(c),
         }
     }
 
