@@ -2,7 +2,7 @@
 //! actor and the HTTP layer never see an engine's internals.
 //!
 //! An engine starts a [`Session`] for one instance. The session reports what happens
-//! (QR codes, connected, messages, receipts, logout) as [`EngineEvent`]s on the bounded channel
+//! (QR codes, connected, messages, receipts, calls, logout) as [`EngineEvent`]s on the bounded channel
 //! it was given, and offers the operations the API needs (send, presence, number check, logout).
 
 pub mod call;

@@ -158,17 +158,14 @@ impl WaMock {
         within: std::time::Duration,
     ) -> Option<CallReject> {
         let mut rx = self.shared.call_rejects.subscribe();
-        let seen = tokio::time::timeout(
+        let list = tokio::time::timeout(
             within,
             rx.wait_for(|list| list.iter().any(|r| r.call_id == call_id)),
         )
         .await
         .ok()?
-        .ok()?
-        .iter()
-        .find(|r| r.call_id == call_id)
-        .cloned();
-        seen
+        .ok()?;
+        list.iter().find(|r| r.call_id == call_id).cloned()
     }
 
     /// The phone's current connections stop sending anything, without closing: a half-dead
