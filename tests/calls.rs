@@ -17,17 +17,17 @@ fn settings(reject_call: bool, msg_call: &str) -> Value {
            "syncFullHistory": false})
 }
 
-async fn offer(s: &TestServer, secs: i64) -> Value {
+async fn offer(s: &TestServer, secs: i64, video: bool) -> Value {
     let (status, placed) = s
         .post(
             "/call/offer/ana",
             Some(KEY),
-            json!({"number": BIA, "isVideo": false, "callDuration": secs}),
+            json!({"number": BIA, "isVideo": video, "callDuration": secs}),
         )
         .await;
     assert_eq!(status, 201, "{placed}");
     assert_eq!(placed["jid"], jid(BIA), "{placed}");
-    assert_eq!(placed["isVideo"], false, "{placed}");
+    assert_eq!(placed["isVideo"], video, "{placed}");
     assert_eq!(placed["callDuration"], secs, "{placed}");
     assert!(placed["id"].as_str().is_some_and(|i| !i.is_empty()));
     placed
@@ -70,7 +70,7 @@ async fn reject_call_declines_and_answers_with_msg_call() {
     assert_eq!(status, 201, "{r}");
     let mut ana = s.events("instance=ana&events=MESSAGES_UPSERT,CALL").await;
 
-    let placed = offer(&s, 15).await;
+    let placed = offer(&s, 15, false).await;
     let id = placed["id"].as_str().expect("id").to_string();
 
     // Bia's webhook: Evolution's `call` event with Baileys' call shape.
@@ -126,15 +126,17 @@ async fn reject_call_declines_and_answers_with_msg_call() {
         .await;
     assert_eq!(status, 201);
 
-    // Without rejectCall the call rings (and rings out), and nothing is sent back.
-    let placed = offer(&s, 1).await;
+    // Without rejectCall the (video) call rings and rings out, and nothing is sent back.
+    let placed = offer(&s, 1, true).await;
     let second = placed["id"].as_str().expect("id").to_string();
-    hook.expect(|h| {
-        h.body["event"] == "call"
-            && h.body["data"]["id"] == second.as_str()
-            && h.body["data"]["status"] == "offer"
-    })
-    .await;
+    let rang = hook
+        .expect(|h| {
+            h.body["event"] == "call"
+                && h.body["data"]["id"] == second.as_str()
+                && h.body["data"]["status"] == "offer"
+        })
+        .await;
+    assert_eq!(rang.body["data"]["isVideo"], true, "{}", rang.body);
     hook.expect(|h| {
         h.body["event"] == "call"
             && h.body["data"]["id"] == second.as_str()
