@@ -1,6 +1,7 @@
 //! The HTTP surface. Handlers are thin: parse, call the instance layer, shape Evolution's answer.
 
 pub mod auth;
+pub mod call;
 pub mod chat;
 pub mod document;
 pub mod dto;
@@ -42,6 +43,7 @@ type Apis = (
     instance::InstanceApi,
     settings::SettingsApi,
     message::MessageApi,
+    call::CallApi,
     chat::ChatApi,
     history::HistoryApi,
     group::GroupApi,
@@ -67,6 +69,9 @@ pub fn openapi(
                 state: state.clone(),
             },
             message::MessageApi {
+                state: state.clone(),
+            },
+            call::CallApi {
                 state: state.clone(),
             },
             chat::ChatApi {

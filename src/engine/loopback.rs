@@ -29,6 +29,7 @@ use super::{Engine, EngineError, EngineEvent, Session, SessionContext};
 use crate::store::{Store, StoreError};
 
 mod book;
+mod calls;
 mod ops;
 use book::Book;
 
@@ -66,6 +67,7 @@ struct Network {
     /// Directory tree: phone -> instance id. The source of truth for "is on WhatsApp".
     directory: sled::Tree,
     groups: groups::GroupTable,
+    calls: calls::CallTable,
     accounts: Mutex<HashMap<String, Account>>,
     /// Profiles, privacy, blocklists and the media store.
     book: Book,
@@ -87,6 +89,7 @@ impl LoopbackEngine {
                 directory: store.tree("loopback")?,
                 book: Book::open(&store, config.media_retention)?,
                 groups: groups::GroupTable::open(&store)?,
+                calls: calls::CallTable::default(),
                 store,
                 accounts: Mutex::new(HashMap::new()),
                 waiting: Mutex::new(HashMap::new()),

@@ -2,9 +2,10 @@
 //! actor and the HTTP layer never see an engine's internals.
 //!
 //! An engine starts a [`Session`] for one instance. The session reports what happens
-//! (QR codes, connected, messages, receipts, logout) as [`EngineEvent`]s on the bounded channel
+//! (QR codes, connected, messages, receipts, calls, logout) as [`EngineEvent`]s on the bounded channel
 //! it was given, and offers the operations the API needs (send, presence, number check, logout).
 
+pub mod call;
 pub mod content;
 pub mod group;
 pub mod jid;
@@ -82,6 +83,15 @@ pub trait Session: Send + Sync {
     fn set_profile_status(&self, status: String) -> BoxFuture<'_, Result<(), EngineError>>;
     /// `None` removes the picture.
     fn set_profile_picture(&self, jpeg: Option<Vec<u8>>) -> BoxFuture<'_, Result<(), EngineError>>;
+    /// Declines a call offered to the account (the caller stops ringing).
+    fn reject_call(&self, call: call::Call) -> BoxFuture<'_, Result<(), EngineError>>;
+    /// Rings `to` (a user JID) for `ring` unless it is answered or rejected first.
+    fn offer_call(
+        &self,
+        to: String,
+        is_video: bool,
+        ring: Duration,
+    ) -> BoxFuture<'_, Result<call::PlacedCall, EngineError>>;
     /// Unlinks the device on WhatsApp's side and ends the session. Keys are wiped by the caller.
     fn logout(&self) -> BoxFuture<'_, Result<(), EngineError>>;
     /// Ends the session, keeping its keys so it can log in again without a QR.
@@ -158,6 +168,8 @@ pub enum EngineEvent {
     },
     /// A group the account is in changed.
     Group(group::GroupEvent),
+    /// A call was offered to the account, or one of its calls changed.
+    Call(call::Call),
 }
 
 /// A message that arrived (or that we sent from another device).

@@ -11,6 +11,7 @@
 
 mod backoff;
 mod bridge;
+mod calls;
 pub mod cert_probe;
 mod convert;
 mod durable;
@@ -38,6 +39,7 @@ pub use backoff::Backoff;
 use recipients::Recipients;
 use supervisor::{Stop, Supervisor};
 
+use super::call::{Call, PlacedCall};
 use super::{
     Engine, EngineError, Media, MediaKind, MediaRef, MessageContent, MessageKey, NumberCheck,
     Outgoing, OutgoingMessage, Presence, Privacy, PrivacyValue, Profile, SentMessage, Session,
@@ -528,6 +530,29 @@ impl Session for WaSession {
             };
             r.map(|_| ())
                 .map_err(|e| failed("profile picture")(e.to_string()))
+        })
+    }
+
+    fn reject_call(&self, call: Call) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            calls::reject(&client, &call).await
+        })
+    }
+
+    /// Placing a call needs whatsapp-rust's `voip` feature (WebRTC, Opus), which zapgate
+    /// leaves out.
+    fn offer_call(
+        &self,
+        _to: String,
+        _is_video: bool,
+        _ring: Duration,
+    ) -> BoxFuture<'_, Result<PlacedCall, EngineError>> {
+        Box::pin(async move {
+            self.client()?;
+            Err(EngineError::Unavailable(
+                "Placing calls is not available on the WHATSAPP-BAILEYS engine".into(),
+            ))
         })
     }
 

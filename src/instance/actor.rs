@@ -2,6 +2,8 @@
 //! its record, and is the only writer of its [`InstanceView`]. Everyone else goes through an
 //! [`InstanceHandle`](super::InstanceHandle).
 
+mod call;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -321,6 +323,7 @@ impl Actor {
                 let (kind, payload) = Payload::group(g);
                 self.publish(kind, payload);
             }
+            EngineEvent::Call(c) => self.on_call(c),
         }
     }
 

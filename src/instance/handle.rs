@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::actor::Command;
 use super::counters::{Counters, CountersView};
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
+use crate::engine::call::PlacedCall;
 use crate::engine::{EngineError, MessageKey, OutgoingMessage, Presence, SentMessage, Session};
 use crate::events::EventKind;
 use crate::events::payload::{Payload, SentRecord};
@@ -80,6 +81,11 @@ pub struct InstanceHandle {
 }
 
 impl InstanceHandle {
+    /// A handle on the instance whose state this is (the actor's own sends use it).
+    pub(super) fn of(shared: Arc<Shared>) -> InstanceHandle {
+        InstanceHandle { shared }
+    }
+
     pub(super) fn shared(&self) -> &Shared {
         &self.shared
     }
@@ -317,6 +323,19 @@ impl InstanceHandle {
         Ok(self
             .connected_session()?
             .chat_presence(to, presence)
+            .await?)
+    }
+
+    /// Rings `to` (a user JID) for `ring`, or until the callee rejects.
+    pub async fn offer_call(
+        &self,
+        to: String,
+        is_video: bool,
+        ring: Duration,
+    ) -> Result<PlacedCall, InstanceError> {
+        Ok(self
+            .connected_session()?
+            .offer_call(to, is_video, ring)
             .await?)
     }
 

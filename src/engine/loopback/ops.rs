@@ -1,9 +1,13 @@
 //! What a paired loopback session does besides connecting: sending every content kind, edits,
-//! deletes, receipts, presence, profiles, privacy and blocking, with WhatsApp's rules.
+//! deletes, receipts, presence, profiles, privacy and blocking, with WhatsApp's rules; calls are in
+//! `calls`.
+
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
 use super::{LoopbackSession, PHONE_KEY};
+use crate::engine::call::{Call, PlacedCall};
 use crate::engine::group::{GroupOps, is_group_jid};
 use crate::engine::jid::{USER_SERVER, to_jid, user_of};
 use crate::engine::{
@@ -367,6 +371,19 @@ impl Session for LoopbackSession {
             };
             self.net.book.update(&me, |c| c.picture = path)
         })
+    }
+
+    fn reject_call(&self, call: Call) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move { self.decline_call(&call) })
+    }
+
+    fn offer_call(
+        &self,
+        to: String,
+        is_video: bool,
+        ring: Duration,
+    ) -> BoxFuture<'_, Result<PlacedCall, EngineError>> {
+        Box::pin(async move { self.place_call(&to, is_video, ring) })
     }
 
     fn logout(&self) -> BoxFuture<'_, Result<(), EngineError>> {

@@ -2,7 +2,7 @@
 //!
 //! whatsapp-rust calls [`EventHandler::handle_event`] inline on its dispatch path, so the bridge
 //! never blocks: what the instance must see (QR codes, pairing codes, connected, messages,
-//! receipts, group changes) is `try_send`-ed on the session's bounded channel; what the supervisor needs to
+//! receipts, group changes, calls) is `try_send`-ed on the session's bounded channel; what the supervisor needs to
 //! decide the next step (connected? logged out? banned? QR batch used up?) is recorded in
 //! [`Facts`]. Lifecycle outcomes (`Reconnecting`, `Failed`, `LoggedOut`) are emitted by the
 //! supervisor, not here, once the client has stopped writing to the store.
@@ -247,6 +247,16 @@ impl EventHandler for BridgeHandler {
             Event::GroupUpdate(u) => {
                 if let Some(ev) = super::groups::group_event(u) {
                     b.emit(EngineEvent::Group(ev));
+                }
+            }
+            Event::IncomingCall(c) => {
+                if let Some(call) = super::calls::incoming(c) {
+                    b.emit(EngineEvent::Call(call));
+                }
+            }
+            Event::MissedCall(m) => {
+                if let Some(call) = super::calls::missed(m) {
+                    b.emit(EngineEvent::Call(call));
                 }
             }
             Event::ServerAck(a) if a.class.as_deref() == Some("message") => {

@@ -1,6 +1,7 @@
 //! The admin HTTP API (JSON in, JSON out) that lets tests play the phone:
-//! scan a QR, send as a contact, log an account out, list accounts.
+//! scan a QR, send as a contact, call, log an account out, list accounts.
 
+use crate::calls::{self, CallError};
 use crate::contact::{self, SendError};
 use crate::http::Request;
 use crate::login;
@@ -20,6 +21,14 @@ struct SendBody {
     from: String,
     to: String,
     text: String,
+}
+
+#[derive(Deserialize)]
+struct CallBody {
+    from: String,
+    to: String,
+    #[serde(default)]
+    video: bool,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +83,19 @@ pub async fn route(shared: &Shared, request: &Request) -> (u16, Vec<u8>) {
             },
             Err(e) => e,
         },
+        ("POST", "/admin/call") => match parse::<CallBody>(request) {
+            Ok(body) => match calls::offer(shared, &body.from, &body.to, body.video) {
+                Ok(offered) => reply(200, json!(offered)),
+                Err(CallError::UnknownRecipient) => {
+                    reply(404, json!({ "error": "no such account" }))
+                }
+                Err(CallError::NoDevices) => {
+                    reply(404, json!({ "error": "account has no linked devices" }))
+                }
+            },
+            Err(e) => e,
+        },
+        ("GET", "/admin/calls/rejects") => reply(200, json!(*shared.call_rejects.borrow())),
         ("GET", "/admin/accounts") => reply(200, json!(accounts(shared))),
         ("GET", "/admin/health") => reply(200, json!({ "ok": true })),
         _ => reply(404, json!({ "error": "no such route" })),

@@ -4,11 +4,12 @@
 //! unmodified whatsapp-rust clients built with `danger-skip-cert-chain-verify`,
 //! and an admin HTTP API on the same port that plays the phones:
 //! `POST /admin/scan`, `POST /admin/send`, `POST /admin/logout`,
-//! `GET /admin/accounts`. [`WaMock`] is the library entry point; the
+//! `POST /admin/call`, `GET /admin/calls/rejects`, `GET /admin/accounts`. [`WaMock`] is the library entry point; the
 //! admin operations are also available as methods for in-process callers.
 
 mod accounts;
 mod admin;
+mod calls;
 mod contact;
 mod frames;
 mod groups;
@@ -28,6 +29,7 @@ mod signal;
 mod usync;
 
 pub use admin::{AccountInfo, DeviceInfo};
+pub use calls::{CallReject, Offered};
 
 use anyhow::{Context, Result, anyhow};
 use shared::Shared;
@@ -137,6 +139,33 @@ impl WaMock {
             .await
             .map(|s| s.id)
             .map_err(|e| anyhow!("send failed: {e:?}"))
+    }
+
+    /// Same as `POST /admin/call`: the phone of `from` calls every companion of `to`.
+    pub fn offer_call(&self, from: &str, to: &str, video: bool) -> Result<Offered> {
+        calls::offer(&self.shared, from, to, video).map_err(|e| anyhow!("call failed: {e:?}"))
+    }
+
+    /// Every call reject companions sent so far (`GET /admin/calls/rejects`).
+    pub fn call_rejects(&self) -> Vec<CallReject> {
+        self.shared.call_rejects.borrow().clone()
+    }
+
+    /// Waits until a companion rejects `call_id`, at most `within`.
+    pub async fn wait_call_reject(
+        &self,
+        call_id: &str,
+        within: std::time::Duration,
+    ) -> Option<CallReject> {
+        let mut rx = self.shared.call_rejects.subscribe();
+        let list = tokio::time::timeout(
+            within,
+            rx.wait_for(|list| list.iter().any(|r| r.call_id == call_id)),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        list.iter().find(|r| r.call_id == call_id).cloned()
     }
 
     /// The phone's current connections stop sending anything, without closing: a half-dead

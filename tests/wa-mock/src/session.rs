@@ -5,7 +5,7 @@ use crate::frames::{self, NodeReader, NodeWriter, Ws};
 use crate::noise::{self, Responder};
 use crate::peer::{Outbound, Peer};
 use crate::shared::{Counters, Shared};
-use crate::{iq, login, pairing, relay};
+use crate::{calls, iq, login, pairing, relay};
 use anyhow::{Result, anyhow};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -120,7 +120,9 @@ async fn read_loop(conn: &mut Conn, reader: &mut NodeReader) -> Result<()> {
         match node.tag.as_ref() {
             "iq" => iq::handle(conn, &node),
             "message" => relay::on_message(conn, &node).await,
+            "receipt" if calls::is_offer_receipt(&node) => calls::on_offer_receipt(conn, &node),
             "receipt" => relay::on_receipt(conn, &node),
+            "call" => calls::on_call(conn, &node),
             "chatstate" => relay::on_chatstate(conn, &node),
             "ack" if node.attrs.get("class").is_some_and(|c| c == "message") => {
                 relay::on_message_ack(conn, &node)

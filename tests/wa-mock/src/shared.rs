@@ -37,6 +37,8 @@ pub struct Shared {
     next_id: AtomicU64,
     pub shutdown: watch::Sender<bool>,
     pub media: crate::media::MediaHost,
+    /// Every `<reject>` a companion sent for a call (see `calls`).
+    pub call_rejects: watch::Sender<Vec<crate::calls::CallReject>>,
     /// The "stop writing" switch of every logged-in connection, by phone.
     silencers: Mutex<HashMap<String, Vec<Arc<AtomicBool>>>>,
 }
@@ -51,6 +53,7 @@ impl Shared {
             next_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
             media: Default::default(),
+            call_rejects: watch::channel(Vec::new()).0,
             silencers: Mutex::new(HashMap::new()),
         }
     }
