@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::EventKind;
+use crate::engine::call::Call;
 use crate::engine::group::GroupEvent;
 use crate::engine::{MessageContent, MessageKey, Presence, Receipt};
 use crate::instance::ConnectionState;
@@ -40,6 +41,8 @@ pub enum Payload {
     Nothing,
     /// `groups.upsert`, `groups.update`, `group-participants.update`.
     Group(GroupEvent),
+    /// `call`: a call offered to the account, or what became of one.
+    Call(Call),
 }
 
 /// A message as it went out (edits and deletes answer with it).

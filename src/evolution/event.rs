@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::call::call_event;
 use super::group::group_event;
 use super::message::{key_json, message_record, raw_message};
 use crate::events::payload::{ConnectionChange, Payload};
@@ -47,6 +48,7 @@ pub fn event_data(payload: &Payload, instance: &str, instance_id: &Uuid) -> Valu
         Payload::Instance => json!({"instanceName": instance, "instanceId": instance_id}),
         Payload::Nothing => Value::Null,
         Payload::Group(g) => group_event(g),
+        Payload::Call(c) => call_event(c),
     }
 }
 

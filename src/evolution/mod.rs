@@ -2,6 +2,7 @@
 //! payloads, from the typed domain the instance layer and the store keep. Nothing below the API
 //! and the event writers builds Evolution's shapes.
 
+pub mod call;
 pub mod event;
 pub mod group;
 pub mod message;
