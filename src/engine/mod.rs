@@ -7,6 +7,7 @@
 
 pub mod content;
 pub mod group;
+pub mod history;
 pub mod jid;
 pub mod loopback;
 pub mod whatsapp;
@@ -18,6 +19,8 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
+
+pub use history::{HistoryBatch, HistoryChat, HistoryContact};
 
 pub use content::{
     ContactCard, Context, Media, MediaKind, MediaRef, MessageContent, MessageKey, NewMedia,
@@ -35,6 +38,9 @@ pub struct SessionContext {
     pub number: Option<String>,
     /// When set, ask for a pairing code for this phone number instead of (or beside) QR codes.
     pub pairing_phone: Option<String>,
+    /// Evolution's syncFullHistory: process the history the phone sends after pairing. When
+    /// off, an engine may decline it at the source (the actor drops batches either way).
+    pub sync_full_history: bool,
     /// Where the session reports. Bounded: a session that outruns its actor waits.
     pub events: mpsc::Sender<EngineEvent>,
     pub store: Store,
@@ -158,6 +164,10 @@ pub enum EngineEvent {
     },
     /// A group the account is in changed.
     Group(group::GroupEvent),
+    /// A history-sync batch from the phone.
+    History(Box<HistoryBatch>),
+    /// Contacts learned outside a message (the address book).
+    Contacts(Vec<HistoryContact>),
 }
 
 /// A message that arrived (or that we sent from another device).

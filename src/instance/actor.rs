@@ -2,6 +2,8 @@
 //! its record, and is the only writer of its [`InstanceView`]. Everyone else goes through an
 //! [`InstanceHandle`](super::InstanceHandle).
 
+mod history;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -240,6 +242,7 @@ impl Actor {
             instance_name: self.shared.name.clone(),
             number: self.record.number.clone(),
             pairing_phone,
+            sync_full_history: self.record.settings.sync_full_history,
             events: tx,
             store: self.shared.deps.store.clone(),
         };
@@ -322,6 +325,13 @@ impl Actor {
                 let (kind, data) = super::group_events::evolution(&g);
                 self.publish(kind, data);
             }
+            EngineEvent::History(batch) if self.record.settings.sync_full_history => {
+                self.on_history(*batch)
+            }
+            EngineEvent::History(_) => {
+                tracing::debug!(instance = %self.shared.name, "history batch dropped: syncFullHistory is off")
+            }
+            EngineEvent::Contacts(contacts) => self.on_contacts(contacts),
         }
     }
 

@@ -25,10 +25,25 @@ impl Shared {
         data: Value,
         change: &Change<'_>,
     ) -> Result<bool, StoreError> {
-        self.counters.observe(kind, &data);
-        let event = Event::new(kind, &self.name, self.id, record.owner_jid.clone(), data);
-        self.deps.publish_with(
-            event,
+        self.commit_all(record, vec![(kind, data)], change)
+    }
+
+    /// [`commit`](Self::commit) with several events (or none) announcing one change.
+    pub(super) fn commit_all(
+        &self,
+        record: &InstanceRecord,
+        events: Vec<(EventKind, Value)>,
+        change: &Change<'_>,
+    ) -> Result<bool, StoreError> {
+        let events = events
+            .into_iter()
+            .map(|(kind, data)| {
+                self.counters.observe(kind, &data);
+                Event::new(kind, &self.name, self.id, record.owner_jid.clone(), data)
+            })
+            .collect();
+        self.deps.publish_all_with(
+            events,
             record.webhook.as_ref(),
             &self.token,
             |outbox, rows| self.history.apply(change, outbox, rows).map(|_| ()),

@@ -4,6 +4,7 @@ pub mod actor;
 pub mod counters;
 mod group_events;
 pub mod handle;
+mod history_events;
 pub mod ledger;
 pub mod record;
 pub mod registry;

@@ -3,8 +3,8 @@
 //! It serves `ws://127.0.0.1:PORT/ws/chat` (Noise XX/IK, binary nodes) for
 //! unmodified whatsapp-rust clients built with `danger-skip-cert-chain-verify`,
 //! and an admin HTTP API on the same port that plays the phones:
-//! `POST /admin/scan`, `POST /admin/send`, `POST /admin/logout`,
-//! `GET /admin/accounts`. [`WaMock`] is the library entry point; the
+//! `POST /admin/scan`, `POST /admin/send`, `POST /admin/history`,
+//! `POST /admin/logout`, `GET /admin/accounts`. [`WaMock`] is the library entry point; the
 //! admin operations are also available as methods for in-process callers.
 
 mod accounts;
@@ -12,6 +12,7 @@ mod admin;
 mod contact;
 mod frames;
 mod groups;
+mod history;
 mod http;
 mod iq;
 mod login;
@@ -28,6 +29,7 @@ mod signal;
 mod usync;
 
 pub use admin::{AccountInfo, DeviceInfo};
+pub use history::{History, HistoryChat, HistoryMessage, Pushname};
 
 use anyhow::{Context, Result, anyhow};
 use shared::Shared;
@@ -137,6 +139,15 @@ impl WaMock {
             .await
             .map(|s| s.id)
             .map_err(|e| anyhow!("send failed: {e:?}"))
+    }
+
+    /// Same as `POST /admin/history`: the phone of `phone` sends its companions a history-sync
+    /// notification with `history`. Returns the notification's message id.
+    pub async fn send_history(&self, phone: &str, history: &History) -> Result<String> {
+        history::send(&self.shared, phone, history)
+            .await
+            .map(|s| s.id)
+            .map_err(|e| anyhow!("history sync failed: {e:?}"))
     }
 
     /// The phone's current connections stop sending anything, without closing: a half-dead
