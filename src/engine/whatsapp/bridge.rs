@@ -7,6 +7,9 @@
 //! [`Facts`]. Lifecycle outcomes (`Reconnecting`, `Failed`, `LoggedOut`) are emitted by the
 //! supervisor, not here, once the client has stopped writing to the store.
 //!
+//! History-sync batches (decoded off the dispatch path) and address-book contacts go through
+//! [`history`](super::history) and are never dropped for a full queue.
+//!
 //! Messages reach the instance through the [`durable`](super::durable) hook, which waits until
 //! they are stored before the crate acks them; only batches the crate does not route through
 //! the hook (`hook_committed` unset) are forwarded from here.
