@@ -8,6 +8,7 @@
 pub mod call;
 pub mod content;
 pub mod group;
+pub mod history;
 pub mod jid;
 pub mod loopback;
 pub mod whatsapp;
@@ -19,6 +20,8 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
+
+pub use history::{HistoryBatch, HistoryChat, HistoryContact};
 
 pub use content::{
     ContactCard, Context, Media, MediaKind, MediaRef, MessageContent, MessageKey, NewMedia,
@@ -36,6 +39,9 @@ pub struct SessionContext {
     pub number: Option<String>,
     /// When set, ask for a pairing code for this phone number instead of (or beside) QR codes.
     pub pairing_phone: Option<String>,
+    /// Evolution's syncFullHistory: process the history the phone sends after pairing. When
+    /// off, an engine may decline it at the source (the actor drops batches either way).
+    pub sync_full_history: bool,
     /// Where the session reports. Bounded: a session that outruns its actor waits.
     pub events: mpsc::Sender<EngineEvent>,
     pub store: Store,
@@ -170,6 +176,10 @@ pub enum EngineEvent {
     Group(group::GroupEvent),
     /// A call was offered to the account, or one of its calls changed.
     Call(call::Call),
+    /// A history-sync batch from the phone.
+    History(Box<HistoryBatch>),
+    /// Contacts learned outside a message (the address book).
+    Contacts(Vec<HistoryContact>),
 }
 
 /// A message that arrived (or that we sent from another device).

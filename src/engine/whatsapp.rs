@@ -6,8 +6,8 @@
 //! turns the client's events into [`EngineEvent`]s; inbound messages go through the [`durable`]
 //! hook, so the crate acks them only once the instance has stored them. This file holds the engine, its
 //! configuration and the [`Session`] operations, which act on whichever client is current;
-//! [`convert`] maps our message types to and from the crate's protobuf; [`groups`] holds the
-//! group operations.
+//! [`convert`] maps our message types to and from the crate's protobuf; [`history`] converts
+//! history-sync batches and address-book contacts; [`groups`] holds the group operations.
 
 mod backoff;
 mod bridge;
@@ -16,6 +16,7 @@ pub mod cert_probe;
 mod convert;
 mod durable;
 mod groups;
+mod history;
 pub mod media_http;
 mod recipients;
 mod supervisor;
@@ -99,6 +100,7 @@ impl Engine for WhatsAppEngine {
             backend,
             events: ctx.events,
             pairing_phone: ctx.pairing_phone,
+            sync_full_history: ctx.sync_full_history,
             stop: stop_rx,
             current: current.clone(),
         };

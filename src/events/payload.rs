@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::EventKind;
 use crate::engine::call::Call;
 use crate::engine::group::GroupEvent;
-use crate::engine::{MessageContent, MessageKey, Presence, Receipt};
+use crate::engine::{HistoryChat, HistoryContact, MessageContent, MessageKey, Presence, Receipt};
 use crate::instance::ConnectionState;
 use crate::store::history::StoredMessage;
 
@@ -43,6 +43,12 @@ pub enum Payload {
     Group(GroupEvent),
     /// `call`: a call offered to the account, or what became of one.
     Call(Call),
+    /// `messages.set`: messages of a history-sync batch, as message records.
+    Messages(Vec<StoredMessage>),
+    /// `chats.set`: chats a history-sync batch made known.
+    Chats(Vec<HistoryChat>),
+    /// `contacts.upsert`: contacts learned from the history or the address book.
+    Contacts(Vec<HistoryContact>),
 }
 
 /// A message as it went out (edits and deletes answer with it).

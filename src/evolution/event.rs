@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::call::call_event;
 use super::group::group_event;
+use super::history::{chats_set, contacts_upsert};
 use super::message::{key_json, message_record, raw_message};
 use crate::events::payload::{ConnectionChange, Payload};
 
@@ -49,6 +50,9 @@ pub fn event_data(payload: &Payload, instance: &str, instance_id: &Uuid) -> Valu
         Payload::Nothing => Value::Null,
         Payload::Group(g) => group_event(g),
         Payload::Call(c) => call_event(c),
+        Payload::Messages(ms) => ms.iter().map(|m| message_record(m, instance_id)).collect(),
+        Payload::Chats(chats) => chats_set(chats, instance_id),
+        Payload::Contacts(contacts) => contacts_upsert(contacts, instance_id),
     }
 }
 

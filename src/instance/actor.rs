@@ -3,6 +3,7 @@
 //! [`InstanceHandle`](super::InstanceHandle).
 
 mod call;
+mod history;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -241,6 +242,7 @@ impl Actor {
             instance_name: self.shared.name.clone(),
             number: self.record.number.clone(),
             pairing_phone,
+            sync_full_history: self.record.settings.sync_full_history,
             events: tx,
             store: self.shared.deps.store.clone(),
         };
@@ -324,6 +326,13 @@ impl Actor {
                 self.publish(kind, payload);
             }
             EngineEvent::Call(c) => self.on_call(c),
+            EngineEvent::History(batch) if self.record.settings.sync_full_history => {
+                self.on_history(*batch)
+            }
+            EngineEvent::History(_) => {
+                tracing::debug!(instance = %self.shared.name, "history batch dropped: syncFullHistory is off")
+            }
+            EngineEvent::Contacts(contacts) => self.on_contacts(contacts),
         }
     }
 

@@ -23,10 +23,25 @@ impl Shared {
         payload: Payload,
         change: &Change<'_>,
     ) -> Result<bool, StoreError> {
-        self.counters.observe(kind, &payload);
-        let event = Event::new(kind, &self.name, self.id, record.owner_jid.clone(), payload);
-        self.deps.publish_with(
-            event,
+        self.commit_all(record, vec![(kind, payload)], change)
+    }
+
+    /// [`commit`](Self::commit) with several events (or none) announcing one change.
+    pub(super) fn commit_all(
+        &self,
+        record: &InstanceRecord,
+        events: Vec<(EventKind, Payload)>,
+        change: &Change<'_>,
+    ) -> Result<bool, StoreError> {
+        let events = events
+            .into_iter()
+            .map(|(kind, payload)| {
+                self.counters.observe(kind, &payload);
+                Event::new(kind, &self.name, self.id, record.owner_jid.clone(), payload)
+            })
+            .collect();
+        self.deps.publish_all_with(
+            events,
             record.webhook.as_ref(),
             &self.token,
             |outbox, rows| self.history.apply(change, outbox, rows).map(|_| ()),

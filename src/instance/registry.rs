@@ -43,7 +43,7 @@ impl Deps {
     /// event durable), then the live bus.
     pub fn publish(&self, event: Event, webhook: Option<&WebhookConfig>, token: &str) -> bool {
         let wrote = self
-            .queue(&event, webhook, token, |repo, rows| {
+            .queue(std::slice::from_ref(&event), webhook, token, |repo, rows| {
                 if rows.is_empty() {
                     Ok(())
                 } else {
@@ -58,30 +58,36 @@ impl Deps {
         wrote
     }
 
-    /// Like [`publish`](Self::publish), with the outbox rows (possibly none) written by `write`,
-    /// which may write more in the same transaction. When `write` fails nothing is announced,
-    /// not even on the live bus: the caller reports the failure and its source tries again.
-    pub fn publish_with(
+    /// Like [`publish`](Self::publish) for several events (none is fine), with their outbox
+    /// rows (possibly none) written by `write`, which may write more in the same transaction;
+    /// announced in order. When `write` fails nothing is announced, not even on the live bus:
+    /// the caller reports the failure and its source tries again.
+    pub fn publish_all_with(
         &self,
-        event: Event,
+        events: Vec<Event>,
         webhook: Option<&WebhookConfig>,
         token: &str,
         write: impl FnOnce(&OutboxRepo, &[OutboxRow]) -> Result<(), StoreError>,
     ) -> Result<bool, StoreError> {
-        let wrote = self.queue(&event, webhook, token, write)?;
-        self.bus.publish(event);
+        let wrote = self.queue(&events, webhook, token, write)?;
+        for event in events {
+            self.bus.publish(event);
+        }
         Ok(wrote)
     }
 
     fn queue(
         &self,
-        event: &Event,
+        events: &[Event],
         webhook: Option<&WebhookConfig>,
         token: &str,
         write: impl FnOnce(&OutboxRepo, &[OutboxRow]) -> Result<(), StoreError>,
     ) -> Result<bool, StoreError> {
-        let mut rows = self.webhooks.rows_for(event, webhook, token);
-        rows.extend(self.dispatcher.transports().rows_for(event, token));
+        let mut rows = Vec::new();
+        for event in events {
+            rows.extend(self.webhooks.rows_for(event, webhook, token));
+            rows.extend(self.dispatcher.transports().rows_for(event, token));
+        }
         write(self.dispatcher.repo(), &rows)?;
         let endpoints: std::collections::BTreeSet<&str> =
             rows.iter().map(|r| r.endpoint.as_str()).collect();

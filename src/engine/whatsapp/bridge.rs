@@ -7,6 +7,9 @@
 //! [`Facts`]. Lifecycle outcomes (`Reconnecting`, `Failed`, `LoggedOut`) are emitted by the
 //! supervisor, not here, once the client has stopped writing to the store.
 //!
+//! History-sync batches (decoded off the dispatch path) and address-book contacts go through
+//! [`history`](super::history) and are never dropped for a full queue.
+//!
 //! Messages reach the instance through the [`durable`](super::durable) hook, which waits until
 //! they are stored before the crate acks them; only batches the crate does not route through
 //! the hook (`hook_committed` unset) are forwarded from here.
@@ -24,7 +27,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use whatsapp_rust::Client;
-use whatsapp_rust::types::events::{Event, EventHandler};
+use whatsapp_rust::types::events::{Event, EventHandler, LazyHistorySync};
 use whatsapp_rust::types::presence::{ChatPresence, ChatPresenceMedia, ReceiptType};
 
 use crate::engine::{EngineEvent, MessageStatus, Presence, Receipt};
@@ -126,6 +129,27 @@ impl Bridge {
         self.emit_lifecycle(EngineEvent::Connected {
             jid: jid.unwrap_or_default(),
             push_name,
+        });
+    }
+}
+
+impl Bridge {
+    /// A history blob can be megabytes: it is decoded and converted off the dispatch path, and
+    /// the batch waits for room in the queue rather than being dropped.
+    fn on_history(&self, lazy: LazyHistorySync) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(instance = %self.instance, "history batch lost: no runtime");
+            return;
+        };
+        let (tx, instance) = (self.events.clone(), self.instance.clone());
+        rt.spawn(async move {
+            let batch = tokio::task::spawn_blocking(move || lazy.get().map(super::history::batch));
+            match batch.await {
+                Ok(Some(batch)) => {
+                    let _ = tx.send(EngineEvent::History(Box::new(batch))).await;
+                }
+                _ => tracing::warn!(instance = %instance, "history sync blob could not be decoded"),
+            }
         });
     }
 }
@@ -243,6 +267,12 @@ impl EventHandler for BridgeHandler {
                         status,
                     }));
                 }
+            }
+            Event::HistorySync(h) => b.on_history((**h).clone()),
+            Event::ContactUpdate(c) => {
+                let contact =
+                    super::history::address_book(c.jid.to_non_ad().to_string(), &c.action);
+                b.emit_lifecycle(EngineEvent::Contacts(vec![contact]));
             }
             Event::GroupUpdate(u) => {
                 if let Some(ev) = super::groups::group_event(u) {

@@ -55,6 +55,8 @@ pub(super) struct Supervisor {
     pub backend: Arc<SledBackend>,
     pub events: mpsc::Sender<EngineEvent>,
     pub pairing_phone: Option<String>,
+    /// syncFullHistory: off builds clients that ack history notifications unprocessed.
+    pub sync_full_history: bool,
     pub stop: watch::Receiver<Stop>,
     /// The running client, for sends; `None` between attempts.
     pub current: Arc<Mutex<Option<Arc<Client>>>>,
@@ -196,6 +198,9 @@ impl Supervisor {
             });
         if let Some(v) = self.config.version {
             builder = builder.with_version(v);
+        }
+        if !self.sync_full_history {
+            builder = builder.skip_history_sync();
         }
         if !paired && let Some(phone) = &self.pairing_phone {
             builder = builder.with_pair_code(PairCodeOptions {

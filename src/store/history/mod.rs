@@ -23,6 +23,9 @@ mod query;
 mod retention;
 mod write;
 
+#[cfg(test)]
+mod history_tests;
+
 pub mod model;
 
 use serde::Serialize;

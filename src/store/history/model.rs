@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Context, Media, MessageContent, MessageKey, MessageStatus};
+use crate::engine::{
+    Context, HistoryChat, HistoryContact, Media, MessageContent, MessageKey, MessageStatus,
+};
 
 /// Where a stored message came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +146,24 @@ pub struct ChatRow {
     pub messages: u64,
 }
 
+impl ChatRow {
+    /// What a history-sync conversation says about this chat: its name, the phone's unread
+    /// count (history messages do not count themselves), archived, and its last activity while
+    /// no message of it is stored. Applying it twice changes nothing more.
+    pub fn merge_history(&mut self, c: &HistoryChat) {
+        if c.name.is_some() {
+            self.name.clone_from(&c.name);
+        }
+        self.unread = self.unread.max(c.unread);
+        self.archived = c.archived;
+        if self.last_message.is_none()
+            && let Some(t) = c.last_activity
+        {
+            self.updated_at = self.updated_at.max(t);
+        }
+    }
+}
+
 /// One contact of the account: from push names, profile lookups and the address book.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContactRow {
@@ -154,6 +174,21 @@ pub struct ContactRow {
     /// Unix seconds.
     pub created_at: u64,
     pub updated_at: u64,
+}
+
+impl ContactRow {
+    /// A history push name fills a missing push name (a live one is newer); an address-book
+    /// entry marks the contact saved and names it, as Evolution's contacts.upsert does.
+    pub fn merge(&mut self, c: &HistoryContact) {
+        if c.saved {
+            self.saved = true;
+            if c.name.is_some() {
+                self.push_name.clone_from(&c.name);
+            }
+        } else if self.push_name.is_none() {
+            self.push_name.clone_from(&c.name);
+        }
+    }
 }
 
 /// One status change of one message (Evolution's `MessageUpdate` row).

@@ -8,7 +8,7 @@ use super::{
     ChatRow, ContactRow, HistoryRepo, ReceiptRow, StoredMessage, activity_key, chat_msg_key,
     counter, decode_row, encode_row, locate, location, msg_key, receipt_prefix,
 };
-use crate::engine::unix_now;
+use crate::engine::{HistoryChat, HistoryContact, unix_now};
 use crate::store::StoreError;
 use crate::store::outbox::{OutboxRepo, OutboxRow};
 use crate::store::scoped::prefixed;
@@ -39,6 +39,13 @@ pub enum Change<'a> {
     Contact {
         jid: &'a str,
         apply: &'a (dyn Fn(&mut ContactRow) + Sync),
+    },
+    /// A history-sync batch, or address-book contacts alone: the chats' rows, the messages not
+    /// stored yet (skipped by id, so a batch seen twice stores nothing twice) and the contacts.
+    History {
+        messages: &'a [StoredMessage],
+        chats: &'a [HistoryChat],
+        contacts: &'a [HistoryContact],
     },
 }
 
@@ -205,6 +212,38 @@ impl HistoryRepo {
             Change::Contact { jid, apply } => {
                 self.touch_contact(tx, jid, now, *apply)?;
                 Ok(true)
+            }
+            Change::History {
+                messages,
+                chats,
+                contacts,
+            } => {
+                let mut changed = false;
+                // Chats first: a name the phone gives wins over a sender's push name.
+                for c in *chats {
+                    let key = self.key(c.jid.as_bytes());
+                    let (mut chat, new) = chat_or_new(tx, &key, now)?;
+                    let before = chat.clone();
+                    chat.merge_history(c);
+                    if new || chat != before {
+                        tx[CHATS].insert(key, encode_row(&chat).map_err(abort)?)?;
+                        changed = true;
+                    }
+                    if new {
+                        self.bump(tx, b"c")?;
+                    }
+                }
+                for m in *messages {
+                    if tx[IDS].get(self.key(m.key.id.as_bytes()))?.is_some() {
+                        continue;
+                    }
+                    self.insert_message(tx, m, now)?;
+                    changed = true;
+                }
+                for c in *contacts {
+                    self.touch_contact(tx, &c.jid, now, &|row| row.merge(c))?;
+                }
+                Ok(changed || !contacts.is_empty())
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The admin HTTP API (JSON in, JSON out) that lets tests play the phone:
-//! scan a QR, send as a contact, call, log an account out, list accounts.
+//! scan a QR, send as a contact, send the history after linking, call, log an
+//! account out, list accounts.
 
 use crate::calls::{self, CallError};
 use crate::contact::{self, SendError};
@@ -29,6 +30,13 @@ struct CallBody {
     to: String,
     #[serde(default)]
     video: bool,
+}
+
+#[derive(Deserialize)]
+struct HistoryBody {
+    phone: String,
+    #[serde(flatten)]
+    history: crate::history::History,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +84,10 @@ pub async fn route(shared: &Shared, request: &Request) -> (u16, Vec<u8>) {
             Ok(body) => send(shared, body).await,
             Err(e) => e,
         },
+        ("POST", "/admin/history") => match parse::<HistoryBody>(request) {
+            Ok(body) => history(shared, body).await,
+            Err(e) => e,
+        },
         ("POST", "/admin/logout") => match parse::<LogoutBody>(request) {
             Ok(body) => match login::logout(shared, &body.phone, body.device) {
                 Some(devices) => reply(200, json!({ "phone": body.phone, "removed": devices })),
@@ -116,6 +128,17 @@ async fn scan(shared: &Shared, body: ScanBody) -> (u16, Vec<u8>) {
 
 async fn send(shared: &Shared, body: SendBody) -> (u16, Vec<u8>) {
     match contact::send_text(shared, &body.from, &body.to, &body.text).await {
+        Ok(sent) => reply(200, json!({ "id": sent.id, "devices": sent.devices })),
+        Err(SendError::UnknownRecipient) => reply(404, json!({ "error": "no such account" })),
+        Err(SendError::NoDevices) => {
+            reply(404, json!({ "error": "account has no linked devices" }))
+        }
+        Err(SendError::Failed(e)) => reply(500, json!({ "error": format!("{e:#}") })),
+    }
+}
+
+async fn history(shared: &Shared, body: HistoryBody) -> (u16, Vec<u8>) {
+    match crate::history::send(shared, &body.phone, &body.history).await {
         Ok(sent) => reply(200, json!({ "id": sent.id, "devices": sent.devices })),
         Err(SendError::UnknownRecipient) => reply(404, json!({ "error": "no such account" })),
         Err(SendError::NoDevices) => {

@@ -1,7 +1,8 @@
 //! What simulated phones send over Signal: a contact's text behind
 //! `POST /admin/send` (the phone of account `from` encrypts to every
 //! companion of account `to`, from the prekeys they uploaded) and the
-//! app-state key share a primary gives a newly linked companion.
+//! app-state key share a primary gives a newly linked companion (and, in
+//! `history.rs`, its history-sync notification).
 
 use crate::pairing::account_raw_id;
 use crate::shared::{Shared, now_secs};
@@ -104,7 +105,7 @@ pub async fn share_app_state_key(
 /// Encrypts `message` from the phone (device 0) of `from` to the companions
 /// of `to` (all, or just `only`), starting Signal sessions from uploaded
 /// prekeys where needed, and delivers (or queues) one stanza per device.
-async fn phone_send(
+pub(crate) async fn phone_send(
     shared: &Shared,
     from: &str,
     to: &str,

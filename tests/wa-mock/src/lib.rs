@@ -3,7 +3,7 @@
 //! It serves `ws://127.0.0.1:PORT/ws/chat` (Noise XX/IK, binary nodes) for
 //! unmodified whatsapp-rust clients built with `danger-skip-cert-chain-verify`,
 //! and an admin HTTP API on the same port that plays the phones:
-//! `POST /admin/scan`, `POST /admin/send`, `POST /admin/logout`,
+//! `POST /admin/scan`, `POST /admin/send`, `POST /admin/history`, `POST /admin/logout`,
 //! `POST /admin/call`, `GET /admin/calls/rejects`, `GET /admin/accounts`. [`WaMock`] is the library entry point; the
 //! admin operations are also available as methods for in-process callers.
 
@@ -13,6 +13,7 @@ mod calls;
 mod contact;
 mod frames;
 mod groups;
+mod history;
 mod http;
 mod iq;
 mod login;
@@ -30,6 +31,7 @@ mod usync;
 
 pub use admin::{AccountInfo, DeviceInfo};
 pub use calls::{CallReject, Offered};
+pub use history::{History, HistoryChat, HistoryMessage, Pushname};
 
 use anyhow::{Context, Result, anyhow};
 use shared::Shared;
@@ -166,6 +168,15 @@ impl WaMock {
         .ok()?
         .ok()?;
         list.iter().find(|r| r.call_id == call_id).cloned()
+    }
+
+    /// Same as `POST /admin/history`: the phone of `phone` sends its companions a history-sync
+    /// notification with `history`. Returns the notification's message id.
+    pub async fn send_history(&self, phone: &str, history: &History) -> Result<String> {
+        history::send(&self.shared, phone, history)
+            .await
+            .map(|s| s.id)
+            .map_err(|e| anyhow!("history sync failed: {e:?}"))
     }
 
     /// The phone's current connections stop sending anything, without closing: a half-dead

@@ -45,6 +45,17 @@ impl MediaHost {
     pub fn blob_count(&self) -> usize {
         self.blobs.lock().map(|b| b.len()).unwrap_or(0)
     }
+
+    /// Stores an encrypted blob as an upload of `kind` would (the phone's own uploads, such as a
+    /// history-sync blob); returns its direct path.
+    pub fn put(&self, kind: &str, body: Vec<u8>) -> String {
+        let token = URL_SAFE_NO_PAD.encode(Sha256::digest(&body));
+        let direct_path = format!("/v/mock/{kind}/{token}.enc");
+        if let Ok(mut blobs) = self.blobs.lock() {
+            blobs.insert(direct_path.clone(), body);
+        }
+        direct_path
+    }
 }
 
 /// `<iq xmlns="w:m" type="set"><media_conn/></iq>`.
