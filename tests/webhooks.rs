@@ -76,10 +76,12 @@ async fn envelopes_suffixes_headers_and_signatures() {
     assert_eq!(row["events"], json!(["MESSAGES_UPSERT"]));
     assert_eq!(row["webhookByEvents"], false);
     assert_eq!(s.get("/webhook/find/bob", Some(KEY)).await.1, row);
-    assert_eq!(
-        s.get("/webhook/find/alice", Some(KEY)).await.1["enabled"],
-        true
-    );
+    // Created with `events: []`: every event, stored as Evolution stores it.
+    let alice_row = s.get("/webhook/find/alice", Some(KEY)).await.1;
+    assert_eq!(alice_row["enabled"], true);
+    let all = alice_row["events"].as_array().expect("events");
+    assert_eq!(all.len(), 31, "{alice_row}");
+    assert!(all.contains(&json!("QRCODE_UPDATED")) && all.contains(&json!("CALL")));
 
     let hit = r.expect(|h| h.path == "/alice/instance-create").await;
     assert_eq!(hit.body["data"]["instanceName"], "alice");
@@ -428,4 +430,42 @@ async fn dead_letters_are_listed_and_replayed() {
     assert_eq!(again.raw, first.raw, "the same payload, byte for byte");
     let (_, left) = s.get("/webhook/deadLetters/dl", Some(KEY)).await;
     assert_eq!(left, json!([]));
+}
+
+/// `/webhook/set` keeps Evolution's rule for `events`: `[]` while enabled means every event
+/// (stored as the full list), and a disabled webhook keeps none.
+#[tokio::test]
+async fn an_empty_event_list_means_every_event_and_disabled_keeps_none() {
+    let s = TestServer::start(&[]).await;
+    s.create_loopback("cid").await;
+    let mut r = Receiver::start(Mode::Ok).await;
+    let url = format!("{}/cid", r.base);
+    let (status, row) = s
+        .post(
+            "/webhook/set/cid",
+            Some(KEY),
+            json!({"webhook": {"enabled": true, "url": url, "events": []}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{row}");
+    let events = row["events"].as_array().expect("events");
+    assert_eq!(events.len(), 31, "{row}");
+    assert_eq!(s.get("/webhook/find/cid", Some(KEY)).await.1, row);
+    // Every event is delivered, not only the ones a short list would name.
+    s.get("/instance/connect/cid", Some(KEY)).await;
+    r.expect(|h| h.path == "/cid" && h.body["event"] == "qrcode.updated")
+        .await;
+
+    let (status, off) = s
+        .post(
+            "/webhook/set/cid",
+            Some(KEY),
+            json!({"webhook": {"enabled": false, "url": url, "events": ["CALL"]}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{off}");
+    assert_eq!(
+        (off["enabled"].clone(), off["events"].clone()),
+        (json!(false), json!([]))
+    );
 }

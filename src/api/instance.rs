@@ -504,13 +504,14 @@ pub(crate) fn webhook_from_body(
         })?;
         events.push(kind.upper().to_string());
     }
+    let enabled = force_enabled || w.enabled.unwrap_or(true);
     let config = WebhookConfig {
-        enabled: force_enabled || w.enabled.unwrap_or(true),
+        enabled,
         url,
         headers: w.headers.clone().unwrap_or_default(),
         by_events: w.by_events.or(w.webhook_by_events).unwrap_or(false),
         base64: w.base64.or(w.webhook_base64).unwrap_or(false),
-        events,
+        events: super::webhook::stored_events(enabled, &events),
         secret: w.secret.clone().filter(|s| !s.is_empty()),
         created_at: Some(chrono::Utc::now()),
         updated_at: Some(chrono::Utc::now()),

@@ -14,6 +14,7 @@ use super::dto::WebhookBody;
 use super::error::ApiError;
 use super::instance::webhook_from_body;
 use super::required::Optional;
+use crate::events::EventKind;
 use crate::events::webhook::{GLOBAL_ENDPOINT, instance_endpoint, now_ms, row_url};
 use crate::instance::{InstanceView, WebhookConfig};
 use crate::outbound::{Outbound, Refused, Requester};
@@ -88,9 +89,7 @@ impl WebhookApi {
                 .ok_or_else(|| ApiError::Validation("webhook requires property \"url\"".into()))?
         };
         config.enabled = enabled;
-        if !enabled {
-            config.events.clear();
-        }
+        config.events = stored_events(enabled, &config.events);
         if let Some(p) = &previous {
             config.created_at = p.created_at.or(config.created_at);
         }
@@ -345,4 +344,14 @@ pub(crate) async fn check_target(
             )))
         }
     }
+}
+
+/// The events a webhook stores, by Evolution's rule ([`EventKind::subscription`]): `[]` while
+/// disabled, every name when enabled with none chosen. `names` were checked by the caller.
+pub(crate) fn stored_events(enabled: bool, names: &[String]) -> Vec<String> {
+    let kinds = names.iter().filter_map(|n| EventKind::parse(n));
+    EventKind::subscription(enabled, kinds)
+        .into_iter()
+        .map(|k| k.upper().to_string())
+        .collect()
 }

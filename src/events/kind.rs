@@ -72,6 +72,24 @@ impl EventKind {
         EventKind::ALL.iter().copied().find(|k| k.upper() == norm)
     }
 
+    /// Evolution's rule for what a webhook or transport stores as its events: none while
+    /// disabled, every event when enabled with an empty list, else the list without repeats.
+    pub fn subscription(
+        enabled: bool,
+        chosen: impl IntoIterator<Item = EventKind>,
+    ) -> Vec<EventKind> {
+        if !enabled {
+            return Vec::new();
+        }
+        let mut seen = std::collections::HashSet::new();
+        let kinds: Vec<EventKind> = chosen.into_iter().filter(|k| seen.insert(*k)).collect();
+        if kinds.is_empty() {
+            EventKind::ALL.to_vec()
+        } else {
+            kinds
+        }
+    }
+
     /// The suffix added to a by-events webhook URL, e.g. `messages-upsert`.
     pub fn kebab(self) -> String {
         self.dotted().replace('.', "-")

@@ -264,13 +264,7 @@ impl Transports {
         if enabled && let Some(why) = address_error(kind, name) {
             return Err(TransportError::BadName(why));
         }
-        let mut kinds: Vec<EventKind> = match (enabled, events.is_empty()) {
-            (false, _) => Vec::new(),
-            (true, true) => EventKind::ALL.to_vec(),
-            (true, false) => events,
-        };
-        let mut seen = HashSet::new();
-        kinds.retain(|k| seen.insert(*k));
+        let kinds = EventKind::subscription(enabled, events);
         let now = Utc::now();
         let previous = self
             .inner
