@@ -36,6 +36,17 @@ fn decode_qr(data_uri: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn create_connect_scan_reaches_open_and_qr_decodes() {
     let s = TestServer::start(&[]).await;
+    // The welcome object, as Evolution's, names the WhatsApp Web version announced.
+    let (status, welcome) = s.get("/", None).await;
+    assert_eq!(status, 200, "{welcome}");
+    assert_eq!(
+        welcome["message"],
+        "Welcome to the Evolution API, it is working!"
+    );
+    let wa = welcome["whatsappWebVersion"]
+        .as_str()
+        .expect("whatsappWebVersion");
+    assert!(wa.starts_with("2.3000."), "{welcome}");
     let (status, body) = s
         .post(
             "/instance/create",

@@ -29,6 +29,8 @@ pub struct Welcome {
     pub version: String,
     pub client_name: String,
     pub documentation: String,
+    /// The WhatsApp Web version the real engine announces (`auto`: the current one, fetched).
+    pub whatsapp_web_version: String,
     pub zapgate_version: String,
 }
 
@@ -80,6 +82,7 @@ impl OpsApi {
             version: EVOLUTION_VERSION.into(),
             client_name: "zapgate".into(),
             documentation: format!("{}/docs", self.state.server_url),
+            whatsapp_web_version: self.state.config.wa_version.clone(),
             zapgate_version: env!("CARGO_PKG_VERSION").into(),
         })
     }
