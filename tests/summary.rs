@@ -5,6 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::receiver::{Mode, Receiver};
 use common::{DEADLINE, KEY, TestServer, next_upsert};
 use serde_json::{Value, json};
 
@@ -101,4 +102,62 @@ async fn counters_and_the_compact_summary() {
         assert!(Instant::now() < end, "ana's restart was not counted: {c}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A summary row carries the instance's webhook: its backlog, the last status and the failures
+/// since the last success; a row without a webhook has none.
+#[tokio::test]
+async fn summary_rows_carry_the_webhook_delivery() {
+    let s = TestServer::start(&[]).await;
+    s.create_loopback("dora").await;
+    s.create_loopback("eli").await;
+    let mut ok = Receiver::start(Mode::Ok).await;
+    let failing = Receiver::start(Mode::Status(503)).await;
+    for (name, url) in [("dora", &ok.base), ("eli", &failing.base)] {
+        let (status, row) = s
+            .post(
+                &format!("/webhook/set/{name}"),
+                Some(KEY),
+                json!({"webhook": {"enabled": true, "url": url, "events": ["QRCODE_UPDATED"]}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{row}");
+        s.get(&format!("/instance/connect/{name}"), Some(KEY)).await;
+    }
+    ok.expect(|h| h.body["event"] == "qrcode.updated").await;
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let all = summary(&s, "").await;
+        let row = |n: &str| {
+            all["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == n)
+                .cloned()
+                .unwrap()
+        };
+        let (dora, eli) = (row("dora"), row("eli"));
+        if dora["webhook"]["lastStatus"] == 200 && eli["webhook"]["lastStatus"] == 503 {
+            assert_eq!(dora["webhook"]["failing"], 0, "{dora}");
+            assert!(eli["webhook"]["failing"].as_u64() >= Some(1), "{eli}");
+            assert!(eli["webhook"]["backlog"].as_u64() >= Some(1), "{eli}");
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "no delivery outcome in the summary: {all}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Without a webhook there is nothing to show.
+    s.create_loopback("fay").await;
+    let fay = summary(&s, "").await["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "fay")
+        .cloned()
+        .unwrap();
+    assert!(fay.get("webhook").is_none_or(Value::is_null), "{fay}");
 }

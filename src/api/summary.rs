@@ -43,6 +43,19 @@ pub struct SummaryRow {
     pub flaps_last_hour: u64,
     pub last_activity: Option<String>,
     pub last_error: Option<String>,
+    /// The instance's own webhook; absent without an enabled webhook and a backlog.
+    pub webhook: Option<SummaryWebhook>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SummaryWebhook {
+    /// Events waiting to be delivered.
+    pub backlog: u64,
+    /// HTTP status of the last attempt (absent before the first, or without an answer).
+    pub last_status: Option<u16>,
+    /// Attempts failed since the last success.
+    pub failing: u32,
 }
 
 #[derive(Object, Debug)]
@@ -82,6 +95,11 @@ fn row(h: &InstanceHandle, now: chrono::DateTime<Utc>) -> (SummaryRow, i64) {
         flaps_last_hour: c.flaps_last_hour,
         last_activity: c.last_activity.map(rfc3339),
         last_error: view.last_error.clone(),
+        webhook: h.webhook_delivery().map(|w| SummaryWebhook {
+            backlog: w.backlog,
+            last_status: w.last_status,
+            failing: w.failing,
+        }),
     };
     (row, changed)
 }

@@ -147,6 +147,14 @@ impl Dispatcher {
         self.inner.health.lock().get(endpoint).cloned()
     }
 
+    /// The last delivery's status and the failures since the last success, without copying
+    /// the latency samples (read for every row of a fleet summary).
+    pub fn last_outcome(&self, endpoint: &str) -> Option<(Option<u16>, u32)> {
+        let all = self.inner.health.lock();
+        all.get(endpoint)
+            .map(|h| (h.last_status, h.consecutive_failures))
+    }
+
     pub fn repo(&self) -> &OutboxRepo {
         &self.inner.repo
     }

@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod counters;
+pub mod delivery;
 pub mod handle;
 pub mod ledger;
 pub mod registry;

@@ -82,6 +82,34 @@ pub struct InstanceRow {
     pub messages: u64,
     /// zapgate's per-instance counters, when the server keeps them.
     pub counters: Option<Counters>,
+    /// The instance's own webhook, when zapgate's summary reports one.
+    pub webhook: Option<WebhookBrief>,
+}
+
+/// The instance's own webhook at a glance (zapgate's `GET /instance/summary`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WebhookBrief {
+    /// Events waiting to be delivered.
+    pub backlog: u64,
+    /// HTTP status of the last attempt, if it got one.
+    pub last_status: Option<u16>,
+    /// Attempts failed since the last success.
+    pub failing: u32,
+}
+
+impl WebhookBrief {
+    /// Failing deliveries make a row a problem, whatever its session's state.
+    pub fn is_problem(&self) -> bool {
+        self.failing > 0
+    }
+
+    /// `backlog status`, e.g. `0 200` or `1432 503`; `-` for no answer yet.
+    pub fn label(&self) -> String {
+        match self.last_status {
+            Some(s) => format!("{} {s}", self.backlog),
+            None => format!("{} -", self.backlog),
+        }
+    }
 }
 
 /// Counters the instance keeps (fetchInstances' `zapgate.counters`).
@@ -103,6 +131,7 @@ pub struct SummaryRow {
     pub since: Option<UnixSecs>,
     pub counters: Counters,
     pub last_error: Option<String>,
+    pub webhook: Option<WebhookBrief>,
 }
 
 /// What the live stream said, already reduced to what the console shows.

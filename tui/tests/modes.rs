@@ -7,7 +7,7 @@ use crossterm::event::KeyCode;
 use support::*;
 use zapgate_tui::app::{App, Dialog, Mode};
 use zapgate_tui::msg::{
-    ActionOk, Cmd, Counters, Fetch, Msg, Request, State, SummaryRow, WebhookHealth,
+    ActionOk, Cmd, Counters, Fetch, Msg, Request, State, SummaryRow, WebhookBrief, WebhookHealth,
 };
 
 fn open_detail(a: &mut App) -> Vec<Cmd> {
@@ -167,6 +167,7 @@ fn summary(name: &str, state: State, messages_in: u64) -> SummaryRow {
             ..Counters::default()
         },
         last_error: None,
+        webhook: None,
     }
 }
 
@@ -255,4 +256,46 @@ fn y_copies_the_name_under_the_cursor() {
     let mut a = app(fleet());
     a.update(key('g'));
     assert_eq!(a.update(key('y')), [Cmd::Copy("acme-sales".into())]);
+}
+
+#[test]
+fn a_failing_webhook_shows_in_its_row_and_sorts_first_within_its_state() {
+    let mut a = app(fleet());
+    let before = order(&mut a);
+    // The last open row (by name) gets a webhook that keeps failing.
+    let open_rows: Vec<String> = before
+        .iter()
+        .filter(|n| a.fleet.get(n).unwrap().info.state == State::Open)
+        .cloned()
+        .collect();
+    let last_open = open_rows.last().unwrap().clone();
+    let mut row = summary(&last_open, State::Open, 0);
+    row.since = a.fleet.get(&last_open).unwrap().info.since;
+    row.webhook = Some(WebhookBrief {
+        backlog: 1432,
+        last_status: Some(503),
+        failing: 7,
+    });
+    a.update(Msg::Summary {
+        rows: vec![row],
+        complete: false,
+    });
+    let after = order(&mut a);
+    let first_open = after
+        .iter()
+        .find(|n| a.fleet.get(n).unwrap().info.state == State::Open)
+        .unwrap();
+    assert_eq!(first_open, &last_open, "{after:?}");
+    let t = screen(&mut a, 160, 14);
+    let buf = t.backend().buffer();
+    let lines: Vec<String> = (0..14)
+        .map(|y| (0..160).map(|x| buf[(x, y)].symbol().to_string()).collect())
+        .collect();
+    assert!(lines.iter().any(|l| l.contains("WEBHOOK")), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(last_open.as_str()) && l.contains("1432 503")),
+        "{lines:#?}"
+    );
 }

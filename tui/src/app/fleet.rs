@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::query::{Filter, Sort, SortKey};
 pub use super::rate::Rate;
-use crate::msg::{Counters, EventKind, InstanceRow, State, StreamEvent, SummaryRow, UnixSecs};
+use crate::msg::{
+    Counters, EventKind, InstanceRow, State, StreamEvent, SummaryRow, UnixSecs, WebhookBrief,
+};
 
 /// Transitions kept per instance for the detail's timeline.
 const TIMELINE: usize = 16;
@@ -233,6 +235,13 @@ impl Fleet {
                     let row = self.rows[i].as_mut().expect("indexed slot holds a row");
                     row.info.counters = Some(s.counters);
                     row.info.last_error = s.last_error;
+                    let failing = |w: Option<WebhookBrief>| w.is_some_and(|w| w.is_problem());
+                    let resort = failing(row.info.webhook) != failing(s.webhook);
+                    row.info.webhook = s.webhook;
+                    // A webhook that starts or stops failing moves its row (problems first).
+                    if resort {
+                        self.changed();
+                    }
                 }
                 None => self.insert(
                     InstanceRow {
@@ -246,6 +255,7 @@ impl Fleet {
                         last_error: s.last_error,
                         messages: 0,
                         counters: Some(s.counters),
+                        webhook: s.webhook,
                     },
                     now,
                 ),

@@ -144,7 +144,15 @@ impl Sort {
 
     pub fn cmp(self, a: &Row, b: &Row, now: UnixSecs) -> Ordering {
         let primary = match self.key {
-            SortKey::State => a.info.state.rank().cmp(&b.info.state.rank()),
+            // Within a state, rows whose webhook is failing come first.
+            SortKey::State => {
+                let hook = |r: &Row| r.info.webhook.is_some_and(|w| w.is_problem());
+                a.info
+                    .state
+                    .rank()
+                    .cmp(&b.info.state.rank())
+                    .then_with(|| hook(b).cmp(&hook(a)))
+            }
             SortKey::Name => Ordering::Equal,
             SortKey::Age => a.since.cmp(&b.since),
             SortKey::Msgs => {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::msg::{
     Counters, Endpoint, EventKind, InstanceRow, ServerInfo, State, StreamEvent, SummaryRow,
-    UnixSecs, WebhookHealth,
+    UnixSecs, WebhookBrief, WebhookHealth,
 };
 
 fn secs(rfc3339: &str) -> Option<UnixSecs> {
@@ -46,6 +46,7 @@ pub fn instance(row: &Value) -> Option<InstanceRow> {
         last_error: text(&z["lastError"]),
         messages: row["_count"]["Message"].as_u64().unwrap_or(0),
         counters,
+        webhook: None,
     })
 }
 
@@ -112,6 +113,17 @@ fn summary_row(r: &Value) -> Option<SummaryRow> {
             flaps_last_hour: n("flapsLastHour"),
         },
         last_error: text(&r["lastError"]),
+        webhook: webhook_brief(&r["webhook"]),
+    })
+}
+
+fn webhook_brief(w: &Value) -> Option<WebhookBrief> {
+    w.is_object().then(|| WebhookBrief {
+        backlog: w["backlog"].as_u64().unwrap_or(0),
+        last_status: w["lastStatus"].as_u64().and_then(|s| u16::try_from(s).ok()),
+        failing: w["failing"]
+            .as_u64()
+            .map_or(0, |f| u32::try_from(f).unwrap_or(u32::MAX)),
     })
 }
 

@@ -3,13 +3,14 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 
 use super::{age, state_style};
 use crate::app::App;
 use crate::app::fleet::Row as FleetRow;
+use crate::msg::WebhookBrief;
 
 /// Wide columns (number, engine, last error) appear from this width on.
 const WIDE: u16 = 120;
@@ -40,8 +41,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         Constraint::Length(5),
         Constraint::Length(5),
         Constraint::Length(5),
+        Constraint::Length(10),
     ];
-    let mut head = vec!["", "STATE", "NAME", "SINCE", "FLAPS", "IN/m", "OUT/m"];
+    let mut head = vec![
+        "", "STATE", "NAME", "SINCE", "FLAPS", "IN/m", "OUT/m", "WEBHOOK",
+    ];
     if wide {
         widths.extend([
             Constraint::Length(14),
@@ -88,6 +92,7 @@ fn row(r: &FleetRow, now: u64, wide: bool, marked: bool) -> Row<'static> {
         Cell::from(r.flaps_last_hour(now).to_string()),
         Cell::from(r.rate_in.per_min(now).to_string()),
         Cell::from(r.rate_out.per_min(now).to_string()),
+        webhook_cell(i.webhook),
     ];
     let last = i.last_error.clone().unwrap_or_default();
     if wide {
@@ -96,9 +101,18 @@ fn row(r: &FleetRow, now: u64, wide: bool, marked: bool) -> Row<'static> {
     }
     cells.push(Cell::from(last).style(style));
     let row = Row::new(cells);
-    if i.state.is_problem() {
+    if i.state.is_problem() || i.webhook.is_some_and(|w| w.is_problem()) {
         row.style(Style::new().add_modifier(Modifier::BOLD))
     } else {
         row
+    }
+}
+
+/// Backlog and last status of the instance's webhook, red while deliveries fail.
+fn webhook_cell(w: Option<WebhookBrief>) -> Cell<'static> {
+    match w {
+        Some(w) if w.is_problem() => Cell::from(w.label()).style(Style::new().fg(Color::Red)),
+        Some(w) => Cell::from(w.label()),
+        None => Cell::from("-").style(Style::new().add_modifier(Modifier::DIM)),
     }
 }

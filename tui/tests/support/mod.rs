@@ -24,6 +24,7 @@ pub fn row(name: &str, state: State, since_ago: u64) -> InstanceRow {
         last_error: (state == State::Failed).then(|| "401 logged out".to_string()),
         messages: 3,
         counters: Some(Counters::default()),
+        webhook: None,
     }
 }
 
