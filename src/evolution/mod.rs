@@ -5,4 +5,5 @@
 pub mod call;
 pub mod event;
 pub mod group;
+pub mod interactive;
 pub mod message;
