@@ -200,7 +200,7 @@ impl MessageMoreApi {
             file_name: None,
             ptt: false,
         });
-        target.send(&h, content, Presence::Recording).await
+        target.send(&h, content, Presence::Composing).await
     }
 
     /// Send a list menu (sections of rows to pick one from).

@@ -104,3 +104,33 @@ pub struct SendButtonsBody {
     #[oai(flatten)]
     pub meta: Meta,
 }
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ParseFromJSON;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::evolution::message::tests::any_json;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any body parses or is refused, never panics; a parsed body is within its caps.
+        #[test]
+        fn interactive_bodies_parse_within_caps(sections in any_json(), buttons in any_json(), any in any_json()) {
+            let body = json!({"title": "t", "buttonText": "b", "footerText": "f", "sections": sections});
+            if let Ok(b) = SendListBody::parse_from_json(Some(body)) {
+                prop_assert!(b.sections.0.is_none_or(|s| s.len() <= 10
+                    && s.iter().all(|s| s.rows.0.as_ref().is_none_or(|r| r.len() <= 10))));
+            }
+            if let Ok(b) = SendButtonsBody::parse_from_json(Some(json!({"buttons": buttons}))) {
+                prop_assert!(b.buttons.0.is_none_or(|v| v.len() <= 10));
+            }
+            let _ = SendPtvBody::parse_from_json(Some(any.clone()));
+            let _ = SendListBody::parse_from_json(Some(any.clone()));
+            let _ = SendButtonsBody::parse_from_json(Some(any));
+        }
+    }
+}

@@ -174,3 +174,46 @@ impl MessageStatusApi {
         ))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ParseFromJSON;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::evolution::message::tests::any_json;
+
+    #[test]
+    fn colours() {
+        assert_eq!(argb("#112233").unwrap(), 0xFF11_2233);
+        assert_eq!(argb("80112233").unwrap(), 0x8011_2233);
+        for bad in [
+            "",
+            "#",
+            "#12",
+            "#1122334",
+            "#GG2233",
+            "#+12233",
+            "#1122334455",
+        ] {
+            assert!(argb(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any body parses or is refused, never panics; a parsed body is within its caps.
+        #[test]
+        fn status_bodies_parse_within_caps(list in any_json(), color in any_json(), any in any_json()) {
+            let body = json!({"type": "text", "content": "x", "statusJidList": list, "backgroundColor": color});
+            if let Ok(b) = SendStatusBody::parse_from_json(Some(body)) {
+                prop_assert!(b.status_jid_list.is_none_or(|l| l.len() <= 1024
+                    && l.iter().all(|j| j.chars().count() <= 128)));
+                prop_assert!(b.background_color.is_none_or(|c| c.chars().count() <= 16));
+            }
+            let _ = SendStatusBody::parse_from_json(Some(any));
+        }
+    }
+}
