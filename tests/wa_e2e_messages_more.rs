@@ -1,6 +1,6 @@
 //! Round video notes and the interactive sends through the real engine (whatsapp-rust) against
-//! wa-mock: a `sendPtv` reaches the other instance as a `ptvMessage`; lists and buttons, not
-//! carried by this engine yet, get a clear 400 and send nothing.
+//! wa-mock: a `sendPtv` reaches the other instance as a `ptvMessage`; a text status goes out;
+//! lists and buttons, not carried by this engine yet, get a clear 400 and send nothing.
 //!
 //! Needs the `wa-mock-peer` feature: `cargo test --features wa-mock-peer --test wa_e2e_messages_more`.
 
@@ -71,6 +71,36 @@ async fn ptv_goes_through_and_interactive_sends_are_refused() {
             "{route}: {err}"
         );
     }
+    s.stop().await;
+    mock.shutdown().await;
+}
+
+/// The post is encrypted for bob (his LID learned by the lookup) and the server takes it;
+/// wa-mock does not route `status@broadcast`, so bob's side is covered on LOOPBACK only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_status_goes_out_to_its_viewer() {
+    let mock = WaMock::start(0).await.expect("wa-mock");
+    let url = mock.url();
+    let s = TestServer::start(&[("ZAPGATE_WA_URL", url.as_str())]).await;
+    tokio::join!(
+        paired(&s, &mock, "alice", ALICE),
+        paired(&s, &mock, "bob", BOB),
+    );
+    let (status, sent) = s
+        .post(
+            "/message/sendStatus/alice",
+            Some(KEY),
+            json!({"type": "text", "content": "out today", "backgroundColor": "#336699",
+                "font": 1, "statusJidList": [BOB]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent["key"]["remoteJid"], "status@broadcast", "{sent}");
+    assert_eq!(sent["messageType"], "extendedTextMessage", "{sent}");
+    assert_eq!(
+        sent["message"]["extendedTextMessage"]["backgroundArgb"], 0xFF33_6699u32,
+        "{sent}"
+    );
     s.stop().await;
     mock.shutdown().await;
 }

@@ -211,10 +211,11 @@ impl WaSession {
         recipients: &[String],
     ) -> Result<SentMessage, EngineError> {
         let client = self.client()?;
-        let jids = recipients
-            .iter()
-            .map(|r| parse_jid(r))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Looked up as for a send: the number's registered form, and its LID learned on the way.
+        let mut jids = Vec::with_capacity(recipients.len());
+        for r in recipients {
+            jids.push(self.recipients.resolve(&client, parse_jid(r)?).await?);
+        }
         let content = match content.into_content() {
             Ok(content) => content,
             Err(mut media) => {
