@@ -31,7 +31,7 @@ use crate::state::AppState;
 /// Longest `delay` honoured; Evolution blocks the request for the whole delay.
 
 #[derive(Tags)]
-enum Tag {
+pub(crate) enum Tag {
     /// Sending messages.
     Message,
 }
@@ -115,7 +115,7 @@ pub(crate) fn delay_ms(delay: Option<i64>, cap_ms: u64) -> Result<u64, ApiError>
 }
 
 /// The resolved metadata of one send.
-struct Target {
+pub(crate) struct Target {
     to: String,
     context: Context,
     delay: u64,
@@ -123,7 +123,7 @@ struct Target {
 
 impl Target {
     /// Validates the shared fields; `presence` is what the delay shows (typing or recording).
-    async fn prepare(
+    pub(crate) async fn prepare(
         h: &InstanceHandle,
         meta: Meta,
         delay_cap_ms: u64,
@@ -187,7 +187,7 @@ impl Target {
         Ok(())
     }
 
-    async fn send(
+    pub(crate) async fn send(
         self,
         h: &InstanceHandle,
         content: Outgoing,
@@ -209,7 +209,7 @@ impl Target {
 }
 
 #[derive(ApiResponse)]
-enum SendResponse {
+pub(crate) enum SendResponse {
     /// The message record, status PENDING.
     #[oai(status = 201)]
     Created(Json<Value>),
@@ -267,6 +267,20 @@ fn is_one_emoji(s: &str) -> bool {
         && s.chars().any(|c| (c as u32) >= 0x2100)
 }
 
+/// The media of a send. Only a connected instance fetches a URL: a closed one answers its
+/// not-connected 400 without the server making any request.
+pub(crate) async fn media_bytes(
+    state: &AppState,
+    h: &InstanceHandle,
+    key: &ApiKey,
+    media: Option<String>,
+    field: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let media = required(media, field)?;
+    h.session()?;
+    state.media.resolve(&media, state.requester(key)).await
+}
+
 impl MessageApi {
     /// The media of a send. Only a connected instance fetches a URL: a closed one answers its
     /// not-connected 400 without the server making any request.
@@ -277,12 +291,7 @@ impl MessageApi {
         media: Option<String>,
         field: &str,
     ) -> Result<Vec<u8>, ApiError> {
-        let media = required(media, field)?;
-        h.session()?;
-        self.state
-            .media
-            .resolve(&media, self.state.requester(key))
-            .await
+        media_bytes(&self.state, h, key, media, field).await
     }
 
     #[allow(clippy::too_many_arguments)]

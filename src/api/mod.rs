@@ -17,6 +17,9 @@ pub mod loopback;
 pub mod media;
 pub mod message;
 pub mod message_dto;
+pub mod message_more;
+pub mod message_more_dto;
+pub mod message_status;
 pub mod ops;
 pub mod required;
 pub mod rows;
@@ -43,6 +46,8 @@ type Apis = (
     instance::InstanceApi,
     settings::SettingsApi,
     message::MessageApi,
+    message_more::MessageMoreApi,
+    message_status::MessageStatusApi,
     call::CallApi,
     chat::ChatApi,
     history::HistoryApi,
@@ -69,6 +74,12 @@ pub fn openapi(
                 state: state.clone(),
             },
             message::MessageApi {
+                state: state.clone(),
+            },
+            message_more::MessageMoreApi {
+                state: state.clone(),
+            },
+            message_status::MessageStatusApi {
                 state: state.clone(),
             },
             call::CallApi {

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::interactive::{ButtonsMessage, ListMenu};
+
 /// Which message in which chat (Evolution's `key`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,6 +24,8 @@ pub enum MediaKind {
     Audio,
     Document,
     Sticker,
+    /// A round video note (WhatsApp's "PTV"); stored last, as postcard numbers variants.
+    Ptv,
 }
 
 impl MediaKind {
@@ -44,6 +48,7 @@ impl MediaKind {
             MediaKind::Audio => "audioMessage",
             MediaKind::Document => "documentMessage",
             MediaKind::Sticker => "stickerMessage",
+            MediaKind::Ptv => "ptvMessage",
         }
     }
 
@@ -54,6 +59,7 @@ impl MediaKind {
             MediaKind::Audio,
             MediaKind::Document,
             MediaKind::Sticker,
+            MediaKind::Ptv,
         ]
         .into_iter()
         .find(|k| k.message_type() == s)
@@ -63,7 +69,7 @@ impl MediaKind {
     pub fn default_mimetype(self) -> &'static str {
         match self {
             MediaKind::Image => "image/jpeg",
-            MediaKind::Video => "video/mp4",
+            MediaKind::Video | MediaKind::Ptv => "video/mp4",
             MediaKind::Audio => "audio/ogg; codecs=opus",
             MediaKind::Document => "application/octet-stream",
             MediaKind::Sticker => "image/webp",
@@ -172,6 +178,14 @@ pub enum MessageContent {
         key: MessageKey,
         text: String,
     },
+    List(ListMenu),
+    Buttons(ButtonsMessage),
+    /// A text status: text on a coloured background (`0xAARRGGBB`) in one of WhatsApp's fonts.
+    TextStatus {
+        text: String,
+        background_argb: u32,
+        font: u32,
+    },
 }
 
 /// Quote and mentions around a message (Evolution's `contextInfo`).
@@ -245,6 +259,18 @@ pub enum Outgoing {
         options: Vec<String>,
         selectable_count: u32,
     },
+    List(ListMenu),
+    Buttons(ButtonsMessage),
+    TextStatus {
+        text: String,
+        background_argb: u32,
+        font: u32,
+    },
+    /// A status post (to `status@broadcast`) that only `recipients` (JIDs) receive.
+    Status {
+        content: Box<Outgoing>,
+        recipients: Vec<String>,
+    },
 }
 
 /// A message to send.
@@ -284,6 +310,19 @@ impl Outgoing {
                 options,
                 selectable_count,
             },
+            Outgoing::List(l) => MessageContent::List(l),
+            Outgoing::Buttons(b) => MessageContent::Buttons(b),
+            Outgoing::TextStatus {
+                text,
+                background_argb,
+                font,
+            } => MessageContent::TextStatus {
+                text,
+                background_argb,
+                font,
+            },
+            // Engines take the recipients first; what is posted is the content.
+            Outgoing::Status { content, .. } => return content.into_content(),
         })
     }
 }

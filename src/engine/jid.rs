@@ -3,6 +3,9 @@
 /// Domain of personal accounts.
 pub const USER_SERVER: &str = "s.whatsapp.net";
 
+/// The chat status posts go to.
+pub const STATUS_BROADCAST: &str = "status@broadcast";
+
 /// Longest JID accepted (and produced): WhatsApp's are well under 64 bytes; request fields that
 /// carry one are capped at this length too.
 pub const MAX_JID_LEN: usize = 128;

@@ -31,6 +31,7 @@ use crate::store::{Store, StoreError};
 mod book;
 mod calls;
 mod ops;
+mod status;
 use book::Book;
 
 /// Messages waiting for an offline or slow receiver, per account.

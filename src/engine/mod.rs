@@ -9,6 +9,7 @@ pub mod call;
 pub mod content;
 pub mod group;
 pub mod history;
+pub mod interactive;
 pub mod jid;
 pub mod loopback;
 pub mod whatsapp;
@@ -27,6 +28,7 @@ pub use content::{
     ContactCard, Context, Media, MediaKind, MediaRef, MessageContent, MessageKey, NewMedia,
     Outgoing, OutgoingMessage, Privacy, PrivacyValue, Profile, Quote,
 };
+pub use interactive::{Button, ButtonAction, ButtonsMessage, ListMenu, ListRow, ListSection};
 
 use crate::instance::Integration;
 use crate::store::{Store, StoreError};

@@ -34,17 +34,20 @@ use whatsapp_rust::http::UreqHttpClient;
 use whatsapp_rust::wacore::iq::privacy::{PrivacyCategory, PrivacyValue as WaPrivacyValue};
 use whatsapp_rust::wacore::proto_helpers::MessageBuilderExt;
 use whatsapp_rust::waproto::whatsapp as wa;
-use whatsapp_rust::{Client, Jid, RevokeType, UploadOptions};
+use whatsapp_rust::{
+    Client, Jid, RevokeType, StatusPrivacySetting, StatusSendOptions, UploadOptions,
+};
 
 pub use backoff::Backoff;
 use recipients::Recipients;
 use supervisor::{Stop, Supervisor};
 
 use super::call::{Call, PlacedCall};
+use super::jid::STATUS_BROADCAST;
 use super::{
-    Engine, EngineError, Media, MediaKind, MediaRef, MessageContent, MessageKey, NumberCheck,
-    Outgoing, OutgoingMessage, Presence, Privacy, PrivacyValue, Profile, SentMessage, Session,
-    SessionContext, unix_now,
+    Context, Engine, EngineError, Media, MediaKind, MediaRef, MessageContent, MessageKey,
+    NumberCheck, Outgoing, OutgoingMessage, Presence, Privacy, PrivacyValue, Profile, SentMessage,
+    Session, SessionContext, unix_now,
 };
 use crate::store::signal::SledBackend;
 
@@ -202,9 +205,65 @@ impl WaSession {
     }
 }
 
+impl WaSession {
+    /// Posts a status that only `recipients` (JIDs) receive.
+    async fn post_status(
+        &self,
+        content: Outgoing,
+        recipients: &[String],
+    ) -> Result<SentMessage, EngineError> {
+        let client = self.client()?;
+        // Looked up as for a send: the number's registered form, and its LID learned on the way.
+        let mut jids = Vec::with_capacity(recipients.len());
+        for r in recipients {
+            jids.push(self.recipients.resolve(&client, parse_jid(r)?).await?);
+        }
+        let content = match content.into_content() {
+            Ok(content) => content,
+            Err(mut media) => {
+                let data = std::mem::take(&mut media.data);
+                let len = data.len() as u64;
+                let blob = self.upload(&client, media.kind, data).await?;
+                MessageContent::Media(media.uploaded(blob, len))
+            }
+        };
+        let options = StatusSendOptions {
+            privacy: StatusPrivacySetting::AllowList,
+            ..Default::default()
+        };
+        let sent = client
+            .status()
+            .send_raw(
+                convert::to_wa(&content, &Context::default()),
+                &jids,
+                options,
+            )
+            .await
+            .map_err(|e| failed("status")(e.to_string()))?;
+        Ok(SentMessage {
+            id: sent.message_id,
+            remote_jid: STATUS_BROADCAST.to_string(),
+            timestamp: unix_now(),
+            content,
+        })
+    }
+}
+
 impl Session for WaSession {
     fn send(&self, msg: OutgoingMessage) -> BoxFuture<'_, Result<SentMessage, EngineError>> {
         Box::pin(async move {
+            if matches!(msg.content, Outgoing::List(_) | Outgoing::Buttons(_)) {
+                return Err(EngineError::Invalid(
+                    "list and button messages are not supported on this engine yet".into(),
+                ));
+            }
+            let msg = match msg.content {
+                Outgoing::Status {
+                    content,
+                    recipients,
+                } => return self.post_status(*content, &recipients).await,
+                content => OutgoingMessage { content, ..msg },
+            };
             let client = self.client()?;
             let jid = self
                 .recipients

@@ -149,6 +149,16 @@ pub fn message_json(content: &MessageContent) -> (Value, &'static str) {
             json!({"protocolMessage": {"key": key_json(key), "type": "MESSAGE_EDIT", "editedMessage": {"conversation": text}}}),
             "protocolMessage",
         ),
+        MessageContent::List(l) => super::interactive::list_json(l),
+        MessageContent::Buttons(b) => super::interactive::buttons_json(b),
+        MessageContent::TextStatus {
+            text,
+            background_argb,
+            font,
+        } => (
+            json!({"extendedTextMessage": {"text": text, "backgroundArgb": background_argb, "font": font}}),
+            "extendedTextMessage",
+        ),
     }
 }
 

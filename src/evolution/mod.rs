@@ -6,4 +6,5 @@ pub mod call;
 pub mod event;
 pub mod group;
 pub mod history;
+pub mod interactive;
 pub mod message;

@@ -12,8 +12,8 @@ use crate::engine::group::{GroupOps, is_group_jid};
 use crate::engine::jid::{USER_SERVER, to_jid, user_of};
 use crate::engine::{
     Context, EngineError, EngineEvent, InboundMessage, Media, MessageContent, MessageKey,
-    MessageStatus, NumberCheck, OutgoingMessage, Presence, Privacy, PrivacyValue, Profile, Receipt,
-    SentMessage, Session, new_message_id, unix_now,
+    MessageStatus, NumberCheck, Outgoing, OutgoingMessage, Presence, Privacy, PrivacyValue,
+    Profile, Receipt, SentMessage, Session, new_message_id, unix_now,
 };
 
 /// `key` as the other side of the chat sees it: the chat is the sender, ownership flips.
@@ -44,13 +44,13 @@ fn mirror_content(content: &MessageContent, sender_jid: &str) -> MessageContent 
 }
 
 impl LoopbackSession {
-    fn own_jid(&self) -> Result<(String, String), EngineError> {
+    pub(super) fn own_jid(&self) -> Result<(String, String), EngineError> {
         let phone = self.own_phone()?;
         let jid = format!("{phone}@{USER_SERVER}");
         Ok((phone, jid))
     }
 
-    fn push_name(&self, phone: &str) -> String {
+    pub(super) fn push_name(&self, phone: &str) -> String {
         self.net
             .book
             .display_name(phone)
@@ -164,7 +164,14 @@ impl Session for LoopbackSession {
     fn send(&self, msg: OutgoingMessage) -> BoxFuture<'_, Result<SentMessage, EngineError>> {
         Box::pin(async move {
             self.own_phone()?;
-            let content = match msg.content.into_content() {
+            let (content, recipients) = match msg.content {
+                Outgoing::Status {
+                    content,
+                    recipients,
+                } => (*content, Some(recipients)),
+                other => (other, None),
+            };
+            let content = match content.into_content() {
                 Ok(content) => content,
                 Err(media) => {
                     let blob = self.net.book.upload_expiring(&media.data)?;
@@ -172,6 +179,9 @@ impl Session for LoopbackSession {
                     MessageContent::Media(media.uploaded(blob, len))
                 }
             };
+            if let Some(recipients) = recipients {
+                return self.post_status(content, &recipients);
+            }
             self.dispatch(&msg.to, content, msg.context).await
         })
     }

@@ -13,7 +13,7 @@ use crate::engine::{
 pub fn media_type(kind: MediaKind) -> MediaType {
     match kind {
         MediaKind::Image => MediaType::Image,
-        MediaKind::Video => MediaType::Video,
+        MediaKind::Video | MediaKind::Ptv => MediaType::Video,
         MediaKind::Audio => MediaType::Audio,
         MediaKind::Document => MediaType::Document,
         MediaKind::Sticker => MediaType::Sticker,
@@ -151,6 +151,26 @@ pub fn to_wa(content: &MessageContent, ctx: &Context) -> wa::Message {
                 ..Default::default()
             });
         }
+        // Refused by the session before sending (not supported on this engine yet).
+        MessageContent::List(_) | MessageContent::Buttons(_) => {}
+        MessageContent::TextStatus {
+            text,
+            background_argb,
+            font,
+        } => {
+            use whatsapp_rust::buffa::Enumeration as _;
+            // Fonts the protocol no longer numbers fall back to the default one.
+            let font = i32::try_from(*font)
+                .ok()
+                .and_then(wa::message::extended_text_message::FontType::from_i32)
+                .unwrap_or_default();
+            m.extended_text_message = MessageField::some(wa::message::ExtendedTextMessage {
+                text: Some(text.clone()),
+                background_argb: Some(*background_argb),
+                font: Some(font),
+                ..Default::default()
+            });
+        }
         MessageContent::Edit { key, text } => {
             m.protocol_message = MessageField::some(wa::message::ProtocolMessage {
                 key: MessageField::some(key_to_wa(key)),
@@ -192,8 +212,8 @@ fn media_to_wa(m: &mut wa::Message, media: &Media, context_info: MessageField<wa
                 ..Default::default()
             })
         }
-        MediaKind::Video => {
-            m.video_message = MessageField::some(wa::message::VideoMessage {
+        MediaKind::Video | MediaKind::Ptv => {
+            let video = MessageField::some(wa::message::VideoMessage {
                 url,
                 direct_path,
                 media_key,
@@ -206,7 +226,13 @@ fn media_to_wa(m: &mut wa::Message, media: &Media, context_info: MessageField<wa
                 seconds: media.seconds,
                 context_info,
                 ..Default::default()
-            })
+            });
+            // A round video note is a video under its own field of the message.
+            if media.kind == MediaKind::Ptv {
+                m.ptv_message = video;
+            } else {
+                m.video_message = video;
+            }
         }
         MediaKind::Audio => {
             m.audio_message = MessageField::some(wa::message::AudioMessage {
@@ -344,6 +370,11 @@ pub fn from_wa(msg: &wa::Message) -> Option<(MessageContent, Context)> {
     if let Some(x) = m.video_message.as_option() {
         let mut md = media(MediaKind::Video, &x.mimetype, x.file_length, blob!(x));
         md.caption = x.caption.clone();
+        md.seconds = x.seconds;
+        return Some((MessageContent::Media(md), context_from_wa(&x.context_info)));
+    }
+    if let Some(x) = m.ptv_message.as_option() {
+        let mut md = media(MediaKind::Ptv, &x.mimetype, x.file_length, blob!(x));
         md.seconds = x.seconds;
         return Some((MessageContent::Media(md), context_from_wa(&x.context_info)));
     }
@@ -535,6 +566,7 @@ mod tests {
             MediaKind::Audio,
             MediaKind::Document,
             MediaKind::Sticker,
+            MediaKind::Ptv,
         ] {
             blob.media_key_timestamp += 1;
             let with_caption = matches!(
@@ -549,7 +581,8 @@ mod tests {
                     file_name: (kind == MediaKind::Document).then(|| "a.pdf".into()),
                     file_length: 10,
                     ptt: kind == MediaKind::Audio,
-                    seconds: matches!(kind, MediaKind::Audio | MediaKind::Video).then_some(3),
+                    seconds: matches!(kind, MediaKind::Audio | MediaKind::Video | MediaKind::Ptv)
+                        .then_some(3),
                     blob: blob.clone(),
                 }),
                 Context::default(),

@@ -86,6 +86,9 @@ pub fn message_type(c: &MessageContent) -> &'static str {
         MessageContent::Reaction { .. } => "reactionMessage",
         MessageContent::Poll { .. } => "pollCreationMessageV3",
         MessageContent::Revoke { .. } | MessageContent::Edit { .. } => "protocolMessage",
+        MessageContent::List(_) => "listMessage",
+        MessageContent::Buttons(_) => "interactiveMessage",
+        MessageContent::TextStatus { .. } => "extendedTextMessage",
     }
 }
 
