@@ -1,5 +1,5 @@
 //! The `zapgate` command: `zapgate` / `zapgate serve` runs the server, `zapgate openapi` prints
-//! the OpenAPI document.
+//! the OpenAPI document, `zapgate compact` compacts a stopped server's data dir.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -27,6 +27,9 @@ enum Command {
     Serve,
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Compact the data dir's database (the server must be stopped): a copy of the live rows
+    /// replaces a log full of superseded pages.
+    Compact,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,7 +41,23 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => runtime.block_on(print_openapi()),
         Command::Serve => runtime.block_on(serve(cli.config)),
+        Command::Compact => compact(&cli.config),
     }
+}
+
+fn compact(config: &Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let c = zapgate::store::compact::compact(&config.data_dir)?;
+    let mib = |b: u64| b as f64 / 1_048_576.0;
+    println!(
+        "compacted {}: {:.1} MiB -> {:.1} MiB, {} rows, in {:.1} s",
+        config.data_dir.display(),
+        mib(c.before),
+        mib(c.after),
+        c.rows,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 async fn print_openapi() -> anyhow::Result<()> {

@@ -13,6 +13,7 @@
 //!
 //! No sled type leaves this module tree: the rest of the server sees typed repositories.
 
+pub mod compact;
 pub mod dead_letters;
 pub mod history;
 pub mod instances;
@@ -86,6 +87,7 @@ struct FlusherHandle {
 impl Store {
     /// Opens (or creates) the database in `dir`. Must run inside a tokio runtime.
     pub fn open(dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
+        compact::recover(dir)?;
         let db = sled::Config::new()
             .path(dir.join("db"))
             .cache_capacity(cache_mb.max(8) * 1024 * 1024)
