@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::auth::ApiKey;
 use super::error::ApiError;
+use super::jid_text::JidText;
 use super::message::{KeyBody, delay_ms, jid, required};
 use super::required::{Optional, Required};
 use crate::engine::{MessageKey, Presence, Privacy, PrivacyValue};
@@ -74,11 +75,7 @@ pub struct UpdateMessageBody {
 
 #[derive(Object, Debug)]
 pub struct ChatPresenceBody {
-    #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
-        max_length = 128
-    ))]
-    pub number: Required<String>,
+    pub number: Required<JidText<128>>,
     #[oai(validator(max_length = 32))]
     pub presence: Required<String>,
     pub delay: Required<i64>,
@@ -87,21 +84,13 @@ pub struct ChatPresenceBody {
 /// `fetchProfile`: the number, or the account itself when absent.
 #[derive(Object, Debug)]
 pub struct NumberBody {
-    #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
-        max_length = 128
-    ))]
-    pub number: Optional<String>,
+    pub number: Optional<JidText<128>>,
 }
 
 /// `fetchProfilePictureUrl`: the number is required.
 #[derive(Object, Debug)]
 pub struct RequiredNumberBody {
-    #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
-        max_length = 128
-    ))]
-    pub number: Required<String>,
+    pub number: Required<JidText<128>>,
 }
 
 #[derive(Object, Debug)]
@@ -115,11 +104,7 @@ pub struct Base64Body {
 
 #[derive(Object, Debug)]
 pub struct BlockBody {
-    #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
-        max_length = 128
-    ))]
-    pub number: Required<String>,
+    pub number: Required<JidText<128>>,
     /// `block` or `unblock`.
     #[oai(validator(max_length = 32))]
     pub status: Required<String>,

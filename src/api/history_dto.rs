@@ -8,6 +8,7 @@ use poem_openapi::types::Any;
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::jid_text::JidText;
 use super::message::jid;
 use super::required::{Optional, Required};
 use super::time_bound::TimeBound;
@@ -24,20 +25,12 @@ const DEFAULT_PAGE_SIZE: i64 = 50;
 pub struct KeyWhere {
     #[oai(validator(max_length = 128))]
     pub id: Optional<String>,
-    #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
-        max_length = 123
-    ))]
-    pub remote_jid: Optional<String>,
+    pub remote_jid: Optional<JidText<123>>,
     /// Accepted and ignored: LID addressing is not stored apart (yet).
     #[oai(validator(max_length = 128))]
     pub remote_jid_alt: Optional<String>,
     pub from_me: Optional<bool>,
-    #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
-        max_length = 123
-    ))]
-    pub participant: Optional<String>,
+    pub participant: Optional<JidText<123>>,
 }
 
 /// `{gte, lte}`: ISO dates or Unix milliseconds.
@@ -76,11 +69,7 @@ pub struct FindMessagesBody {
 #[derive(Object, Debug, Default)]
 #[oai(rename_all = "camelCase")]
 pub struct ChatWhere {
-    #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
-        max_length = 123
-    ))]
-    pub remote_jid: Optional<String>,
+    pub remote_jid: Optional<JidText<123>>,
     pub message_timestamp: Optional<TimeRange>,
 }
 
@@ -98,11 +87,7 @@ pub struct FindChatsBody {
 #[derive(Object, Debug, Default)]
 #[oai(rename_all = "camelCase")]
 pub struct ContactWhere {
-    #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
-        max_length = 123
-    ))]
-    pub remote_jid: Optional<String>,
+    pub remote_jid: Optional<JidText<123>>,
     /// A message key id (`findStatusMessage`).
     #[oai(validator(max_length = 128))]
     pub id: Optional<String>,
@@ -124,11 +109,7 @@ pub struct FindByJidBody {
 pub struct LastMessageKey {
     #[oai(validator(max_length = 128))]
     pub id: Optional<String>,
-    #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
-        max_length = 123
-    ))]
-    pub remote_jid: Required<String>,
+    pub remote_jid: Required<JidText<123>>,
     pub from_me: Optional<bool>,
 }
 
@@ -144,11 +125,7 @@ pub struct LastMessage {
 pub struct ArchiveBody {
     pub archive: Required<bool>,
     /// The chat: a number or a JID (or give `lastMessage`).
-    #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
-        max_length = 123
-    ))]
-    pub chat: Optional<String>,
+    pub chat: Optional<JidText<123>>,
     pub last_message: Optional<LastMessage>,
 }
 
@@ -156,16 +133,12 @@ pub struct ArchiveBody {
 #[oai(rename_all = "camelCase")]
 pub struct UnreadBody {
     pub last_message: Required<LastMessage>,
-    #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
-        max_length = 123
-    ))]
-    pub chat: Optional<String>,
+    pub chat: Optional<JidText<123>>,
 }
 
 /// The chat an archive or unread request names: `chat`, else `lastMessage.key.remoteJid`. A
 /// `lastMessage` given is checked even when `chat` names the chat.
-pub fn chat_of(chat: Optional<String>, last: Option<LastMessage>) -> Result<String, ApiError> {
+pub fn chat_of(chat: Optional<JidText<123>>, last: Option<LastMessage>) -> Result<String, ApiError> {
     let last = last
         .map(|l| l.key.take("lastMessage.key")?.remote_jid.take("remoteJid"))
         .transpose()?;

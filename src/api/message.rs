@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::auth::ApiKey;
 use super::error::ApiError;
+use super::jid_text::JidText;
 use super::media::sniff_mimetype;
 use super::message_dto::*;
 use super::required::Required;
@@ -78,11 +79,7 @@ pub struct Quoted {
 #[oai(rename_all = "camelCase")]
 pub struct Meta {
     /// Digits, a JID, or a group id.
-    #[oai(validator(
-        pattern = r"^(?:\s*[^@\s][^@]*@[\s\S]*\S\s*|\s*[ +()\-]*[0-9][ +()0-9\-]*\s*)$",
-        max_length = 128
-    ))]
-    pub number: Required<String>,
+    pub number: Required<JidText<128>>,
     /// Milliseconds of "composing" shown before sending; the request waits that long.
     pub delay: Option<i64>,
     pub quoted: Option<Quoted>,
@@ -401,7 +398,7 @@ impl MessageApi {
                     ),
                 };
                 let meta = Meta {
-                    number: Required(f.number),
+                    number: Required(f.number.map(JidText)),
                     delay: f.delay,
                     ..Meta::default()
                 };

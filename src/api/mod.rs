@@ -12,6 +12,7 @@ pub mod group_dto;
 pub mod history;
 pub mod history_dto;
 pub mod instance;
+pub mod jid_text;
 pub mod limits;
 pub mod loopback;
 pub mod media;
