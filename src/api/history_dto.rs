@@ -138,7 +138,10 @@ pub struct UnreadBody {
 
 /// The chat an archive or unread request names: `chat`, else `lastMessage.key.remoteJid`. A
 /// `lastMessage` given is checked even when `chat` names the chat.
-pub fn chat_of(chat: Optional<JidText<123>>, last: Option<LastMessage>) -> Result<String, ApiError> {
+pub fn chat_of(
+    chat: Optional<JidText<123>>,
+    last: Option<LastMessage>,
+) -> Result<String, ApiError> {
     let last = last
         .map(|l| l.key.take("lastMessage.key")?.remote_jid.take("remoteJid"))
         .transpose()?;

@@ -286,6 +286,18 @@ fn a_failing_webhook_shows_in_its_row_and_sorts_first_within_its_state() {
         .find(|n| a.fleet.get(n).unwrap().info.state == State::Open)
         .unwrap();
     assert_eq!(first_open, &last_open, "{after:?}");
+    // `W` sorts by backlog, the largest first; `:problems` lists it though its session is open.
+    a.update(key('W'));
+    assert_eq!(order(&mut a)[0], last_open);
+    a.update(key(':'));
+    typed(&mut a, "problems");
+    a.update(code(KeyCode::Enter));
+    let problems = order(&mut a);
+    assert!(problems.contains(&last_open), "{problems:?}");
+    assert!(
+        !problems.contains(&"billing".to_string()) || last_open == "billing",
+        "{problems:?}"
+    );
     let t = screen(&mut a, 160, 14);
     let buf = t.backend().buffer();
     let lines: Vec<String> = (0..14)

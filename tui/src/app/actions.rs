@@ -111,6 +111,7 @@ impl App {
             Action::SortAge => self.sort_by(SortKey::Age),
             Action::SortMsgs => self.sort_by(SortKey::Msgs),
             Action::SortFlaps => self.sort_by(SortKey::Flaps),
+            Action::SortWebhook => self.sort_by(SortKey::Webhook),
             Action::Events => self.routes.push(Route::Events),
             Action::Pulse => self.routes.push(Route::Pulse),
             Action::Copy => {

@@ -286,7 +286,7 @@ impl App {
                     self.sync_view();
                     vec![]
                 }
-                None => need_arg(self, "one of state, name, age, msgs, flaps"),
+                None => need_arg(self, "one of state, name, age, msgs, flaps, webhook"),
             },
             _ if self.read_only => {
                 self.say(format!(":{verb}: unknown command (read-only)"), true);

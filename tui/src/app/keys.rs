@@ -21,6 +21,7 @@ pub enum Action {
     SortAge,
     SortMsgs,
     SortFlaps,
+    SortWebhook,
     Events,
     Follow,
     Help,
@@ -103,6 +104,14 @@ pub const FLEET: &[Binding] = &[
     b(K::Char('A'), "A", A::SortAge, "sort age", false, false),
     b(K::Char('M'), "M", A::SortMsgs, "sort msgs", false, false),
     b(K::Char('F'), "F", A::SortFlaps, "sort flaps", false, false),
+    b(
+        K::Char('W'),
+        "W",
+        A::SortWebhook,
+        "sort webhook backlog",
+        false,
+        false,
+    ),
     b(K::Char('e'), "e", A::Events, "events", false, false),
     b(
         K::Char('f'),

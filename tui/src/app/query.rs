@@ -21,7 +21,7 @@ enum Matcher {
     #[default]
     All,
     State(State),
-    /// `problems`: failed, refused, or stuck connecting.
+    /// `problems`: failed, refused, stuck connecting, or a webhook failing.
     Problems,
     Regex(Regex),
     Substring(String),
@@ -67,7 +67,11 @@ impl Filter {
         let hit = match &self.kind {
             Matcher::All => true,
             Matcher::State(s) => row.info.state == *s,
-            Matcher::Problems => row.info.state.is_problem() || row.info.state == State::Connecting,
+            Matcher::Problems => {
+                row.info.state.is_problem()
+                    || row.info.state == State::Connecting
+                    || row.info.webhook.is_some_and(|w| w.is_problem())
+            }
             Matcher::Regex(r) => r.is_match(&row.info.name),
             Matcher::Substring(s) => {
                 row.name_lc.contains(s.as_str())
@@ -93,6 +97,8 @@ pub enum SortKey {
     Msgs,
     /// Flaps in the last hour, most first.
     Flaps,
+    /// Webhook backlog, largest first.
+    Webhook,
 }
 
 impl SortKey {
@@ -103,6 +109,7 @@ impl SortKey {
             SortKey::Age => "AGE",
             SortKey::Msgs => "MSGS",
             SortKey::Flaps => "FLAPS",
+            SortKey::Webhook => "WEBHOOK",
         }
     }
 
@@ -113,6 +120,7 @@ impl SortKey {
             "age" => Some(SortKey::Age),
             "msgs" => Some(SortKey::Msgs),
             "flaps" => Some(SortKey::Flaps),
+            "webhook" => Some(SortKey::Webhook),
             _ => None,
         }
     }
@@ -160,6 +168,10 @@ impl Sort {
                 m(b).cmp(&m(a))
             }
             SortKey::Flaps => b.flaps_last_hour(now).cmp(&a.flaps_last_hour(now)),
+            SortKey::Webhook => {
+                let backlog = |r: &Row| r.info.webhook.map_or(0, |w| w.backlog);
+                backlog(b).cmp(&backlog(a))
+            }
         };
         let total = primary.then_with(|| a.info.name.cmp(&b.info.name));
         if self.reversed {
