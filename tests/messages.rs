@@ -17,27 +17,14 @@ async fn two_paired() -> TestServer {
     TestServer::start_paired(&[("ana", ANA), ("bia", BIA)]).await
 }
 
-/// Sends as ana; returns the 201 record.
+/// Sends as ana to bia; returns the 201 record.
 async fn send(s: &TestServer, route: &str, body: Value) -> Value {
-    let (status, record) = s
-        .post(&format!("/message/{route}/ana"), Some(KEY), body)
-        .await;
-    assert_eq!(status, 201, "{route}: {record}");
-    assert_eq!(record["key"]["fromMe"], true);
-    assert_eq!(record["key"]["remoteJid"], jid(BIA));
-    assert_eq!(record["status"], "PENDING");
-    record
+    common::send_from(s, "ana", BIA, route, body).await
 }
 
 /// bia's `messages.upsert` of message `id`.
 async fn upsert_of(rx: &mut mpsc::Receiver<Value>, id: &Value) -> Value {
-    let e = expect_event(rx, |e| {
-        e["event"] == "messages.upsert" && e["data"]["key"]["id"] == *id
-    })
-    .await;
-    assert_eq!(e["data"]["key"]["remoteJid"], jid(ANA));
-    assert_eq!(e["data"]["key"]["fromMe"], false);
-    e["data"].clone()
+    common::upsert_from(rx, id, ANA).await
 }
 
 #[tokio::test]

@@ -336,3 +336,27 @@ pub async fn expect_event(rx: &mut mpsc::Receiver<Value>, pred: impl Fn(&Value) 
         }
     }
 }
+
+/// Sends through `/message/{route}/{from}` to the number `to`; checks and returns the 201
+/// record (ours, PENDING, addressed to `to`).
+pub async fn send_from(s: &TestServer, from: &str, to: &str, route: &str, body: Value) -> Value {
+    let (status, record) = s
+        .post(&format!("/message/{route}/{from}"), Some(KEY), body)
+        .await;
+    assert_eq!(status, 201, "{route}: {record}");
+    assert_eq!(record["key"]["fromMe"], true);
+    assert_eq!(record["key"]["remoteJid"], jid(to));
+    assert_eq!(record["status"], "PENDING");
+    record
+}
+
+/// The `messages.upsert` of message `id`, received from the number `from`: its `data`.
+pub async fn upsert_from(rx: &mut mpsc::Receiver<Value>, id: &Value, from: &str) -> Value {
+    let e = expect_event(rx, |e| {
+        e["event"] == "messages.upsert" && e["data"]["key"]["id"] == *id
+    })
+    .await;
+    assert_eq!(e["data"]["key"]["remoteJid"], jid(from));
+    assert_eq!(e["data"]["key"]["fromMe"], false);
+    e["data"].clone()
+}
