@@ -161,8 +161,16 @@ impl Nats {
                 }
             }
         }
-        for (i, subject, ack) in acks {
-            out[i] = Some(match ack.await {
+        // Awaited together: each ack carries its own timeout from when it is awaited, so one at
+        // a time a batch of 256 to a broker that stopped answering took 256 timeouts (minutes)
+        // before the outage was seen.
+        let settled = futures_util::future::join_all(
+            acks.into_iter()
+                .map(|(i, subject, ack)| async move { (i, subject, ack.await) }),
+        )
+        .await;
+        for (i, subject, result) in settled {
+            out[i] = Some(match result {
                 Ok(_) => Outcome::Confirmed,
                 Err(e) => match e.kind() {
                     PublishErrorKind::StreamNotFound => Outcome::Rejected(format!(
