@@ -305,6 +305,10 @@ fn a_failing_webhook_shows_in_its_row_and_sorts_first_within_its_state() {
         .collect();
     assert!(lines.iter().any(|l| l.contains("WEBHOOK")), "{lines:#?}");
     assert!(
+        lines[0].contains("webhooks 1432 waiting, 1 failing"),
+        "the header sums the fleet's webhooks: {lines:#?}"
+    );
+    assert!(
         lines
             .iter()
             .any(|l| l.contains(last_open.as_str()) && l.contains("1432 503")),

@@ -126,6 +126,16 @@ impl Fleet {
         self.slot.len()
     }
 
+    /// Events waiting across every instance's webhook, and how many of those webhooks are
+    /// failing; `None` when no row reports a webhook (plain Evolution, or none configured).
+    pub fn webhook_totals(&self) -> Option<(u64, usize)> {
+        let hooks = self.rows.iter().flatten().filter_map(|r| r.info.webhook);
+        hooks.fold(None, |acc, w| {
+            let (backlog, failing) = acc.unwrap_or((0, 0));
+            Some((backlog + w.backlog, failing + usize::from(w.is_problem())))
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.slot.is_empty()
     }

@@ -43,6 +43,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     top.push(Span::styled(word, style));
     top.push(Span::raw(format!(" {} ev/s", app.log.per_sec(app.now))));
+    if let Some((backlog, failing)) = app.fleet.webhook_totals() {
+        top.push(Span::raw(format!(" │ webhooks {backlog} waiting")));
+        if failing > 0 {
+            top.push(Span::styled(
+                format!(", {failing} failing"),
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ));
+        }
+    }
     if app.fleet.frozen {
         top.push(Span::raw(" │ "));
         top.push(Span::styled(
