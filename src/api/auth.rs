@@ -145,14 +145,21 @@ impl AppState {
             return Ok(Caller::Global);
         }
         let k = key.0.as_deref().ok_or(ApiError::Unauthorized)?;
+        self.instance_by_token(k)
+            .map(Caller::Instance)
+            .ok_or(ApiError::Unauthorized)
+    }
+
+    /// The instance whose token `token` is (the global key is no instance's token).
+    pub fn instance_by_token(&self, token: &str) -> Option<InstanceHandle> {
         // Every token is compared, found or not, so timing does not reveal the position.
         let mut found = None;
         for h in self.registry.all() {
-            if h.token_matches(k) && found.is_none() {
+            if h.token_matches(token) && found.is_none() {
                 found = Some(h);
             }
         }
-        found.map(Caller::Instance).ok_or(ApiError::Unauthorized)
+        found
     }
 }
 

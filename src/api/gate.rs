@@ -19,13 +19,16 @@ use clap::Args;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use poem::Request;
-use poem::http::Method;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::auth::{ApiKey, Caller, key_of};
 use super::error::ApiError;
+use super::gowa::auth::{Selected, resolve};
+use super::gowa::error::GowaError;
 use crate::state::AppState;
+
+pub use super::route_table::{BodyClass, Dialect, Matched, RouteTable};
 
 /// Per-key request rates, flattened into [`Config`](crate::config::Config).
 #[derive(Debug, Clone, Args)]
@@ -44,190 +47,28 @@ pub struct RateLimits {
     pub rate_limit_anonymous: u32,
 }
 
-/// What a request may send, by operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BodyClass {
-    /// No body is read (GET and the like).
-    None,
-    /// A JSON body: `ZAPGATE_MAX_JSON_BYTES`.
-    Json,
-    /// A body that may carry media as base64 or multipart: `ZAPGATE_MAX_BODY_BYTES`.
-    Media,
+/// Why the gate refused a request, in the words of the layer that decided.
+pub enum Denied {
+    Api(ApiError),
+    Gowa(GowaError),
 }
 
-/// Operations whose body may carry a file, by the literal start of their path.
-const MEDIA_ROUTES: &[&str] = &[
-    "/message/sendMedia/",
-    "/message/sendWhatsAppAudio/",
-    "/message/sendSticker/",
-    "/message/sendPtv/",
-    "/message/sendStatus/",
-    "/chat/updateProfilePicture/",
-    "/group/updateGroupPicture/",
-];
-
-#[derive(Debug)]
-enum Segment {
-    Literal(String),
-    Instance,
-    Param,
-}
-
-#[derive(Debug)]
-struct Operation {
-    method: Method,
-    segments: Vec<Segment>,
-    body: BodyClass,
-    secured: bool,
-}
-
-/// An operation a request matched, with its instance name when the path has one.
-pub struct Matched<'a> {
-    pub body: BodyClass,
-    pub secured: bool,
-    pub instance: Option<String>,
-    _op: &'a Operation,
-}
-
-/// Every operation of the OpenAPI document.
-pub struct RouteTable {
-    ops: Vec<Operation>,
-}
-
-impl RouteTable {
-    /// Reads the operations out of the spec's `paths`.
-    pub fn from_spec(spec: &Value) -> RouteTable {
-        let mut ops = Vec::new();
-        for (path, item) in spec["paths"].as_object().into_iter().flatten() {
-            let segments = path
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(|s| match s {
-                    "{instanceName}" => Segment::Instance,
-                    s if s.starts_with('{') => Segment::Param,
-                    s => Segment::Literal(s.to_string()),
-                })
-                .collect::<Vec<_>>();
-            for (method, op) in item.as_object().into_iter().flatten() {
-                let Ok(method) = method.to_ascii_uppercase().parse::<Method>() else {
-                    continue;
-                };
-                let body = if op.get("requestBody").is_none() {
-                    BodyClass::None
-                } else if MEDIA_ROUTES.iter().any(|m| path.starts_with(m)) {
-                    BodyClass::Media
-                } else {
-                    BodyClass::Json
-                };
-                let secured = op
-                    .get("security")
-                    .and_then(Value::as_array)
-                    .is_some_and(|s| !s.is_empty());
-                ops.push(Operation {
-                    method: method.clone(),
-                    segments: segments.iter().map(Segment::copy).collect(),
-                    body,
-                    secured,
-                });
-            }
-        }
-        RouteTable { ops }
-    }
-
-    /// The operation `method path` is for, if the document has it.
-    pub fn find(&self, method: &Method, path: &str) -> Option<Matched<'_>> {
-        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        self.ops.iter().find_map(|op| {
-            if op.method != *method || op.segments.len() != parts.len() {
-                return None;
-            }
-            let mut instance = None;
-            for (seg, part) in op.segments.iter().zip(&parts) {
-                match seg {
-                    Segment::Literal(l) if l != part => return None,
-                    Segment::Literal(_) | Segment::Param => {}
-                    Segment::Instance => instance = Some(percent_decode_path(part)),
-                }
-            }
-            Some(Matched {
-                body: op.body,
-                secured: op.secured,
-                instance,
-                _op: op,
-            })
-        })
-    }
-
-    /// The methods the document has for `path`, whatever the request's method (for `Allow`).
-    pub fn methods_for(&self, path: &str) -> Vec<Method> {
-        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let mut methods: Vec<Method> = self
-            .ops
-            .iter()
-            .filter(|op| {
-                op.segments.len() == parts.len()
-                    && op
-                        .segments
-                        .iter()
-                        .zip(&parts)
-                        .all(|(s, p)| !matches!(s, Segment::Literal(l) if l != p))
-            })
-            .map(|op| op.method.clone())
-            .collect();
-        methods.dedup();
-        methods
-    }
-
-    /// The literal path starts listed in [`MEDIA_ROUTES`] that the document has no operation
-    /// for (a renamed route would otherwise silently fall back to the small limit).
-    pub fn unknown_media_routes(&self) -> Vec<&'static str> {
-        MEDIA_ROUTES
-            .iter()
-            .copied()
-            .filter(|m| {
-                let lits: Vec<&str> = m.split('/').filter(|s| !s.is_empty()).collect();
-                !self.ops.iter().any(|op| {
-                    op.segments.len() > lits.len()
-                        && op
-                            .segments
-                            .iter()
-                            .zip(&lits)
-                            .all(|(s, l)| matches!(s, Segment::Literal(x) if x == l))
-                })
-            })
-            .collect()
-    }
-}
-
-impl Segment {
-    fn copy(&self) -> Segment {
-        match self {
-            Segment::Literal(l) => Segment::Literal(l.clone()),
-            Segment::Instance => Segment::Instance,
-            Segment::Param => Segment::Param,
+impl Denied {
+    /// The answer, in the operation's dialect.
+    pub fn response(self, dialect: Dialect) -> poem::Response {
+        use poem::error::ResponseError;
+        match (self, dialect) {
+            (Denied::Api(e), Dialect::Evolution) => e.as_response(),
+            (Denied::Api(e), Dialect::Gowa) => GowaError::Api(e).as_response(),
+            (Denied::Gowa(e), _) => e.as_response(),
         }
     }
 }
 
-/// `%XX` escapes of one path segment (poem hands handlers the decoded name).
-fn percent_decode_path(s: &str) -> String {
-    let b = s.as_bytes();
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
+impl From<ApiError> for Denied {
+    fn from(e: ApiError) -> Self {
+        Denied::Api(e)
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Who a request counts against.
@@ -310,7 +151,10 @@ impl Gate {
 
     /// The decision for a request that matched `op`: `Err` answers it without reading its
     /// body. Routes without a body keep their handlers' own answers (after the rate limit).
-    pub fn admit(&self, state: &AppState, req: &Request, op: &Matched<'_>) -> Result<(), ApiError> {
+    pub fn admit(&self, state: &AppState, req: &Request, op: &Matched<'_>) -> Result<(), Denied> {
+        if op.token_scoped {
+            return self.admit_token(state, req, op);
+        }
         let key = ApiKey(key_of(req));
         let who = match &op.instance {
             Some(name) => state.instance_access(name, &key).map(|h| {
@@ -329,36 +173,53 @@ impl Gate {
             },
         };
         match who {
-            Ok(who) => self.limiters.check(who),
+            Ok(who) => Ok(self.limiters.check(who)?),
             Err(e) => {
                 if matches!(e, ApiError::Unauthorized) {
-                    let client = req
-                        .remote_addr()
-                        .as_socket_addr()
-                        .map(|a| a.ip())
-                        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-                    self.limiters.check(Who::Anonymous(client))?;
+                    self.limiters.check(Who::Anonymous(client_of(req)))?;
                 }
                 if op.body == BodyClass::None {
                     Ok(())
                 } else {
-                    Err(e)
+                    Err(e.into())
+                }
+            }
+        }
+    }
+
+    /// A token-scoped operation: the instance its token (or the global key with
+    /// `X-Device-Id`) names, counted against that instance (or the global key); a missing or
+    /// unknown token counts against the client's address and, when the operation has a body,
+    /// is refused here in the dialect's words.
+    fn admit_token(&self, state: &AppState, req: &Request, op: &Matched<'_>) -> Result<(), Denied> {
+        match resolve(state, req) {
+            Ok(Selected::Token(h)) => Ok(self.limiters.check(Who::Instance(h.id()))?),
+            Ok(Selected::Global(_)) => Ok(self.limiters.check(Who::Global)?),
+            Err(e) => {
+                if matches!(e, GowaError::TokenRequired | GowaError::TokenInvalid) {
+                    self.limiters.check(Who::Anonymous(client_of(req)))?;
+                }
+                if op.body == BodyClass::None {
+                    Ok(())
+                } else {
+                    Err(Denied::Gowa(e))
                 }
             }
         }
     }
 }
 
+/// The client's address, for the anonymous limiter.
+fn client_of(req: &Request) -> IpAddr {
+    req.remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_decoding_of_names() {
-        assert_eq!(percent_decode_path("a%20b"), "a b");
-        assert_eq!(percent_decode_path("a%2"), "a%2");
-        assert_eq!(percent_decode_path("%C3%A9"), "é");
-    }
 
     #[test]
     fn quota_refuses_past_the_burst() {

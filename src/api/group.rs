@@ -65,7 +65,7 @@ enum Revoked {
 }
 
 /// Reading a group the account does not know (or has left) is Evolution's 404.
-fn group_not_found(e: EngineError) -> ApiError {
+pub(crate) fn group_not_found(e: EngineError) -> ApiError {
     match e {
         EngineError::NotFound(_) | EngineError::Forbidden(_) => {
             ApiError::NotFound("Group not found".into())
@@ -81,7 +81,7 @@ fn required<T>(value: impl super::required::Given<T>, name: &str) -> Result<T, A
 }
 
 /// User JIDs from `participants`; any entry that is not a number or JID is a 400.
-fn participant_jids(list: Vec<String>) -> Result<Vec<String>, ApiError> {
+pub(crate) fn participant_jids(list: Vec<String>) -> Result<Vec<String>, ApiError> {
     if list.is_empty() {
         return Err(ApiError::Validation(
             "participants must NOT have fewer than 1 items".into(),

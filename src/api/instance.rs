@@ -432,11 +432,7 @@ impl InstanceApi {
     /// other than `connecting`.
     async fn wait_for_qr(&self, h: &InstanceHandle, want_pairing_code: bool) -> InstanceView {
         let wait = Duration::from_millis(self.state.config.qr_wait_ms);
-        h.wait_view(wait, |v| {
-            v.state.state != ConnectionState::Connecting
-                || (v.qr.code.is_some() && (!want_pairing_code || v.qr.pairing_code.is_some()))
-        })
-        .await
+        h.wait_for_qr(wait, want_pairing_code).await
     }
 
     /// The body of connect/restart: the state when open, else the QR object.

@@ -22,7 +22,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::error::ApiError;
-use super::gate::{BodyClass, Gate};
+use super::gate::{BodyClass, Denied, Dialect, Gate};
+use super::gowa::error::GowaError;
 use crate::state::AppState;
 
 /// Body limits, flattened into [`Config`](crate::config::Config). The media limit is
@@ -195,7 +196,10 @@ fn linger_stream(mut stream: futures_util::stream::BoxStream<'static, io::Result
 /// The answer for a refusal: the envelope, and `Connection: close` because the rest of the body
 /// was never read, so the connection cannot carry another request.
 fn refuse(err: ApiError) -> Response {
-    let mut resp = poem::error::ResponseError::as_response(&err);
+    close(poem::error::ResponseError::as_response(&err))
+}
+
+fn close(mut resp: Response) -> Response {
     resp.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
@@ -245,17 +249,21 @@ pub async fn edge<E: Endpoint>(
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         linger(req.take_body());
-        return Ok(refuse(ApiError::PayloadTooLarge(max)));
+        let dialect = matched.as_ref().map_or(Dialect::Evolution, |m| m.dialect);
+        return Ok(close(
+            Denied::Api(ApiError::PayloadTooLarge(max)).response(dialect),
+        ));
     }
+    let dialect = matched.as_ref().map_or(Dialect::Evolution, |m| m.dialect);
     if let Some(op) = &matched
         && let Err(e) = gate.admit(&state, &req, op)
     {
         let body_unread = op.body != BodyClass::None && declared != Some(0);
         return Ok(if body_unread {
             linger(req.take_body());
-            refuse(e)
+            close(e.response(dialect))
         } else {
-            poem::error::ResponseError::as_response(&e)
+            e.response(dialect)
         });
     }
     let refusal = Arc::new(OnceLock::new());
@@ -273,9 +281,16 @@ pub async fn edge<E: Endpoint>(
     drop(held);
     // The handler saw a failed read and answered something else (a parse error, usually):
     // the client is told what really happened. Other errors go on to the envelope layer.
-    match refusal.get() {
-        Some(r) => Ok(refuse(r.error())),
-        None => result.map(IntoResponse::into_response),
+    match (refusal.get(), dialect) {
+        (Some(r), Dialect::Evolution) => Ok(refuse(r.error())),
+        (Some(r), Dialect::Gowa) => Ok(close(Denied::Api(r.error()).response(dialect))),
+        (None, Dialect::Evolution) => result.map(IntoResponse::into_response),
+        // The token-scoped routes answer every error in their own envelope, poem's own
+        // (unparsable JSON, a missing parameter) included.
+        (None, Dialect::Gowa) => Ok(match result {
+            Ok(resp) => resp.into_response(),
+            Err(e) => poem::error::ResponseError::as_response(&GowaError::from_poem(e)),
+        }),
     }
 }
 

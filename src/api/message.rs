@@ -28,6 +28,7 @@ use crate::engine::{
 use crate::evolution::message::{message_record, text_of};
 use crate::instance::InstanceHandle;
 use crate::state::AppState;
+use crate::store::history::StoredMessage;
 
 /// Longest `delay` honoured; Evolution blocks the request for the whole delay.
 
@@ -190,18 +191,27 @@ impl Target {
         content: Outgoing,
         presence: Presence,
     ) -> Result<SendResponse, ApiError> {
-        self.wait(h, presence).await?;
-        let record = h
-            .send(OutgoingMessage {
-                to: self.to,
-                content,
-                context: self.context,
-            })
-            .await?;
+        let record = self.send_stored(h, content, presence).await?;
         Ok(SendResponse::Created(Json(message_record(
             &record,
             &h.id(),
         ))))
+    }
+
+    /// Sends after the delay and answers with the message as stored (each dialect shapes it).
+    pub(crate) async fn send_stored(
+        self,
+        h: &InstanceHandle,
+        content: Outgoing,
+        presence: Presence,
+    ) -> Result<StoredMessage, ApiError> {
+        self.wait(h, presence).await?;
+        Ok(h.send(OutgoingMessage {
+            to: self.to,
+            content,
+            context: self.context,
+        })
+        .await?)
     }
 }
 
@@ -229,7 +239,7 @@ fn vcard_escape(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn vcard(c: &ContactBody, name: &str, phone: &str) -> String {
+pub(crate) fn vcard(c: &ContactBody, name: &str, phone: &str) -> String {
     let digits: String = phone.chars().filter(|c| c.is_ascii_digit()).collect();
     let waid = c
         .wuid
@@ -257,7 +267,7 @@ fn vcard(c: &ContactBody, name: &str, phone: &str) -> String {
 }
 
 /// One emoji (possibly several code points joined), nothing else.
-fn is_one_emoji(s: &str) -> bool {
+pub(crate) fn is_one_emoji(s: &str) -> bool {
     let n = s.chars().count();
     (1..=10).contains(&n)
         && s.chars().all(|c| !c.is_ascii() && !c.is_whitespace())

@@ -7,6 +7,7 @@ pub mod document;
 pub mod dto;
 pub mod error;
 pub mod gate;
+pub mod gowa;
 pub mod group;
 pub mod group_dto;
 pub mod history;
@@ -23,6 +24,7 @@ pub mod message_more_dto;
 pub mod message_status;
 pub mod ops;
 pub mod required;
+pub mod route_table;
 pub mod rows;
 pub mod settings;
 pub mod socketio;
@@ -57,6 +59,7 @@ type Apis = (
     webhook::WebhookApi,
     summary::SummaryApi,
     transport::TransportApi,
+    gowa::Apis,
 );
 
 /// The OpenAPI service; also what `zapgate openapi` prints.
@@ -104,7 +107,10 @@ pub fn openapi(
             summary::SummaryApi {
                 state: state.clone(),
             },
-            transport::TransportApi { state },
+            transport::TransportApi {
+                state: state.clone(),
+            },
+            gowa::apis(state),
         ),
         "zapgate",
         env!("CARGO_PKG_VERSION"),

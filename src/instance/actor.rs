@@ -262,7 +262,7 @@ impl Actor {
 
     async fn on_engine(&mut self, ev: EngineEvent) {
         match ev {
-            EngineEvent::Qr { code, .. } => self.on_qr(code).await,
+            EngineEvent::Qr { code, ttl } => self.on_qr(code, ttl).await,
             EngineEvent::PairingCode { code } => self.update(|v| v.qr.pairing_code = Some(code)),
             EngineEvent::Connected { jid, push_name } => {
                 self.record.owner_jid = Some(jid.clone());
@@ -332,7 +332,7 @@ impl Actor {
         }
     }
 
-    async fn on_qr(&mut self, code: String) {
+    async fn on_qr(&mut self, code: String, ttl: std::time::Duration) {
         let count = self.view.borrow().qr.count + 1;
         if count > self.shared.deps.config.qrcode_limit {
             self.stop_session().await;
@@ -352,6 +352,7 @@ impl Actor {
             v.qr.code = Some(code.clone());
             v.qr.base64 = base64.clone();
             v.qr.count = count;
+            v.qr.ttl_secs = Some(ttl.as_secs());
         });
         let pairing_code = self.view.borrow().qr.pairing_code.clone();
         let qr = QrCode {

@@ -58,6 +58,8 @@ pub struct QrView {
     pub base64: Option<String>,
     pub pairing_code: Option<String>,
     pub count: u32,
+    /// How long the engine said the current code stays valid, in seconds.
+    pub ttl_secs: Option<u64>,
 }
 
 pub(super) struct Shared {
@@ -121,6 +123,16 @@ impl InstanceHandle {
         let _ = tokio::time::timeout(timeout, rx.wait_for(|v| pred(v))).await;
 
         rx.borrow().clone()
+    }
+
+    /// Waits (bounded by `wait`) for the first QR, the pairing code when asked for, or a state
+    /// other than `connecting`; both dialects' login routes answer from what this returns.
+    pub async fn wait_for_qr(&self, wait: Duration, want_pairing_code: bool) -> InstanceView {
+        self.wait_view(wait, |v| {
+            v.state.state != ConnectionState::Connecting
+                || (v.qr.code.is_some() && (!want_pairing_code || v.qr.pairing_code.is_some()))
+        })
+        .await
     }
 
     async fn ask(
