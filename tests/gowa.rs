@@ -160,6 +160,29 @@ async fn walkthrough_on_loopback() {
 
     pair(&s, "ana", &ana, ANA).await;
     pair(&s, "bia", &bia, BIA).await;
+    let (status, again) = call(&s, Method::GET, "/app/login", Some(&ana), &[], None).await;
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (400, Some("ALREADY_LOGGED_IN")),
+        "{again}"
+    );
+    // Pairing by code, on a third instance.
+    let (caio_id, caio) = create(&s, "caio").await;
+    let code = get(&s, "/app/login-with-code?phone=15550001003", &caio).await;
+    assert!(
+        code["pair_code"].as_str().is_some_and(|c| !c.is_empty()),
+        "{code}"
+    );
+    let (status, body) = call(
+        &s,
+        Method::DELETE,
+        &format!("/instances/{caio_id}"),
+        None,
+        &[("apikey", KEY)],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
     let devices = get(&s, "/app/devices", &ana).await;
     assert_eq!(devices.as_array().map(Vec::len), Some(1), "{devices}");
     assert_eq!(devices[0]["device"], "ana");
@@ -723,6 +746,43 @@ async fn token_matrix() {
     .await;
     assert_eq!(status, 200, "{by_query}");
     assert_eq!(by_query["results"]["device_id"], "bia");
+
+    // Malformed and oversized bodies are refused in this dialect's envelope too.
+    let (status, bad) = {
+        let resp = s
+            .http
+            .post(s.url("/send/message"))
+            .header("X-Instance-Token", &ana)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .expect("request");
+        (
+            resp.status().as_u16(),
+            resp.json::<Value>().await.expect("json"),
+        )
+    };
+    assert_eq!(
+        (status, bad["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "{bad}"
+    );
+    let big = "x".repeat(2 * 1024 * 1024);
+    let (status, large) = call(
+        &s,
+        Method::POST,
+        "/send/message",
+        Some(&ana),
+        &[],
+        Some(json!({"phone": BIA, "message": big})),
+    )
+    .await;
+    assert_eq!(
+        (status, large["code"].as_str()),
+        (413, Some("PAYLOAD_TOO_LARGE")),
+        "{large}"
+    );
 
     // The instance routes take the global key only.
     for (method, path) in [
