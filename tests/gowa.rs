@@ -784,6 +784,36 @@ async fn token_matrix() {
         "{large}"
     );
 
+    // Fields take only their JSON type: `false` is not the text "false".
+    let (status, typed) = call(
+        &s,
+        Method::POST,
+        "/instances",
+        None,
+        &[("apikey", KEY)],
+        Some(json!({"name": false})),
+    )
+    .await;
+    assert_eq!(
+        (status, typed["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "{typed}"
+    );
+    let (status, typed) = call(
+        &s,
+        Method::POST,
+        "/send/message",
+        Some(&ana),
+        &[],
+        Some(json!({"phone": 15550001002u64, "message": "x"})),
+    )
+    .await;
+    assert_eq!(
+        (status, typed["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "{typed}"
+    );
+
     // The instance routes take the global key only.
     for (method, path) in [
         (Method::GET, "/instances"),

@@ -119,7 +119,9 @@ impl ChatsApi {
         /// Page size (default 25).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
-        #[oai(validator(maximum(value = "100000")))] offset: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "100000")))] offset: Query<
+            Option<u32>,
+        >,
     ) -> Result<Json<Envelope>, GowaError> {
         let h = token.0;
         let limit = limit.0.unwrap_or(25);
@@ -154,7 +156,9 @@ impl ChatsApi {
         /// Page size (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
-        #[oai(validator(maximum(value = "100000")))] offset: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "100000")))] offset: Query<
+            Option<u32>,
+        >,
         /// Only this instance's messages (`true`) or only the other side's (`false`).
         is_from_me: Query<Option<bool>>,
     ) -> Result<Json<Envelope>, GowaError> {

@@ -12,8 +12,10 @@ use serde_json::{Value, json};
 use super::Tag;
 use super::auth::TokenInstance;
 use super::error::{Envelope, GowaError, success};
+use super::need;
 use crate::api::group::{group_not_found, participant_jids};
 use crate::api::group_dto::group_jid;
+use crate::api::required::Required;
 use crate::engine::group::{Admin, GroupInfo, NewGroup, ParticipantAction, invite_code_of};
 use crate::state::AppState;
 
@@ -26,10 +28,10 @@ pub struct GroupApi {
 #[oai(rename = "GowaCreateGroupBody")]
 pub struct CreateGroupBody {
     #[oai(validator(max_length = 100))]
-    pub title: String,
+    pub title: Required<String>,
     /// Numbers or JIDs of the first members.
     #[oai(validator(min_items = 1, max_items = 1024, max_length = 128))]
-    pub participants: Vec<String>,
+    pub participants: Required<Vec<String>>,
 }
 
 /// `POST /group/join-with-link`.
@@ -38,7 +40,7 @@ pub struct CreateGroupBody {
 pub struct JoinBody {
     /// `https://chat.whatsapp.com/<code>` or the code.
     #[oai(validator(max_length = 256))]
-    pub link: String,
+    pub link: Required<String>,
 }
 
 /// A body naming a group.
@@ -47,7 +49,7 @@ pub struct JoinBody {
 pub struct GroupIdBody {
     /// `120363…@g.us` (the `@g.us` may be left out).
     #[oai(validator(max_length = 128))]
-    pub group_id: String,
+    pub group_id: Required<String>,
 }
 
 /// A body naming a group and some of its (future) members.
@@ -55,9 +57,9 @@ pub struct GroupIdBody {
 #[oai(rename = "GowaParticipantsBody")]
 pub struct ParticipantsBody {
     #[oai(validator(max_length = 128))]
-    pub group_id: String,
+    pub group_id: Required<String>,
     #[oai(validator(min_items = 1, max_items = 1024, max_length = 128))]
-    pub participants: Vec<String>,
+    pub participants: Required<Vec<String>>,
 }
 
 fn participant_json(p: &crate::engine::group::GroupParticipant) -> Value {
@@ -95,8 +97,8 @@ impl GroupApi {
         action: ParticipantAction,
     ) -> Result<Json<Envelope>, GowaError> {
         let h = token.open()?;
-        let jid = group_id(&body.group_id)?;
-        let who = participant_jids(body.participants)?;
+        let jid = group_id(&need(body.group_id, "group_id")?)?;
+        let who = participant_jids(need(body.participants, "participants")?)?;
         let results = h
             .session()?
             .groups()
@@ -135,12 +137,12 @@ impl GroupApi {
     ) -> Result<Json<Envelope>, GowaError> {
         let h = token.open()?;
         let b = body.0;
-        let participants = participant_jids(b.participants)?;
+        let participants = participant_jids(need(b.participants, "participants")?)?;
         let info = h
             .session()?
             .groups()
             .create(NewGroup {
-                subject: b.title,
+                subject: need(b.title, "title")?,
                 participants,
                 description: None,
             })
@@ -163,7 +165,7 @@ impl GroupApi {
         body: Json<JoinBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let h = token.open()?;
-        let code = invite_code_of(&body.0.link)
+        let code = invite_code_of(&need(body.0.link, "link")?)
             .ok_or_else(|| GowaError::Validation("link is not a group invite link".into()))?
             .to_string();
         let group_id = h.session()?.groups().accept_invite(&code).await?;
@@ -185,7 +187,7 @@ impl GroupApi {
         body: Json<GroupIdBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let h = token.open()?;
-        let jid = group_id(&body.0.group_id)?;
+        let jid = group_id(&need(body.0.group_id, "group_id")?)?;
         h.session()?.groups().leave(&jid).await?;
         Ok(success("Success leave group", None))
     }

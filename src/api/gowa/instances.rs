@@ -12,6 +12,7 @@ use super::Tag;
 use super::error::{Envelope, GowaError, success};
 use crate::api::auth::ApiKey;
 use crate::api::error::ApiError;
+use crate::api::required::{Optional, Required};
 use crate::instance::registry::NewInstance;
 use crate::instance::{InstanceHandle, Integration, validate_name};
 use crate::state::AppState;
@@ -30,10 +31,10 @@ pub struct CreateBody {
         pattern = r"^[^\s/\\?#\x00-\x1f\x7f-\x9f](?:[^/\\?#\x00-\x1f\x7f-\x9f]*[^\s/\\?#\x00-\x1f\x7f-\x9f])?$",
         max_length = 100
     ))]
-    pub name: String,
+    pub name: Required<String>,
     /// `WHATSAPP-BAILEYS` (the real engine, the default) or `LOOPBACK`.
     #[oai(validator(pattern = "^(WHATSAPP-BAILEYS|LOOPBACK)$"))]
-    pub integration: Option<String>,
+    pub integration: Optional<String>,
 }
 
 /// An instance as listed: the token masked.
@@ -78,14 +79,15 @@ impl InstancesApi {
     ) -> Result<Json<Envelope>, GowaError> {
         global(&self.state, &key)?;
         let b = body.0;
-        validate_name(&b.name).map_err(GowaError::Validation)?;
-        let integration = Integration::parse(b.integration.as_deref())
+        let name = super::need(b.name, "name")?;
+        validate_name(&name).map_err(GowaError::Validation)?;
+        let integration = Integration::parse(b.integration.0.as_deref())
             .map_err(|e| GowaError::Validation(e.to_string()))?;
         let h = self
             .state
             .registry
             .create(NewInstance {
-                name: b.name,
+                name,
                 token: None,
                 integration,
                 number: None,

@@ -11,7 +11,9 @@ use serde_json::json;
 use super::Tag;
 use super::auth::TokenInstance;
 use super::error::{Envelope, GowaError, success};
+use super::need;
 use crate::api::message::is_one_emoji;
+use crate::api::required::Required;
 use crate::engine::{Context, MessageKey, Outgoing, OutgoingMessage};
 use crate::instance::InstanceHandle;
 use crate::state::AppState;
@@ -26,7 +28,7 @@ pub struct MessageActionsApi {
 pub struct PhoneBody {
     /// The chat: an international number (no leading 0) or a JID.
     #[oai(validator(max_length = 128))]
-    pub phone: String,
+    pub phone: Required<String>,
 }
 
 /// `POST /message/{message_id}/reaction`.
@@ -34,10 +36,10 @@ pub struct PhoneBody {
 #[oai(rename = "GowaReactionBody")]
 pub struct ReactionBody {
     #[oai(validator(max_length = 128))]
-    pub phone: String,
+    pub phone: Required<String>,
     /// One emoji, or `""` to remove the reaction.
     #[oai(validator(max_length = 32))]
-    pub emoji: String,
+    pub emoji: Required<String>,
 }
 
 /// `POST /message/{message_id}/update`.
@@ -45,10 +47,10 @@ pub struct ReactionBody {
 #[oai(rename = "GowaUpdateBody")]
 pub struct UpdateBody {
     #[oai(validator(max_length = 128))]
-    pub phone: String,
+    pub phone: Required<String>,
     /// The new text.
     #[oai(validator(max_length = 65536))]
-    pub message: String,
+    pub message: Required<String>,
 }
 
 /// The key of message `id` in chat `phone`; who wrote it comes from the stored copy when there
@@ -92,7 +94,7 @@ impl MessageActionsApi {
         body: Json<PhoneBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let h = token.open()?;
-        let (mut key, known) = key_of(&h, &message_id, &body.0.phone)?;
+        let (mut key, known) = key_of(&h, &message_id, &need(body.0.phone, "phone")?)?;
         if known && !key.from_me {
             return Err(GowaError::Validation(
                 "only messages sent by this instance can be revoked".into(),
@@ -120,20 +122,18 @@ impl MessageActionsApi {
     ) -> Result<Json<Envelope>, GowaError> {
         let h = token.open()?;
         let b = body.0;
-        if !b.emoji.is_empty() && !is_one_emoji(&b.emoji) {
+        let emoji = need(b.emoji, "emoji")?;
+        if !emoji.is_empty() && !is_one_emoji(&emoji) {
             return Err(GowaError::Validation(
                 "emoji must be a single emoji, or \"\" to remove it".into(),
             ));
         }
-        let (key, _) = key_of(&h, &message_id, &b.phone)?;
+        let (key, _) = key_of(&h, &message_id, &need(b.phone, "phone")?)?;
         let to = key.remote_jid.clone();
         let sent = h
             .send(OutgoingMessage {
                 to: to.clone(),
-                content: Outgoing::Reaction {
-                    key,
-                    emoji: b.emoji,
-                },
+                content: Outgoing::Reaction { key, emoji },
                 context: Context::default(),
             })
             .await?;
@@ -154,17 +154,18 @@ impl MessageActionsApi {
     ) -> Result<Json<Envelope>, GowaError> {
         let h = token.open()?;
         let b = body.0;
-        if b.message.trim().is_empty() {
+        let message = need(b.message, "message")?;
+        if message.trim().is_empty() {
             return Err(GowaError::Validation("message: cannot be blank.".into()));
         }
-        let (mut key, known) = key_of(&h, &message_id, &b.phone)?;
+        let (mut key, known) = key_of(&h, &message_id, &need(b.phone, "phone")?)?;
         if known && !key.from_me {
             return Err(GowaError::Validation(
                 "only messages sent by this instance can be edited".into(),
             ));
         }
         key.from_me = true;
-        h.edit(key, b.message).await?;
+        h.edit(key, message).await?;
         Ok(answer(
             format!("Update message success {}", message_id.0),
             &message_id,
@@ -184,7 +185,7 @@ impl MessageActionsApi {
         body: Json<PhoneBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let h = token.open()?;
-        let (key, _) = key_of(&h, &message_id, &body.0.phone)?;
+        let (key, _) = key_of(&h, &message_id, &need(body.0.phone, "phone")?)?;
         h.mark_read(vec![key]).await?;
         Ok(answer(
             format!("Mark as read success {}", message_id.0),

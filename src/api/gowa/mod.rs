@@ -78,6 +78,14 @@ pub fn apis(state: Arc<AppState>) -> Apis {
     )
 }
 
+/// A required body field, or GOWA's validation message naming it.
+pub(crate) fn need<T>(
+    v: crate::api::required::Required<T>,
+    field: &str,
+) -> Result<T, error::GowaError> {
+    v.0.ok_or_else(|| error::GowaError::Validation(format!("{field}: cannot be blank.")))
+}
+
 /// A phone or JID field, GOWA's way: a number must be international (no leading 0); a JID is
 /// kept as given.
 pub(crate) fn phone_jid(phone: &str) -> Result<String, error::GowaError> {

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::Tag;
 use super::auth::TokenInstance;
 use super::error::{Envelope, GowaError, success};
+use super::need;
 use super::send_dto::*;
 use crate::api::auth::ApiKey;
 use crate::api::jid_text::JidText;
@@ -106,7 +107,12 @@ impl SendApi {
         ptt: bool,
     ) -> Result<StoredMessage, GowaError> {
         let target = self
-            .target(h, &base.phone, base.reply_message_id, None)
+            .target(
+                h,
+                &need(base.phone, "phone")?,
+                base.reply_message_id.0,
+                None,
+            )
             .await?;
         let mimetype = sniff_mimetype(&data)
             .unwrap_or(kind.default_mimetype())
@@ -142,14 +148,20 @@ impl SendApi {
         body: Json<SendMessageBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let (h, b) = (token.open()?, body.0);
-        if b.message.trim().is_empty() {
+        let message = need(b.message, "message")?;
+        if message.trim().is_empty() {
             return Err(GowaError::Validation("message: cannot be blank.".into()));
         }
         let target = self
-            .target(&h, &b.phone, b.reply_message_id, b.mentions)
+            .target(
+                &h,
+                &need(b.phone, "phone")?,
+                b.reply_message_id.0,
+                b.mentions.0,
+            )
             .await?;
         let m = target
-            .send_stored(&h, Outgoing::Text(b.message), Presence::Composing)
+            .send_stored(&h, Outgoing::Text(message), Presence::Composing)
             .await?;
         Ok(sent("Message", &m))
     }
@@ -166,9 +178,9 @@ impl SendApi {
         body: Json<SendImageBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let (h, b) = (token.open()?, body.0);
-        let data = self.media(&h, b.image_url, "image_url").await?;
+        let data = self.media(&h, b.image_url.0, "image_url").await?;
         let m = self
-            .send_media(&h, MediaKind::Image, b.base, data, b.caption, None, false)
+            .send_media(&h, MediaKind::Image, b.base, data, b.caption.0, None, false)
             .await?;
         Ok(sent("Image", &m))
     }
@@ -181,15 +193,15 @@ impl SendApi {
         body: Json<SendFileBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let (h, b) = (token.open()?, body.0);
-        let data = self.media(&h, b.file_url, "file_url").await?;
-        let name = b.file_name.unwrap_or_else(|| "file".into());
+        let data = self.media(&h, b.file_url.0, "file_url").await?;
+        let name = b.file_name.0.unwrap_or_else(|| "file".into());
         let m = self
             .send_media(
                 &h,
                 MediaKind::Document,
                 b.base,
                 data,
-                b.caption,
+                b.caption.0,
                 Some(name),
                 false,
             )
@@ -209,9 +221,9 @@ impl SendApi {
         body: Json<SendVideoBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let (h, b) = (token.open()?, body.0);
-        let data = self.media(&h, b.video_url, "video_url").await?;
+        let data = self.media(&h, b.video_url.0, "video_url").await?;
         let m = self
-            .send_media(&h, MediaKind::Video, b.base, data, b.caption, None, false)
+            .send_media(&h, MediaKind::Video, b.base, data, b.caption.0, None, false)
             .await?;
         Ok(sent("Video", &m))
     }
@@ -228,8 +240,8 @@ impl SendApi {
         body: Json<SendAudioBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let (h, b) = (token.open()?, body.0);
-        let data = self.media(&h, b.audio_url, "audio_url").await?;
-        let ptt = b.ptt.unwrap_or(false);
+        let data = self.media(&h, b.audio_url.0, "audio_url").await?;
+        let ptt = b.ptt.0.unwrap_or(false);
         let m = self
             .send_media(&h, MediaKind::Audio, b.base, data, None, None, ptt)
             .await?;
@@ -248,29 +260,33 @@ impl SendApi {
         body: Json<SendContactBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let (h, b) = (token.open()?, body.0);
-        if b.contact_name.trim().is_empty() {
+        let contact_name = need(b.contact_name, "contact_name")?;
+        let contact_phone = need(b.contact_phone, "contact_phone")?;
+        if contact_name.trim().is_empty() {
             return Err(GowaError::Validation(
                 "contact_name: cannot be blank.".into(),
             ));
         }
-        if b.contact_phone.chars().filter(char::is_ascii_digit).count() < 5 {
+        if contact_phone.chars().filter(char::is_ascii_digit).count() < 5 {
             return Err(GowaError::Validation(
                 "contact_phone must be a phone number".into(),
             ));
         }
         let card = ContactBody {
-            full_name: Some(b.contact_name.clone()),
+            full_name: Some(contact_name.clone()),
             wuid: None,
-            phone_number: Some(b.contact_phone.clone()),
+            phone_number: Some(contact_phone.clone()),
             organization: None,
             email: None,
             url: None,
         };
         let cards = vec![ContactCard {
-            vcard: vcard(&card, &b.contact_name, &b.contact_phone),
-            display_name: b.contact_name,
+            vcard: vcard(&card, &contact_name, &contact_phone),
+            display_name: contact_name,
         }];
-        let target = self.target(&h, &b.phone, None, None).await?;
+        let target = self
+            .target(&h, &need(b.phone, "phone")?, None, None)
+            .await?;
         let m = target
             .send_stored(&h, Outgoing::Contacts(cards), Presence::Composing)
             .await?;
@@ -298,9 +314,11 @@ impl SendApi {
                     GowaError::Validation(format!("{name} must be a number within ±{max}"))
                 })
         };
-        let latitude = parse(&b.latitude, 90.0, "latitude")?;
-        let longitude = parse(&b.longitude, 180.0, "longitude")?;
-        let target = self.target(&h, &b.phone, None, None).await?;
+        let latitude = parse(&need(b.latitude, "latitude")?, 90.0, "latitude")?;
+        let longitude = parse(&need(b.longitude, "longitude")?, 180.0, "longitude")?;
+        let target = self
+            .target(&h, &need(b.phone, "phone")?, None, None)
+            .await?;
         let content = Outgoing::Location {
             latitude,
             longitude,
@@ -319,16 +337,20 @@ impl SendApi {
         body: Json<SendLinkBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let (h, b) = (token.open()?, body.0);
-        let lower = b.link.to_ascii_lowercase();
+        let link = need(b.link, "link")?;
+        let caption = need(b.caption, "caption")?;
+        let lower = link.to_ascii_lowercase();
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
             return Err(GowaError::Validation("link must be an http(s) URL".into()));
         }
-        let text = if b.caption.trim().is_empty() {
-            b.link
+        let text = if caption.trim().is_empty() {
+            link
         } else {
-            format!("{}\n{}", b.caption, b.link)
+            format!("{caption}\n{link}")
         };
-        let target = self.target(&h, &b.phone, None, None).await?;
+        let target = self
+            .target(&h, &need(b.phone, "phone")?, None, None)
+            .await?;
         let m = target
             .send_stored(&h, Outgoing::Text(text), Presence::Composing)
             .await?;
@@ -343,26 +365,31 @@ impl SendApi {
         body: Json<SendPollBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let (h, b) = (token.open()?, body.0);
-        if b.question.trim().is_empty() {
+        let question = need(b.question, "question")?;
+        let options = need(b.options, "options")?;
+        let max_answer = need(b.max_answer, "max_answer")?;
+        if question.trim().is_empty() {
             return Err(GowaError::Validation("question: cannot be blank.".into()));
         }
-        let unique = b.options.iter().collect::<HashSet<_>>().len() == b.options.len();
-        if !unique || b.options.iter().any(|o| o.trim().is_empty()) {
+        let unique = options.iter().collect::<HashSet<_>>().len() == options.len();
+        if !unique || options.iter().any(|o| o.trim().is_empty()) {
             return Err(GowaError::Validation(
                 "options must be unique and not empty".into(),
             ));
         }
-        if b.max_answer < 1 || b.max_answer as usize > b.options.len() {
+        if max_answer < 1 || max_answer as usize > options.len() {
             return Err(GowaError::Validation(format!(
                 "max_answer must be between 1 and {}",
-                b.options.len()
+                options.len()
             )));
         }
-        let target = self.target(&h, &b.phone, None, None).await?;
+        let target = self
+            .target(&h, &need(b.phone, "phone")?, None, None)
+            .await?;
         let content = Outgoing::Poll {
-            name: b.question,
-            options: b.options,
-            selectable_count: b.max_answer,
+            name: question,
+            options,
+            selectable_count: max_answer,
         };
         let m = target.send_stored(&h, content, Presence::Composing).await?;
         Ok(sent("Poll", &m))
@@ -379,7 +406,7 @@ impl SendApi {
         token: TokenInstance,
         body: Json<PresenceBody>,
     ) -> Result<Json<Envelope>, GowaError> {
-        let presence = match body.0.presence_type.as_str() {
+        let presence = match need(body.0.presence_type, "type")?.as_str() {
             "available" => Presence::Available,
             _ => Presence::Unavailable,
         };
@@ -403,17 +430,18 @@ impl SendApi {
         body: Json<ChatPresenceBody>,
     ) -> Result<Json<Envelope>, GowaError> {
         let b = body.0;
-        let to = super::phone_jid(&b.phone)?;
-        let presence = if b.action == "start" {
+        let action = need(b.action, "action")?;
+        let to = super::phone_jid(&need(b.phone, "phone")?)?;
+        let presence = if action == "start" {
             Presence::Composing
         } else {
             Presence::Paused
         };
         token.open()?.chat_presence(to.clone(), presence).await?;
-        let status = format!("Send chat presence {} success to {to}", b.action);
+        let status = format!("Send chat presence {} success to {to}", action);
         Ok(success(
             status.clone(),
-            Some(json!({"message_id": format!("chat-presence-{}", b.action), "status": status})),
+            Some(json!({"message_id": format!("chat-presence-{}", action), "status": status})),
         ))
     }
 }

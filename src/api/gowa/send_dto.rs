@@ -1,7 +1,10 @@
 //! Bodies of `/send/*`, with GOWA's field names. Bounds are stated here so the document says
-//! what the server refuses.
+//! what the server refuses; fields take only their JSON type (`Required`/`Optional`), so a
+//! `false` is never read as the text "false".
 
 use poem_openapi::Object;
+
+use crate::api::required::{Optional, Required};
 
 /// `POST /send/message`.
 #[derive(Object, Debug)]
@@ -9,15 +12,15 @@ use poem_openapi::Object;
 pub struct SendMessageBody {
     /// The recipient: an international number (no leading 0) or a JID.
     #[oai(validator(max_length = 128))]
-    pub phone: String,
+    pub phone: Required<String>,
     #[oai(validator(max_length = 65536))]
-    pub message: String,
+    pub message: Required<String>,
     /// A message of this instance to quote.
     #[oai(validator(max_length = 128))]
-    pub reply_message_id: Option<String>,
+    pub reply_message_id: Optional<String>,
     /// Numbers to mention; `"@everyone"` mentions every member of a group.
     #[oai(validator(max_items = 1024, max_length = 128))]
-    pub mentions: Option<Vec<String>>,
+    pub mentions: Optional<Vec<String>>,
 }
 
 /// Fields every media send has.
@@ -26,10 +29,10 @@ pub struct SendMessageBody {
 pub struct MediaBase {
     /// The recipient: an international number (no leading 0) or a JID.
     #[oai(validator(max_length = 128))]
-    pub phone: String,
+    pub phone: Required<String>,
     /// A message of this instance to quote.
     #[oai(validator(max_length = 128))]
-    pub reply_message_id: Option<String>,
+    pub reply_message_id: Optional<String>,
 }
 
 /// `POST /send/image`.
@@ -39,9 +42,9 @@ pub struct SendImageBody {
     #[oai(flatten)]
     pub base: MediaBase,
     /// An http(s) URL or base64 (multipart uploads are not taken here).
-    pub image_url: Option<String>,
+    pub image_url: Optional<String>,
     #[oai(validator(max_length = 4096))]
-    pub caption: Option<String>,
+    pub caption: Optional<String>,
 }
 
 /// `POST /send/file`.
@@ -51,12 +54,12 @@ pub struct SendFileBody {
     #[oai(flatten)]
     pub base: MediaBase,
     /// An http(s) URL or base64.
-    pub file_url: Option<String>,
+    pub file_url: Optional<String>,
     #[oai(validator(max_length = 4096))]
-    pub caption: Option<String>,
+    pub caption: Optional<String>,
     /// The document's file name ("file" when absent).
     #[oai(validator(max_length = 255))]
-    pub file_name: Option<String>,
+    pub file_name: Optional<String>,
 }
 
 /// `POST /send/video`.
@@ -66,9 +69,9 @@ pub struct SendVideoBody {
     #[oai(flatten)]
     pub base: MediaBase,
     /// An http(s) URL or base64.
-    pub video_url: Option<String>,
+    pub video_url: Optional<String>,
     #[oai(validator(max_length = 4096))]
-    pub caption: Option<String>,
+    pub caption: Optional<String>,
 }
 
 /// `POST /send/audio`.
@@ -78,9 +81,9 @@ pub struct SendAudioBody {
     #[oai(flatten)]
     pub base: MediaBase,
     /// An http(s) URL or base64.
-    pub audio_url: Option<String>,
+    pub audio_url: Optional<String>,
     /// Send as a voice note.
-    pub ptt: Option<bool>,
+    pub ptt: Optional<bool>,
 }
 
 /// `POST /send/contact`.
@@ -88,11 +91,11 @@ pub struct SendAudioBody {
 #[oai(rename = "GowaSendContactBody")]
 pub struct SendContactBody {
     #[oai(validator(max_length = 128))]
-    pub phone: String,
+    pub phone: Required<String>,
     #[oai(validator(max_length = 256))]
-    pub contact_name: String,
+    pub contact_name: Required<String>,
     #[oai(validator(max_length = 64))]
-    pub contact_phone: String,
+    pub contact_phone: Required<String>,
 }
 
 /// `POST /send/location`.
@@ -100,13 +103,13 @@ pub struct SendContactBody {
 #[oai(rename = "GowaSendLocationBody")]
 pub struct SendLocationBody {
     #[oai(validator(max_length = 128))]
-    pub phone: String,
+    pub phone: Required<String>,
     /// Decimal degrees, within ±90.
     #[oai(validator(max_length = 32))]
-    pub latitude: String,
+    pub latitude: Required<String>,
     /// Decimal degrees, within ±180.
     #[oai(validator(max_length = 32))]
-    pub longitude: String,
+    pub longitude: Required<String>,
 }
 
 /// `POST /send/link`.
@@ -114,11 +117,11 @@ pub struct SendLocationBody {
 #[oai(rename = "GowaSendLinkBody")]
 pub struct SendLinkBody {
     #[oai(validator(max_length = 128))]
-    pub phone: String,
+    pub phone: Required<String>,
     #[oai(validator(max_length = 2048))]
-    pub link: String,
+    pub link: Required<String>,
     #[oai(validator(max_length = 4096))]
-    pub caption: String,
+    pub caption: Required<String>,
 }
 
 /// `POST /send/poll`.
@@ -126,15 +129,15 @@ pub struct SendLinkBody {
 #[oai(rename = "GowaSendPollBody")]
 pub struct SendPollBody {
     #[oai(validator(max_length = 128))]
-    pub phone: String,
+    pub phone: Required<String>,
     #[oai(validator(max_length = 255))]
-    pub question: String,
+    pub question: Required<String>,
     /// 2 to 12 unique options.
     #[oai(validator(min_items = 2, max_items = 12, max_length = 100))]
-    pub options: Vec<String>,
+    pub options: Required<Vec<String>>,
     /// How many options one person may pick.
     #[oai(validator(minimum(value = "1"), maximum(value = "12")))]
-    pub max_answer: u32,
+    pub max_answer: Required<u32>,
 }
 
 /// `POST /send/presence`.
@@ -142,7 +145,7 @@ pub struct SendPollBody {
 #[oai(rename = "GowaPresenceBody")]
 pub struct PresenceBody {
     #[oai(rename = "type", validator(pattern = "^(available|unavailable)$"))]
-    pub presence_type: String,
+    pub presence_type: Required<String>,
 }
 
 /// `POST /send/chat-presence`.
@@ -150,8 +153,8 @@ pub struct PresenceBody {
 #[oai(rename = "GowaChatPresenceBody")]
 pub struct ChatPresenceBody {
     #[oai(validator(max_length = 128))]
-    pub phone: String,
+    pub phone: Required<String>,
     /// `start` (typing) or `stop`.
     #[oai(validator(pattern = "^(start|stop)$"))]
-    pub action: String,
+    pub action: Required<String>,
 }
