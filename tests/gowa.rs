@@ -300,6 +300,12 @@ async fn walkthrough_on_loopback() {
             "/send/file",
             json!({"phone": BIA, "file_url": PNG, "file_name": "dot.png"}),
         ),
+        // LOOPBACK carries the bytes as given; what they are is the client's business.
+        ("/send/video", json!({"phone": BIA, "video_url": PNG})),
+        (
+            "/send/audio",
+            json!({"phone": BIA, "audio_url": PNG, "ptt": true}),
+        ),
         (
             "/send/contact",
             json!({"phone": BIA, "contact_name": "Caio", "contact_phone": "15550001003"}),

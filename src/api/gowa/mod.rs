@@ -24,6 +24,7 @@ pub mod instances;
 pub mod message;
 pub mod send;
 pub mod send_dto;
+pub mod send_more;
 pub mod user;
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub type Apis = (
     instances::InstancesApi,
     app::AppApi,
     send::SendApi,
+    send_more::SendMoreApi,
     message::MessageActionsApi,
     user::UserApi,
     group::GroupApi,
@@ -63,6 +65,9 @@ pub fn apis(state: Arc<AppState>) -> Apis {
             state: state.clone(),
         },
         send::SendApi {
+            state: state.clone(),
+        },
+        send_more::SendMoreApi {
             state: state.clone(),
         },
         message::MessageActionsApi {
