@@ -75,6 +75,8 @@ enum Segment {
 
 #[derive(Debug)]
 struct Operation {
+    /// The document's `operationId` (the metrics label a request is counted under).
+    id: String,
     method: Method,
     segments: Vec<Segment>,
     body: BodyClass,
@@ -83,6 +85,8 @@ struct Operation {
 
 /// An operation a request matched, with its instance name when the path has one.
 pub struct Matched<'a> {
+    /// The operation's `operationId`.
+    pub operation: &'a str,
     pub body: BodyClass,
     pub secured: bool,
     pub instance: Option<String>,
@@ -124,6 +128,7 @@ impl RouteTable {
                     .and_then(Value::as_array)
                     .is_some_and(|s| !s.is_empty());
                 ops.push(Operation {
+                    id: op["operationId"].as_str().unwrap_or_default().to_string(),
                     method: method.clone(),
                     segments: segments.iter().map(Segment::copy).collect(),
                     body,
@@ -131,6 +136,14 @@ impl RouteTable {
                 });
             }
         }
+        // A literal segment wins over a parameter (`POST /sessions/cleanup-inactive` is not
+        // `POST /sessions/{id}`), as in poem's router; the sort is stable otherwise.
+        ops.sort_by_key(|op| {
+            op.segments
+                .iter()
+                .filter(|s| !matches!(s, Segment::Literal(_)))
+                .count()
+        });
         RouteTable { ops }
     }
 
@@ -150,6 +163,7 @@ impl RouteTable {
                 }
             }
             Some(Matched {
+                operation: &op.id,
                 body: op.body,
                 secured: op.secured,
                 instance,
@@ -174,6 +188,7 @@ impl RouteTable {
             })
             .map(|op| op.method.clone())
             .collect();
+        methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         methods.dedup();
         methods
     }

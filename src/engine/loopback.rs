@@ -48,6 +48,19 @@ pub struct LoopbackConfig {
     pub media_retention: Duration,
 }
 
+/// What `/loopback/drop` plays on a connected session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// The connection drops and the session reconnects at once.
+    Reconnect,
+    /// The connection drops and the session gives up (the instance goes `failed`).
+    Fail,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the instance is not connected to the loopback network")]
+pub struct NotOnline;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error("the instance is not showing a QR code")]
@@ -74,6 +87,8 @@ struct Network {
     book: Book,
     /// Sessions showing a QR, by instance: sending a phone (or None) pairs them.
     waiting: Mutex<HashMap<Uuid, mpsc::Sender<Option<String>>>>,
+    /// Online sessions, by instance, for `/loopback/drop`.
+    live: Mutex<HashMap<Uuid, std::sync::Weak<LoopbackSession>>>,
 }
 
 #[derive(Default)]
@@ -94,6 +109,7 @@ impl LoopbackEngine {
                 store,
                 accounts: Mutex::new(HashMap::new()),
                 waiting: Mutex::new(HashMap::new()),
+                live: Mutex::new(HashMap::new()),
             }),
             config,
         })
@@ -115,6 +131,43 @@ impl LoopbackEngine {
             .cloned()
             .ok_or(ScanError::NotWaiting)?;
         tx.send(phone).await.map_err(|_| ScanError::NotWaiting)
+    }
+
+    /// Plays an outage on an instance's online session (tests, demos).
+    pub async fn drop_connection(&self, instance: Uuid, outage: Outage) -> Result<(), NotOnline> {
+        let session = self
+            .net
+            .live
+            .lock()
+            .get(&instance)
+            .and_then(std::sync::Weak::upgrade)
+            .ok_or(NotOnline)?;
+        let phone = session.own_phone().map_err(|_| NotOnline)?;
+        let sent = match outage {
+            Outage::Reconnect => {
+                let reason = "loopback: the connection dropped (/loopback/drop)".to_string();
+                let back = EngineEvent::Connected {
+                    jid: format!("{phone}@{USER_SERVER}"),
+                    push_name: Some(session.name.clone()),
+                };
+                session
+                    .events
+                    .send(EngineEvent::Reconnecting { reason })
+                    .await
+                    .is_ok()
+                    && session.events.send(back).await.is_ok()
+            }
+            Outage::Fail => {
+                session.stop();
+                let reason = "loopback: the connection dropped and did not come back (/loopback/drop?then=fail)".to_string();
+                session
+                    .events
+                    .send(EngineEvent::Failed { reason })
+                    .await
+                    .is_ok()
+            }
+        };
+        if sent { Ok(()) } else { Err(NotOnline) }
     }
 
     /// Forgets an instance's number (instance deleted).
@@ -239,6 +292,10 @@ impl LoopbackSession {
     /// Marks the account online, reports Connected and pumps the inbox until stopped.
     async fn go_online(self: Arc<Self>, phone: String) {
         let notify = self.net.attach(&phone);
+        {
+            let mut live = self.net.live.lock();
+            live.insert(self.id, Arc::downgrade(&self));
+        }
         let name = self.name.clone();
         if let Err(e) = self
             .net
@@ -290,6 +347,14 @@ impl LoopbackSession {
         {
             let mut w = self.net.waiting.lock();
             w.remove(&self.id);
+        }
+        let mut live = self.net.live.lock();
+        // Only this session's entry: a newer session of the instance may be online already.
+        if live
+            .get(&self.id)
+            .is_some_and(|w| std::ptr::eq(w.as_ptr(), self))
+        {
+            live.remove(&self.id);
         }
     }
 }
