@@ -154,6 +154,9 @@ impl fmt::Debug for FleetCollector {
     }
 }
 
+/// One per-instance family: name, help, type, and how to read it from a sample.
+type PerInstance = (&'static str, &'static str, MetricType, fn(&Sample) -> u64);
+
 /// One instance's numbers, read once per scrape.
 struct Sample {
     instance: String,
@@ -271,7 +274,7 @@ impl Collector for FleetCollector {
             }
         }
         use MetricType::{Counter as C, Gauge as G};
-        let families: [(&str, &str, MetricType, fn(&Sample) -> u64); 8] = [
+        let families: [PerInstance; 8] = [
             (
                 "zapgate_instance_messages_received",
                 "Messages received, since start",
