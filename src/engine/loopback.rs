@@ -31,8 +31,10 @@ use crate::store::{Store, StoreError};
 mod book;
 mod calls;
 mod ops;
+mod outage;
 mod status;
 use book::Book;
+pub use outage::{NotOnline, Outage};
 
 /// Messages waiting for an offline or slow receiver, per account.
 const INBOX_CAPACITY: usize = 10_000;
@@ -47,19 +49,6 @@ pub struct LoopbackConfig {
     /// How long sent media stays downloadable.
     pub media_retention: Duration,
 }
-
-/// What `/loopback/drop` plays on a connected session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outage {
-    /// The connection drops and the session reconnects at once.
-    Reconnect,
-    /// The connection drops and the session gives up (the instance goes `failed`).
-    Fail,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("the instance is not connected to the loopback network")]
-pub struct NotOnline;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -131,43 +120,6 @@ impl LoopbackEngine {
             .cloned()
             .ok_or(ScanError::NotWaiting)?;
         tx.send(phone).await.map_err(|_| ScanError::NotWaiting)
-    }
-
-    /// Plays an outage on an instance's online session (tests, demos).
-    pub async fn drop_connection(&self, instance: Uuid, outage: Outage) -> Result<(), NotOnline> {
-        let session = self
-            .net
-            .live
-            .lock()
-            .get(&instance)
-            .and_then(std::sync::Weak::upgrade)
-            .ok_or(NotOnline)?;
-        let phone = session.own_phone().map_err(|_| NotOnline)?;
-        let sent = match outage {
-            Outage::Reconnect => {
-                let reason = "loopback: the connection dropped (/loopback/drop)".to_string();
-                let back = EngineEvent::Connected {
-                    jid: format!("{phone}@{USER_SERVER}"),
-                    push_name: Some(session.name.clone()),
-                };
-                session
-                    .events
-                    .send(EngineEvent::Reconnecting { reason })
-                    .await
-                    .is_ok()
-                    && session.events.send(back).await.is_ok()
-            }
-            Outage::Fail => {
-                session.stop();
-                let reason = "loopback: the connection dropped and did not come back (/loopback/drop?then=fail)".to_string();
-                session
-                    .events
-                    .send(EngineEvent::Failed { reason })
-                    .await
-                    .is_ok()
-            }
-        };
-        if sent { Ok(()) } else { Err(NotOnline) }
     }
 
     /// Forgets an instance's number (instance deleted).
