@@ -456,3 +456,68 @@ async fn the_session_expiry_sweeps_instances_unused_for_its_time() {
     assert_eq!(gone["instance"], "stale", "{gone}");
     s.wait_for("/sessions", |all| ids(all) == ["busy"]).await;
 }
+
+fn problem_kinds(list: &Value, id: &str) -> Vec<String> {
+    list["sessions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["id"] == id)
+        .flat_map(|r| r["problems"].as_array().cloned().unwrap_or_default())
+        .map(|p| p["kind"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn flapping_and_stuck_sessions_are_problems() {
+    let s = TestServer::start(&[
+        ("ZAPGATE_FLAP_THRESHOLD", "1"),
+        ("ZAPGATE_STUCK_CONNECTING_SECS", "1"),
+    ])
+    .await;
+    s.paired_loopback("flap", ANA).await;
+    for _ in 0..2 {
+        let (status, back) = s.post("/loopback/drop/flap", Some(KEY), json!({})).await;
+        assert_eq!(
+            (status, back["instance"]["state"].as_str()),
+            (200, Some("open")),
+            "{back}"
+        );
+    }
+    s.create_loopback("stuck").await;
+    let (status, _) = s.get("/instance/connect/stuck", Some(KEY)).await;
+    assert_eq!(status, 200);
+
+    let problems = s
+        .wait_for("/sessions/problematic", |b| {
+            problem_kinds(b, "flap") == ["flapping"]
+                && problem_kinds(b, "stuck") == ["stuck_connecting"]
+        })
+        .await;
+    assert_eq!(problems["thresholds"]["flap_threshold"], 1, "{problems}");
+    let text = problems.to_string();
+    assert!(text.contains("2 times"), "{problems}");
+    assert!(text.contains("QR code nobody scanned"), "{problems}");
+
+    assert_eq!(status_of(&s, "flap").await["reconnect_attempts"], 2);
+    let (_, details) = s.get("/sessions/flap/details", Some(KEY)).await;
+    let states: Vec<&str> = details["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "connecting",
+            "open",
+            "connecting",
+            "open",
+            "connecting",
+            "open"
+        ],
+        "{details}"
+    );
+    assert_eq!(details["summary"]["reconnects"], 2, "{details}");
+}
