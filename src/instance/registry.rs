@@ -159,6 +159,17 @@ pub struct FleetCounts {
     pub disconnected: u64,
 }
 
+/// The index of a state in per-state arrays.
+fn slot(s: ConnectionState) -> usize {
+    match s {
+        ConnectionState::Close => 0,
+        ConnectionState::Connecting => 1,
+        ConnectionState::Open => 2,
+        ConnectionState::Refused => 3,
+        ConnectionState::Failed => 4,
+    }
+}
+
 /// Cheap-to-clone handle on all instances.
 #[derive(Clone)]
 pub struct Registry {
@@ -208,22 +219,42 @@ impl Registry {
     /// Instances per state, read in place: one pass over the map, no view copied (`/health`
     /// asks on every call, so this must stay cheap at thousands of instances).
     pub fn counts(&self) -> FleetCounts {
-        let map = self.deps.by_name.read();
-        let mut c = FleetCounts {
-            total: map.len() as u64,
-            ..FleetCounts::default()
-        };
-        for h in map.values() {
-            let (state, qr_shown) = h.state_glance();
-            *c.by_state.entry(state.as_str()).or_insert(0) += 1;
-            match state {
-                ConnectionState::Open => c.connected += 1,
-                ConnectionState::Connecting if qr_shown => c.waiting_for_qr += 1,
-                ConnectionState::Connecting => c.connecting += 1,
-                _ => c.disconnected += 1,
+        // A fixed array, not a map entry per instance: this runs on every `/health`.
+        const STATES: [ConnectionState; 5] = [
+            ConnectionState::Close,
+            ConnectionState::Connecting,
+            ConnectionState::Open,
+            ConnectionState::Refused,
+            ConnectionState::Failed,
+        ];
+        let mut per_state = [0u64; STATES.len()];
+        let mut waiting_for_qr = 0;
+        let total = {
+            let map = self.deps.by_name.read();
+            for h in map.values() {
+                let (state, qr_shown) = h.state_glance();
+                per_state[slot(state)] += 1;
+                if state == ConnectionState::Connecting && qr_shown {
+                    waiting_for_qr += 1;
+                }
             }
+            map.len() as u64
+        };
+        let n = |s: ConnectionState| per_state[slot(s)];
+        FleetCounts {
+            total,
+            by_state: STATES
+                .iter()
+                .filter(|s| n(**s) > 0)
+                .map(|s| (s.as_str(), n(*s)))
+                .collect(),
+            connected: n(ConnectionState::Open),
+            waiting_for_qr,
+            connecting: n(ConnectionState::Connecting) - waiting_for_qr,
+            disconnected: n(ConnectionState::Close)
+                + n(ConnectionState::Refused)
+                + n(ConnectionState::Failed),
         }
-        c
     }
 
     pub fn len(&self) -> usize {
