@@ -296,6 +296,11 @@ async fn the_session_limit_holds_on_every_create_route() {
             .is_some_and(|m| m.contains("maximum of 2")),
         "{body}"
     );
+    // A bare POST (no body, no Content-Type) is a create too, and refused the same way.
+    let (status, body) = s
+        .call(reqwest::Method::POST, "/sessions/four", Some(KEY), None)
+        .await;
+    assert_eq!((status, &body["success"]), (403, &json!(false)), "{body}");
 
     let (_, health) = s.get("/health", None).await;
     assert_eq!(
