@@ -369,6 +369,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_literal_segment_wins_over_a_parameter() {
+        let spec = serde_json::json!({"paths": {
+            "/sessions/{id}": {"post": {"operationId": "create_session", "requestBody": {}}},
+            "/sessions/cleanup-inactive": {"post": {"operationId": "sessions_cleanup_inactive"}},
+        }});
+        let table = RouteTable::from_spec(&spec);
+        let op = |path: &str| {
+            table
+                .find(&Method::POST, path)
+                .map(|m| m.operation.to_string())
+        };
+        assert_eq!(
+            op("/sessions/cleanup-inactive").as_deref(),
+            Some("sessions_cleanup_inactive")
+        );
+        assert_eq!(op("/sessions/ana").as_deref(), Some("create_session"));
+        assert_eq!(
+            table.find(&Method::POST, "/sessions/ana").map(|m| m.body),
+            Some(BodyClass::Json)
+        );
+        // `{` sorts after letters and `~` after `{`: whichever order the document lists
+        // them in, the literal wins.
+        let tilde = serde_json::json!({"paths": {
+            "/a/{id}": {"post": {"operationId": "param"}},
+            "/a/~b": {"post": {"operationId": "literal"}},
+        }});
+        let t = RouteTable::from_spec(&tilde);
+        let found = t
+            .find(&Method::POST, "/a/~b")
+            .map(|m| m.operation.to_string());
+        assert_eq!(found.as_deref(), Some("literal"));
+    }
+
+    #[test]
     fn percent_decoding_of_names() {
         assert_eq!(percent_decode_path("a%20b"), "a b");
         assert_eq!(percent_decode_path("a%2"), "a%2");
