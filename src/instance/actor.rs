@@ -5,6 +5,7 @@
 mod call;
 mod history;
 mod inbound;
+mod upkeep;
 
 use std::sync::Arc;
 
@@ -101,12 +102,7 @@ impl Actor {
             }
             self.update(|v| v.last_error = Some(resume.reason));
         }
-        let reap_at = self.shared.deps.config.del_instance_after().map(|after| {
-            let age = (Utc::now() - self.record.created_at)
-                .to_std()
-                .unwrap_or_default();
-            tokio::time::Instant::now() + after.saturating_sub(age)
-        });
+        let reap_at = self.reap_deadline();
         loop {
             let reap = async {
                 match reap_at {
@@ -159,12 +155,6 @@ impl Actor {
 
     fn state(&self) -> ConnectionState {
         self.view.borrow().state.state
-    }
-
-    fn never_paired(&self) -> bool {
-        self.state() != ConnectionState::Open
-            && !self.record.paired
-            && self.record.owner_jid.is_none()
     }
 
     async fn handle(&mut self, cmd: Command) {
@@ -473,18 +463,6 @@ impl Actor {
 
     fn update(&self, f: impl FnOnce(&mut InstanceView)) {
         self.view.send_modify(f);
-    }
-
-    /// Records in the instance's record that it is in use now (written, flushed with the next
-    /// flush): the session expiry must see it after a restart, when the counters are gone.
-    fn stamp_activity(&mut self) {
-        self.record.last_active_at = Some(Utc::now());
-        if let Err(e) = self.shared.deps.instances.put(&self.record) {
-            tracing::warn!(instance = %self.shared.name, error = %e, "could not record the last activity");
-            return;
-        }
-        let rec = Arc::new(self.record.clone());
-        self.update(|v| v.record = rec);
     }
 
     async fn persist(&mut self, durable: bool) -> Result<(), InstanceError> {
