@@ -52,9 +52,44 @@ pub struct Config {
     #[arg(long, env = "CONFIG_SESSION_PHONE_NAME", default_value = "Chrome")]
     pub session_phone_name: String,
 
-    /// `false`, or a number N: delete instances that are not `open` N minutes after creation.
+    /// `false`, or a number N: delete instances never paired N minutes after creation.
     #[arg(long, env = "DEL_INSTANCE", default_value = "false")]
     pub del_instance: String,
+
+    /// Ours: `DEL_INSTANCE` in seconds; overrides the minutes setting (tests, demos).
+    #[arg(long, env = "ZAPGATE_DEL_INSTANCE_SECS")]
+    pub del_instance_secs: Option<u64>,
+
+    /// Ours: instances held at most; one more create (any route) is refused with 403. 0 means
+    /// no limit.
+    #[arg(long, env = "ZAPGATE_MAX_SESSIONS", default_value_t = 0)]
+    pub max_sessions: usize,
+
+    /// Ours: instances not `open` and unused (no message either way, never open) for this many
+    /// days are removed by an hourly sweep; 0 keeps them.
+    #[arg(long, env = "ZAPGATE_SESSION_EXPIRY", default_value_t = 0)]
+    pub session_expiry_days: u64,
+
+    /// Ours: the session expiry in seconds; overrides the days setting (tests, demos).
+    #[arg(long, env = "ZAPGATE_SESSION_EXPIRY_SECS")]
+    pub session_expiry_secs: Option<u64>,
+
+    /// Ours (`/sessions/problematic`): a session counts as flapping after more than this many
+    /// drops out of `open` within `ZAPGATE_FLAP_WINDOW_MINUTES`.
+    #[arg(long, env = "ZAPGATE_FLAP_THRESHOLD", default_value_t = 5)]
+    pub flap_threshold: u64,
+
+    #[arg(long, env = "ZAPGATE_FLAP_WINDOW_MINUTES", default_value_t = 10)]
+    pub flap_window_minutes: u64,
+
+    /// Ours (`/sessions/problematic`): `connecting` for longer than this many seconds is stuck.
+    #[arg(long, env = "ZAPGATE_STUCK_CONNECTING_SECS", default_value_t = 300)]
+    pub stuck_connecting_secs: u64,
+
+    /// Ours (`/sessions/problematic`): `open` without a message either way for this many
+    /// minutes is silent; 0 switches the check off.
+    #[arg(long, env = "ZAPGATE_SILENT_OPEN_MINUTES", default_value_t = 1440)]
+    pub silent_open_minutes: u64,
 
     /// Allowed CORS origins, comma separated, `*` for any.
     #[arg(long, env = "CORS_ORIGIN", default_value = "*")]
@@ -390,13 +425,33 @@ impl Config {
         }
     }
 
-    /// `DEL_INSTANCE` as minutes, when it is a positive number.
-    pub fn del_instance_minutes(&self) -> Option<u64> {
+    /// `DEL_INSTANCE` (or its seconds override) as a delay, when it is a positive number.
+    pub fn del_instance_after(&self) -> Option<std::time::Duration> {
+        if let Some(s) = self.del_instance_secs {
+            return Some(std::time::Duration::from_secs(s.max(1)));
+        }
         self.del_instance
             .trim()
             .parse::<u64>()
             .ok()
             .filter(|m| *m > 0)
+            .map(|m| std::time::Duration::from_secs(m.saturating_mul(60)))
+    }
+
+    /// How long an unused, not-open instance is kept; `None`: for ever.
+    pub fn session_expiry(&self) -> Option<std::time::Duration> {
+        match self.session_expiry_secs {
+            Some(s) => Some(std::time::Duration::from_secs(s.max(1))),
+            None if self.session_expiry_days == 0 => None,
+            None => Some(std::time::Duration::from_secs(
+                self.session_expiry_days.saturating_mul(86_400),
+            )),
+        }
+    }
+
+    /// `ZAPGATE_MAX_SESSIONS`; `None` without a limit.
+    pub fn session_limit(&self) -> Option<usize> {
+        (self.max_sessions > 0).then_some(self.max_sessions)
     }
 
     /// The dark module colour as RGB, falling back to Evolution's green on a bad value.

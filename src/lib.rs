@@ -104,8 +104,11 @@ pub fn build_state(
         &config.bodies,
         config.max_body_bytes,
     ));
+    let started = Instant::now();
+    let metrics = Arc::new(api::metrics::Metrics::new(registry.clone(), started));
     Ok(Arc::new(AppState {
         closing: tokio::sync::watch::channel(false).0,
+        metrics,
         media,
         bodies,
         outbound,
@@ -113,7 +116,7 @@ pub fn build_state(
         config,
         registry,
         api_key,
-        started: Instant::now(),
+        started,
         server_url,
     }))
 }
@@ -189,6 +192,7 @@ pub async fn run(
     let restored = state.registry.restore()?;
     tracing::info!(restored, "instances restored");
     instance::retention::start(state.registry.clone(), state.config.message_retention());
+    instance::housekeeping::start(state.registry.clone(), state.config.session_expiry());
     let app = api::routes(state.clone());
     on_ready(addr, generated.then_some(api_key.as_str()));
     let closing = state.closing.clone();

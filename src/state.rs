@@ -24,6 +24,8 @@ pub struct AppState {
     pub outbound: crate::outbound::Outbound,
     /// Live event streams open per key (`ZAPGATE_MAX_STREAMS_PER_KEY`).
     pub streams: crate::api::stream::StreamSlots,
+    /// The Prometheus registry behind `/metrics` and the HTTP instruments.
+    pub metrics: Arc<crate::api::metrics::Metrics>,
     /// Set when shutdown starts: live event streams end at once instead of holding the
     /// graceful shutdown for its whole grace period.
     pub closing: tokio::sync::watch::Sender<bool>,

@@ -85,7 +85,7 @@ impl ApiError {
     }
 
     /// The `response.message` value.
-    fn message(&self) -> Value {
+    pub(crate) fn message(&self) -> Value {
         match self {
             ApiError::Unauthorized => json!("Unauthorized"),
             ApiError::Validation(m) => json!([[m]]),
@@ -106,7 +106,7 @@ pub fn envelope(status: StatusCode, message: Value) -> Value {
     })
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     Response::builder()
         .status(status)
         .content_type("application/json; charset=utf-8")
@@ -155,7 +155,8 @@ enum ErrorDoc {
     /// Missing or wrong `apikey`.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorEnvelope>),
-    /// Name already in use (create), or not allowed by the caller's role in a group.
+    /// Name already in use or the instance limit reached (create), or not allowed by the
+    /// caller's role in a group.
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
     /// Unknown instance (or group).
@@ -245,6 +246,7 @@ impl From<RegistryError> for ApiError {
         match e {
             RegistryError::NameTaken(n) => ApiError::NameTaken(n),
             RegistryError::TokenTaken => ApiError::BadRequest(e.to_string()),
+            RegistryError::Full(_) => ApiError::Forbidden(e.to_string()),
             RegistryError::Store(e) => e.into(),
             RegistryError::Instance(e) => e.into(),
         }
@@ -252,13 +254,26 @@ impl From<RegistryError> for ApiError {
 }
 
 /// Wraps the whole app: every error that is not already an [`ApiError`] (unknown route, wrong
-/// method, unparsable JSON, body too large) leaves in Evolution's envelope too.
+/// method, unparsable JSON, body too large) leaves in Evolution's envelope too, except on the
+/// sessions dialect's routes, where every error leaves as `{success:false, message}`.
 pub async fn envelope_errors<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let path = req.uri().path().to_string();
+    let sessions = is_sessions_path(&path);
+    let resp = evolution_errors(next, req).await?;
+    if sessions && (resp.status().is_client_error() || resp.status().is_server_error()) {
+        return Ok(to_sessions_dialect(resp).await);
+    }
+    Ok(resp)
+}
+
+async fn evolution_errors<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     match next.call(req).await {
         Ok(resp) => Ok(resp.into_response()),
-        Err(err) if err.is::<ApiError>() => Ok(err.into_response()),
+        Err(err) if err.is::<ApiError>() || err.is::<super::sessions_error::SessionsError>() => {
+            Ok(err.into_response())
+        }
         Err(err) => {
             let status = err.status();
             let message = match status {
@@ -286,9 +301,61 @@ pub async fn envelope_errors<E: Endpoint>(next: E, req: Request) -> poem::Result
     }
 }
 
+/// The routes of the sessions dialect (`/sessions*`, `/status`).
+pub fn is_sessions_path(path: &str) -> bool {
+    path == "/status" || path == "/sessions" || path.starts_with("/sessions/")
+}
+
+/// The sessions dialect's failure body for an Evolution `response.message` value: the same
+/// words, as one string.
+pub fn sessions_failure(message: &Value) -> Value {
+    fn text(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Array(items) => items
+                .iter()
+                .map(text)
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+                .join("; "),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+    json!({"success": false, "message": text(message)})
+}
+
+/// Rewrites an error answered in Evolution's envelope (by the edge, poem or a handler) into the
+/// sessions dialect's body; status and headers stay.
+async fn to_sessions_dialect(resp: Response) -> Response {
+    let (parts, body) = resp.into_parts();
+    let bytes = body.into_vec().await.unwrap_or_default();
+    let rewritten = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("response")?.get("message").map(sessions_failure));
+    match rewritten {
+        Some(v) => Response::from_parts(parts, Body::from(v.to_string())),
+        None => Response::from_parts(parts, Body::from(bytes)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sessions_dialect_says_the_same_in_one_string() {
+        assert_eq!(
+            sessions_failure(&json!([["bad", "worse"]])),
+            json!({"success": false, "message": "bad; worse"})
+        );
+        assert_eq!(
+            sessions_failure(&json!("Unauthorized")),
+            json!({"success": false, "message": "Unauthorized"})
+        );
+        assert!(is_sessions_path("/sessions/a/qr") && is_sessions_path("/status"));
+        assert!(!is_sessions_path("/sessionsx") && !is_sessions_path("/instance/create"));
+    }
 
     #[test]
     fn message_shapes_follow_evolution() {

@@ -11,7 +11,7 @@ use poem_openapi::{OpenApi, Tags};
 use super::auth::ApiKey;
 use super::dto::ConnectionStateDto;
 use super::error::ApiError;
-use crate::engine::loopback::ScanError;
+use crate::engine::loopback::{Outage, ScanError};
 use crate::instance::{ConnectionState, Integration};
 use crate::state::AppState;
 
@@ -69,6 +69,56 @@ impl LoopbackApi {
         let view = h
             .wait_view(Duration::from_secs(10), |v| {
                 v.state.state != ConnectionState::Connecting
+            })
+            .await;
+        Ok(Json(ConnectionStateDto::of(&view)))
+    }
+
+    /// Play a network outage on a connected LOOPBACK instance: the connection drops and comes
+    /// back (`then=reconnect`, the default), or drops for good (`then=fail`: the instance shows
+    /// `failed` until restarted). Answers once the instance shows the outcome.
+    #[oai(
+        path = "/loopback/drop/:instanceName",
+        method = "post",
+        operation_id = "loopback_drop"
+    )]
+    async fn drop_connection(
+        &self,
+        key: ApiKey,
+        #[oai(name = "instanceName")] name: Path<String>,
+        /// `reconnect` (default) or `fail`.
+        #[oai(validator(pattern = "^(reconnect|fail)$"))]
+        then: Query<Option<String>>,
+    ) -> Result<Json<ConnectionStateDto>, ApiError> {
+        let h = self
+            .state
+            .registry
+            .get(&name)
+            .ok_or_else(|| ApiError::InstanceNotFound(name.0.clone()))?;
+        self.state.require_global(&key)?;
+        if h.view().record.integration != Integration::Loopback {
+            return Err(ApiError::BadRequest(format!(
+                "The \"{}\" instance is not a LOOPBACK instance",
+                h.name()
+            )));
+        }
+        let outage = match then.0.as_deref() {
+            Some("fail") => Outage::Fail,
+            _ => Outage::Reconnect,
+        };
+        // Counted before the state leaves `open`, so the return to `open` can be told apart.
+        let attempts = h.reconnect_attempts();
+        let engine = self.state.registry.engines().loopback.clone();
+        engine
+            .drop_connection(h.id(), outage)
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("The \"{}\" instance: {e}", h.name())))?;
+        let view = h
+            .wait_view(Duration::from_secs(10), |v| match outage {
+                Outage::Fail => v.state.state == ConnectionState::Failed,
+                Outage::Reconnect => {
+                    v.state.state == ConnectionState::Open && h.reconnect_attempts() > attempts
+                }
             })
             .await;
         Ok(Json(ConnectionStateDto::of(&view)))

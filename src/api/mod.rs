@@ -22,10 +22,15 @@ pub mod message_dto;
 pub mod message_more;
 pub mod message_more_dto;
 pub mod message_status;
+pub mod metrics;
 pub mod ops;
 pub mod required;
 pub mod route_table;
 pub mod rows;
+pub mod sessions;
+pub mod sessions_dto;
+pub mod sessions_error;
+pub mod sessions_ops;
 pub mod settings;
 pub mod socketio;
 pub mod stream;
@@ -60,6 +65,13 @@ type Apis = (
     summary::SummaryApi,
     transport::TransportApi,
     gowa::Apis,
+    // poem-openapi implements its trait for tuples of at most 16: the sessions dialect and
+    // the metrics go in as one member (as the GOWA dialect's APIs do in `gowa::Apis`).
+    (
+        sessions::SessionsApi,
+        sessions_ops::SessionOpsApi,
+        metrics::MetricsApi,
+    ),
 );
 
 /// The OpenAPI service; also what `zapgate openapi` prints.
@@ -110,7 +122,16 @@ pub fn openapi(
             transport::TransportApi {
                 state: state.clone(),
             },
-            gowa::apis(state),
+            gowa::apis(state.clone()),
+            (
+                sessions::SessionsApi {
+                    state: state.clone(),
+                },
+                sessions_ops::SessionOpsApi {
+                    state: state.clone(),
+                },
+                metrics::MetricsApi { state },
+            ),
         ),
         "zapgate",
         env!("CARGO_PKG_VERSION"),
@@ -143,6 +164,8 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     }
     let budget = state.bodies.clone();
     let edge_state = state.clone();
+    let meters = state.metrics.clone();
+    let metrics_gate = gate.clone();
     let mut route = Route::new();
     if let Some(sio) = socketio::mount(&state) {
         route = route.nest_no_strip("/socket.io", sio);
@@ -166,6 +189,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
             limits::edge(ep, req, edge_state.clone(), gate.clone(), budget.clone())
         })
         .around(error::envelope_errors)
+        .around(move |ep, req| metrics::observe(ep, req, meters.clone(), metrics_gate.clone()))
 }
 
 fn cors(origins: &str) -> Cors {

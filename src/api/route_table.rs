@@ -50,6 +50,8 @@ enum Segment {
 
 #[derive(Debug)]
 struct Operation {
+    /// The document's `operationId` (the metrics label a request is counted under).
+    id: String,
     method: Method,
     segments: Vec<Segment>,
     body: BodyClass,
@@ -61,6 +63,8 @@ struct Operation {
 
 /// An operation a request matched, with its instance name when the path has one.
 pub struct Matched<'a> {
+    /// The operation's `operationId`.
+    pub operation: &'a str,
     pub body: BodyClass,
     pub secured: bool,
     pub token_scoped: bool,
@@ -113,6 +117,7 @@ impl RouteTable {
                     Dialect::Evolution
                 };
                 ops.push(Operation {
+                    id: op["operationId"].as_str().unwrap_or_default().to_string(),
                     method: method.clone(),
                     segments: segments.iter().map(Segment::copy).collect(),
                     body,
@@ -145,6 +150,7 @@ impl RouteTable {
                     }
                 }
                 Some(Matched {
+                    operation: &op.id,
                     body: op.body,
                     secured: op.secured,
                     token_scoped: op.token_scoped,
@@ -178,6 +184,7 @@ impl RouteTable {
             })
             .map(|op| op.method.clone())
             .collect();
+        methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         methods.dedup();
         methods
     }
@@ -263,5 +270,28 @@ mod tests {
             .expect("found");
         assert!(gowa.token_scoped);
         assert_eq!(gowa.dialect, Dialect::Gowa);
+    }
+
+    #[test]
+    fn a_literal_last_segment_wins_and_names_its_operation() {
+        let spec = serde_json::json!({"paths": {
+            "/sessions/{id}": {"post": {"operationId": "create_session", "requestBody": {}}},
+            "/sessions/cleanup-inactive": {"post": {"operationId": "sessions_cleanup_inactive"}},
+        }});
+        let table = RouteTable::from_spec(&spec);
+        let op = |path: &str| {
+            table
+                .find(&Method::POST, path)
+                .map(|m| m.operation.to_string())
+        };
+        assert_eq!(
+            op("/sessions/cleanup-inactive").as_deref(),
+            Some("sessions_cleanup_inactive")
+        );
+        assert_eq!(op("/sessions/ana").as_deref(), Some("create_session"));
+        assert_eq!(
+            table.find(&Method::POST, "/sessions/ana").map(|m| m.body),
+            Some(BodyClass::Json)
+        );
     }
 }

@@ -71,11 +71,11 @@ pub struct FleetSummary {
     pub rows: Vec<SummaryRow>,
 }
 
-fn rfc3339(t: chrono::DateTime<Utc>) -> String {
+pub(crate) fn rfc3339(t: chrono::DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn row(h: &InstanceHandle, now: chrono::DateTime<Utc>) -> (SummaryRow, i64) {
+pub(crate) fn row(h: &InstanceHandle, now: chrono::DateTime<Utc>) -> (SummaryRow, i64) {
     let view = h.view();
     let c = h.counters();
     let since = view.state.since;

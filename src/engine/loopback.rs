@@ -31,8 +31,10 @@ use crate::store::{Store, StoreError};
 mod book;
 mod calls;
 mod ops;
+mod outage;
 mod status;
 use book::Book;
+pub use outage::{NotOnline, Outage};
 
 /// Messages waiting for an offline or slow receiver, per account.
 const INBOX_CAPACITY: usize = 10_000;
@@ -74,6 +76,8 @@ struct Network {
     book: Book,
     /// Sessions showing a QR, by instance: sending a phone (or None) pairs them.
     waiting: Mutex<HashMap<Uuid, mpsc::Sender<Option<String>>>>,
+    /// Online sessions, by instance, for `/loopback/drop`.
+    live: Mutex<HashMap<Uuid, std::sync::Weak<LoopbackSession>>>,
 }
 
 #[derive(Default)]
@@ -94,6 +98,7 @@ impl LoopbackEngine {
                 store,
                 accounts: Mutex::new(HashMap::new()),
                 waiting: Mutex::new(HashMap::new()),
+                live: Mutex::new(HashMap::new()),
             }),
             config,
         })
@@ -239,6 +244,10 @@ impl LoopbackSession {
     /// Marks the account online, reports Connected and pumps the inbox until stopped.
     async fn go_online(self: Arc<Self>, phone: String) {
         let notify = self.net.attach(&phone);
+        {
+            let mut live = self.net.live.lock();
+            live.insert(self.id, Arc::downgrade(&self));
+        }
         let name = self.name.clone();
         if let Err(e) = self
             .net
@@ -290,6 +299,14 @@ impl LoopbackSession {
         {
             let mut w = self.net.waiting.lock();
             w.remove(&self.id);
+        }
+        let mut live = self.net.live.lock();
+        // Only this session's entry: a newer session of the instance may be online already.
+        if live
+            .get(&self.id)
+            .is_some_and(|w| std::ptr::eq(w.as_ptr(), self))
+        {
+            live.remove(&self.id);
         }
     }
 }

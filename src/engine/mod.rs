@@ -100,6 +100,8 @@ pub trait Session: Send + Sync {
         is_video: bool,
         ring: Duration,
     ) -> BoxFuture<'_, Result<call::PlacedCall, EngineError>>;
+    /// One round trip to WhatsApp (a keepalive ping): the connection carries traffic now.
+    fn ping(&self) -> BoxFuture<'_, Result<(), EngineError>>;
     /// Unlinks the device on WhatsApp's side and ends the session. Keys are wiped by the caller.
     fn logout(&self) -> BoxFuture<'_, Result<(), EngineError>>;
     /// Ends the session, keeping its keys so it can log in again without a QR.

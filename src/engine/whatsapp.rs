@@ -31,6 +31,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use whatsapp_rust::download::DownloadParams;
 use whatsapp_rust::http::UreqHttpClient;
+use whatsapp_rust::wacore::iq::keepalive::KeepaliveSpec;
 use whatsapp_rust::wacore::iq::privacy::{PrivacyCategory, PrivacyValue as WaPrivacyValue};
 use whatsapp_rust::wacore::proto_helpers::MessageBuilderExt;
 use whatsapp_rust::waproto::whatsapp as wa;
@@ -56,6 +57,8 @@ pub const DEFAULT_WA_URL: &str = "wss://web.whatsapp.com/ws/chat";
 
 /// `close`/`logout` return within this, whatever the network does.
 const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a health-check ping waits for WhatsApp's pong.
+const PING_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Engine settings, from [`crate::config::Config`].
 pub struct WaConfig {
@@ -614,6 +617,16 @@ impl Session for WaSession {
             Err(EngineError::Unavailable(
                 "Placing calls is not available on the WHATSAPP-BAILEYS engine".into(),
             ))
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            client
+                .execute(KeepaliveSpec::with_timeout(PING_DEADLINE))
+                .await
+                .map_err(|e| failed("ping")(e.to_string()))
         })
     }
 

@@ -155,6 +155,14 @@ impl Dispatcher {
             .map(|h| (h.last_status, h.consecutive_failures))
     }
 
+    /// (delivered, failed attempts, dead-lettered) since start, without copying the latency
+    /// samples (read for every instance on a metrics scrape).
+    pub fn tallies(&self, endpoint: &str) -> Option<(u64, u64, u64)> {
+        let all = self.inner.health.lock();
+        all.get(endpoint)
+            .map(|h| (h.delivered, h.failed_attempts, h.dead_lettered))
+    }
+
     pub fn repo(&self) -> &OutboxRepo {
         &self.inner.repo
     }

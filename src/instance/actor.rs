@@ -5,14 +5,15 @@
 mod call;
 mod history;
 mod inbound;
+mod upkeep;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::handle::{InstanceError, InstanceView, QrView, Shared};
+use super::vitals::Transition;
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
 use crate::engine::{EngineEvent, Presence, Session, SessionContext};
 use crate::events::payload::{ConnectionChange, Owner, QrCode};
@@ -101,12 +102,7 @@ impl Actor {
             }
             self.update(|v| v.last_error = Some(resume.reason));
         }
-        let reap_at = self.shared.deps.config.del_instance_minutes().map(|m| {
-            let age = (Utc::now() - self.record.created_at)
-                .to_std()
-                .unwrap_or_default();
-            tokio::time::Instant::now() + Duration::from_secs(m * 60).saturating_sub(age)
-        });
+        let reap_at = self.reap_deadline();
         loop {
             let reap = async {
                 match reap_at {
@@ -123,6 +119,9 @@ impl Actor {
                         break;
                     }
                     Some(Command::Shutdown { reply }) => {
+                        if self.state() == ConnectionState::Open {
+                            self.stamp_activity();
+                        }
                         self.stop_session().await;
                         let _ = reply.send(());
                         break;
@@ -140,8 +139,10 @@ impl Actor {
                         self.on_engine(ev).await;
                     }
                 }
-                _ = reap, if reap_at.is_some() && self.state() != ConnectionState::Open => {
-                    tracing::info!(instance = %self.shared.name, "DEL_INSTANCE: removing instance that never opened");
+                // Evolution's DEL_INSTANCE: only an instance that was never paired goes; a
+                // paired one restored at start-up (or reconnecting) is not "never connected".
+                _ = reap, if reap_at.is_some() && self.never_paired() => {
+                    tracing::info!(instance = %self.shared.name, "DEL_INSTANCE: removing an instance that was never paired");
                     if self.delete().await.is_ok() {
                         self.shared.deps.forget(self.shared.id, &self.shared.name);
                     }
@@ -176,6 +177,8 @@ impl Actor {
                 let _ = reply.send(r);
             }
             Command::Restart { reply } => {
+                // An operator's restart is a fresh start: failures before it no longer count.
+                self.shared.vitals.reset_attempts();
                 let pairing = self.pairing_phone.clone();
                 let r = self.start_session(pairing).await;
                 self.flush_events().await;
@@ -269,6 +272,7 @@ impl Actor {
                 self.record.profile_name = push_name.clone();
                 self.record.paired = true;
                 self.record.connection_status = ConnectionState::Open;
+                self.record.last_active_at = Some(Utc::now());
                 if let Err(e) = self.persist(true).await {
                     tracing::error!(instance = %self.shared.name, error = %e, "could not persist pairing");
                 }
@@ -283,14 +287,16 @@ impl Actor {
             }
             EngineEvent::Reconnecting { reason } => {
                 tracing::debug!(instance = %self.shared.name, %reason, "reconnecting");
+                self.shared.vitals.attempt(&reason);
                 // Kept after the session is back, so an operator sees why it dropped.
-                self.update(|v| v.last_error = Some(reason));
-                self.set_state(ConnectionState::Connecting, 200);
+                self.update(|v| v.last_error = Some(reason.clone()));
+                self.set_state_because(ConnectionState::Connecting, 200, Some(reason));
             }
             EngineEvent::Failed { reason } => {
                 self.take_session();
-                self.update(|v| v.last_error = Some(reason));
-                self.set_state(ConnectionState::Failed, 503);
+                self.shared.vitals.attempt(&reason);
+                self.update(|v| v.last_error = Some(reason.clone()));
+                self.set_state_because(ConnectionState::Failed, 503, Some(reason));
             }
             EngineEvent::LoggedOut { code, reason } => {
                 self.take_session();
@@ -338,7 +344,8 @@ impl Actor {
             self.stop_session().await;
             self.update(|v| v.qr = QrView::default());
             self.publish(EventKind::QrcodeUpdated, Payload::QrLimitReached);
-            self.set_state(ConnectionState::Refused, 428);
+            let reason = "the QR code limit was reached without a scan".to_string();
+            self.set_state_because(ConnectionState::Refused, 428, Some(reason));
             return;
         }
         let base64 = match crate::qr::png_data_uri(&code, self.shared.deps.config.qr_rgb()) {
@@ -373,7 +380,7 @@ impl Actor {
         self.record.disconnection_at = Some(Utc::now());
         self.persist(true).await?;
         self.update(|v| v.qr = QrView::default());
-        self.set_state(ConnectionState::Close, code);
+        self.set_state_because(ConnectionState::Close, code, Some(reason.to_string()));
         let closed = Payload::Closed {
             at: self.record.disconnection_at,
             code,
@@ -420,10 +427,27 @@ impl Actor {
     }
 
     fn set_state(&mut self, state: ConnectionState, reason: u16) {
-        if self.state() == state {
+        self.set_state_because(state, reason, None);
+    }
+
+    /// Changes the state; `why` is kept in the instance's timeline (a drop, a failure).
+    fn set_state_because(&mut self, state: ConnectionState, reason: u16, why: Option<String>) {
+        let from = self.state();
+        if from == state {
             return;
         }
-        self.update(|v| v.state = Timed::now(state));
+        let now = Timed::now(state);
+        self.update(|v| v.state = now);
+        let transition = Transition {
+            at: now.since,
+            state,
+            code: reason,
+            reason: why,
+        };
+        self.shared.vitals.transition(from, transition);
+        if from == ConnectionState::Open {
+            self.stamp_activity();
+        }
         let owner =
             matches!(state, ConnectionState::Open | ConnectionState::Refused).then(|| Owner {
                 jid: self.record.owner_jid.clone(),

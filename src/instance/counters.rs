@@ -87,6 +87,13 @@ impl Counters {
         self.send_errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Drops out of `open` in the last `window` (at most the last 256 are remembered).
+    pub fn flaps_within(&self, window: std::time::Duration) -> u64 {
+        let since = Utc::now().timestamp_millis() - window.as_millis() as i64;
+        let flaps = self.flaps.lock().unwrap_or_else(|p| p.into_inner());
+        flaps.iter().filter(|&&t| t > since).count() as u64
+    }
+
     pub fn read(&self) -> CountersView {
         self.read_at(Utc::now().timestamp_millis())
     }

@@ -38,3 +38,27 @@ impl InstanceHandle {
         })
     }
 }
+
+/// The instance's webhook deliveries since start, for metrics (zeros without a webhook).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookTallies {
+    /// Rows waiting in the outbox for the instance's own webhook.
+    pub outbox_depth: u64,
+    pub delivered: u64,
+    pub failed_attempts: u64,
+    pub dead_lettered: u64,
+}
+
+impl InstanceHandle {
+    pub fn webhook_tallies(&self) -> WebhookTallies {
+        let d = &self.shared().deps.dispatcher;
+        let endpoint = instance_endpoint(self.id());
+        let (delivered, failed_attempts, dead_lettered) = d.tallies(&endpoint).unwrap_or_default();
+        WebhookTallies {
+            outbox_depth: d.repo().book(&endpoint).depth as u64,
+            delivered,
+            failed_attempts,
+            dead_lettered,
+        }
+    }
+}

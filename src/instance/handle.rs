@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::actor::Command;
 use super::counters::{Counters, CountersView};
+use super::vitals::Vitals;
 use super::{ConnectionState, Settings, Timed, WebhookConfig};
 use crate::engine::call::PlacedCall;
 use crate::engine::{EngineError, MessageKey, OutgoingMessage, Presence, SentMessage, Session};
@@ -73,6 +74,8 @@ pub(super) struct Shared {
     pub(super) history: HistoryRepo,
     /// Operator counters, fed by every publish of this instance.
     pub(super) counters: Counters,
+    /// Transitions, attempts, errors and health checks (`/sessions/*`), fed by the actor.
+    pub(super) vitals: Vitals,
     pub(super) deps: Arc<Deps>,
 }
 
@@ -107,6 +110,11 @@ impl InstanceHandle {
 
     pub fn token(&self) -> &str {
         &self.shared.token
+    }
+
+    /// When the instance was created, read in place.
+    pub fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.shared.view.borrow().record.created_at
     }
 
     pub fn view(&self) -> InstanceView {
@@ -225,6 +233,7 @@ impl InstanceHandle {
             Ok(sent) => sent,
             Err(e) => {
                 self.shared.counters.send_failed();
+                self.shared.vitals.note_error(format!("send: {e}"));
                 return Err(e);
             }
         };
@@ -263,6 +272,18 @@ impl InstanceHandle {
     /// The operator counters (messages, send errors, reconnects, flaps, last activity).
     pub fn counters(&self) -> CountersView {
         self.shared.counters.read()
+    }
+
+    /// Drops out of `open` within `window`, for flap detection.
+    pub fn flaps_within(&self, window: Duration) -> u64 {
+        self.shared.counters.flaps_within(window)
+    }
+
+    /// The state and whether a QR code is shown, read in place (no copy of the view): cheap
+    /// enough to ask of every instance on every `/health`.
+    pub fn state_glance(&self) -> (ConnectionState, bool) {
+        let v = self.shared.view.borrow();
+        (v.state.state, v.qr.code.is_some())
     }
 
     /// Edits one of our messages; returns the edit as it went out (Evolution answers with
@@ -377,6 +398,7 @@ pub(crate) fn spawn(record: InstanceRecord, deps: Arc<Deps>) -> Result<InstanceH
         view: view_rx,
         session: RwLock::new(None),
         counters: Counters::default(),
+        vitals: Vitals::default(),
         history,
         deps,
     });

@@ -4,18 +4,21 @@ pub mod actor;
 pub mod counters;
 pub mod delivery;
 pub mod handle;
+pub mod housekeeping;
 pub mod ledger;
+pub mod problems;
 pub mod registry;
 pub mod retention;
 pub mod state;
 mod supervisor;
+pub mod vitals;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 pub use handle::{InstanceError, InstanceHandle, InstanceView, QrView};
-pub use registry::Registry;
+pub use registry::{FleetCounts, Registry};
 pub use state::{ConnectionState, Timed};
 
 /// Which engine runs an instance, with Evolution's integration names.

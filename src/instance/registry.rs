@@ -2,7 +2,7 @@
 //! reconnection of paired instances at start-up (the connect ramp) so a restart with hundreds of
 //! sessions does not hit WhatsApp with hundreds of logins in the same second.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use parking_lot::RwLock;
 use uuid::Uuid;
 
 use super::handle::{self, InstanceError, InstanceHandle};
-use super::{Integration, Settings, WebhookConfig};
+use super::{ConnectionState, Integration, Settings, WebhookConfig};
 use crate::config::Config;
 use crate::engine::Engines;
 use crate::events::dispatcher::Dispatcher;
@@ -130,6 +130,11 @@ pub struct NewInstance {
 pub enum RegistryError {
     #[error("This name \"{0}\" is already in use.")]
     NameTaken(String),
+    /// `ZAPGATE_MAX_SESSIONS` instances exist already.
+    #[error(
+        "This server holds its maximum of {0} instances (ZAPGATE_MAX_SESSIONS); delete one first"
+    )]
+    Full(usize),
     /// Tokens authorize by themselves: two instances must never share one.
     #[error("This token is already used by another instance.")]
     TokenTaken,
@@ -137,6 +142,32 @@ pub enum RegistryError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Instance(#[from] InstanceError),
+}
+
+/// How many instances are in which state.
+#[derive(Debug, Clone, Default)]
+pub struct FleetCounts {
+    pub total: u64,
+    /// By state name (`open`, `connecting`, `close`, `refused`, `failed`).
+    pub by_state: BTreeMap<&'static str, u64>,
+    pub connected: u64,
+    /// `connecting` with a QR code shown: waiting for a phone to scan it.
+    pub waiting_for_qr: u64,
+    /// `connecting` without a QR code: logging in or reconnecting.
+    pub connecting: u64,
+    /// `close`, `refused` or `failed`: no session runs.
+    pub disconnected: u64,
+}
+
+/// The index of a state in per-state arrays.
+fn slot(s: ConnectionState) -> usize {
+    match s {
+        ConnectionState::Close => 0,
+        ConnectionState::Connecting => 1,
+        ConnectionState::Open => 2,
+        ConnectionState::Refused => 3,
+        ConnectionState::Failed => 4,
+    }
 }
 
 /// Cheap-to-clone handle on all instances.
@@ -181,8 +212,49 @@ impl Registry {
     /// Every instance, oldest first.
     pub fn all(&self) -> Vec<InstanceHandle> {
         let mut v: Vec<InstanceHandle> = self.deps.by_name.read().values().cloned().collect();
-        v.sort_by_key(|h| h.view().record.created_at);
+        v.sort_by_cached_key(|h| h.created_at());
         v
+    }
+
+    /// Instances per state, read in place: one pass over the map, no view copied (`/health`
+    /// asks on every call, so this must stay cheap at thousands of instances).
+    pub fn counts(&self) -> FleetCounts {
+        // A fixed array, not a map entry per instance: this runs on every `/health`.
+        const STATES: [ConnectionState; 5] = [
+            ConnectionState::Close,
+            ConnectionState::Connecting,
+            ConnectionState::Open,
+            ConnectionState::Refused,
+            ConnectionState::Failed,
+        ];
+        let mut per_state = [0u64; STATES.len()];
+        let mut waiting_for_qr = 0;
+        let total = {
+            let map = self.deps.by_name.read();
+            for h in map.values() {
+                let (state, qr_shown) = h.state_glance();
+                per_state[slot(state)] += 1;
+                if state == ConnectionState::Connecting && qr_shown {
+                    waiting_for_qr += 1;
+                }
+            }
+            map.len() as u64
+        };
+        let n = |s: ConnectionState| per_state[slot(s)];
+        FleetCounts {
+            total,
+            by_state: STATES
+                .iter()
+                .filter(|s| n(**s) > 0)
+                .map(|s| (s.as_str(), n(*s)))
+                .collect(),
+            connected: n(ConnectionState::Open),
+            waiting_for_qr,
+            connecting: n(ConnectionState::Connecting) - waiting_for_qr,
+            disconnected: n(ConnectionState::Close)
+                + n(ConnectionState::Refused)
+                + n(ConnectionState::Failed),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -210,6 +282,13 @@ impl Registry {
             let mut map = self.deps.by_name.write();
             if map.contains_key(&new.name) {
                 return Err(RegistryError::NameTaken(new.name));
+            }
+            // Checked under the same lock as the insert, so concurrent creates cannot pass it
+            // together; every create route (Evolution's, /sessions, the token surface) ends here.
+            if let Some(max) = self.deps.config.session_limit()
+                && map.len() >= max
+            {
+                return Err(RegistryError::Full(max));
             }
             if map.values().any(|h| h.token_matches(&record.token)) {
                 return Err(RegistryError::TokenTaken);
@@ -260,6 +339,16 @@ impl Registry {
                 }
                 map.insert(rec.name.clone(), handle);
             }
+        }
+        if let Some(max) = self.deps.config.session_limit()
+            && records.len() > max
+        {
+            // Nothing stored is dropped: the limit only refuses new instances.
+            tracing::warn!(
+                stored = records.len(),
+                max,
+                "more instances stored than ZAPGATE_MAX_SESSIONS; creates are refused until some are deleted"
+            );
         }
         let rate = self.deps.config.connect_rate.max(1);
         tokio::spawn(async move {

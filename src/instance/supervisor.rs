@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::actor::{Actor, Command, Resume};
 use super::handle::{InstanceView, Shared};
+use super::vitals::Transition;
 use super::{ConnectionState, Timed};
 use crate::health::Fault;
 use crate::store::instances::InstanceRecord;
@@ -57,10 +58,21 @@ pub(super) async fn supervise(
             reconnect: record.paired,
             reason: format!("internal fault, instance restarted: {what}"),
         });
+        let from = view.borrow().state.state;
+        let closed = Timed::now(ConnectionState::Close);
         view.send_modify(|v| {
             v.qr = Default::default();
-            v.state = Timed::now(ConnectionState::Close);
+            v.state = closed;
         });
+        shared.vitals.transition(
+            from,
+            Transition {
+                at: closed.since,
+                state: ConnectionState::Close,
+                code: 500,
+                reason: Some(format!("internal fault: {what}")),
+            },
+        );
         // Counted once the view says closed, so whoever sees the count sees the restart.
         shared
             .deps

@@ -35,6 +35,10 @@ pub struct InstanceRecord {
     pub paired: bool,
     pub disconnection_reason_code: Option<u16>,
     pub disconnection_at: Option<DateTime<Utc>>,
+    /// The last time the instance was in use: when it last opened or left `open` (messages
+    /// only flow while open). The session expiry reads it after a restart.
+    #[serde(default)]
+    pub last_active_at: Option<DateTime<Utc>>,
 }
 
 impl InstanceRecord {
@@ -59,6 +63,7 @@ impl InstanceRecord {
             paired: false,
             disconnection_reason_code: None,
             disconnection_at: None,
+            last_active_at: None,
         }
     }
 }

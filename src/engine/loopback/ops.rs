@@ -396,6 +396,18 @@ impl Session for LoopbackSession {
         Box::pin(async move { self.place_call(&to, is_video, ring) })
     }
 
+    /// The stand-in network answers as long as the account is attached to it.
+    fn ping(&self) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let phone = self.own_phone()?;
+            if self.net.is_online(&phone) {
+                Ok(())
+            } else {
+                Err(EngineError::NotConnected)
+            }
+        })
+    }
+
     fn logout(&self) -> BoxFuture<'_, Result<(), EngineError>> {
         Box::pin(async move {
             let phone = self.phone.lock().clone();
