@@ -111,6 +111,12 @@ pub struct Config {
     #[arg(long, env = "ZAPGATE_CACHE_MB", default_value_t = 64)]
     pub cache_mb: u64,
 
+    /// Ours: a data dir created now, and the copy `zapgate compact` writes, compress sled's pages
+    /// (zstd). An existing database keeps the setting it was created with; compacting it with
+    /// the other setting converts it.
+    #[arg(long, env = "ZAPGATE_STORAGE_COMPRESSION", value_parser = BoolishValueParser::new(), default_value = "true")]
+    pub storage_compression: bool,
+
     /// Paired instances reconnected per second at start-up.
     #[arg(long, env = "ZAPGATE_CONNECT_RATE", default_value_t = 25)]
     pub connect_rate: u32,

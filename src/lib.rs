@@ -174,8 +174,12 @@ pub async fn run(
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let (api_key, generated) = resolve_api_key(&config)?;
-    let store = Store::open(&config.data_dir, config.cache_mb)
-        .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+    let store = Store::open_with(
+        &config.data_dir,
+        config.cache_mb,
+        config.storage_compression,
+    )
+    .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
     store.watch_space(
         &config.data_dir,
         store::space::SpaceLimits {

@@ -47,7 +47,7 @@ fn main() -> anyhow::Result<()> {
 
 fn compact(config: &Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let c = zapgate::store::compact::compact(&config.data_dir)?;
+    let c = zapgate::store::compact::compact(&config.data_dir, config.storage_compression)?;
     let mib = |b: u64| b as f64 / 1_048_576.0;
     println!(
         "compacted {}: {:.1} MiB -> {:.1} MiB, {} rows, in {:.1} s",

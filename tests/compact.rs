@@ -1,5 +1,7 @@
 //! `zapgate compact` on a stopped server's data dir: the history and the paired sessions are
-//! all there after it, and a running server's data dir is refused, untouched.
+//! all there after it, and a running server's data dir is refused, untouched. The data dir here
+//! starts uncompressed (as every data dir made before compression existed) and compaction,
+//! compressing by default, converts it.
 
 mod common;
 
@@ -11,6 +13,12 @@ use serde_json::json;
 
 const ANA: &str = "15550008101";
 const BIA: &str = "15550008102";
+
+/// What sled's header says about the database's compression.
+fn compressed(dir: &Path) -> bool {
+    let conf = std::fs::read(dir.join("db").join("conf")).expect("sled conf");
+    String::from_utf8_lossy(&conf).contains("use_compression: true")
+}
 
 fn compact(dir: &Path) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_zapgate"))
@@ -42,7 +50,9 @@ async fn texts(s: &TestServer, name: &str, chat: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_compacted_data_dir_keeps_history_and_sessions() {
-    let s = TestServer::start_paired(&[("ana", ANA), ("bia", BIA)]).await;
+    let s = TestServer::start(&[("ZAPGATE_STORAGE_COMPRESSION", "false")]).await;
+    s.paired_loopback("ana", ANA).await;
+    s.paired_loopback("bia", BIA).await;
     let mut bia_events = s.events("instance=bia&events=MESSAGES_UPSERT").await;
     for i in 0..20 {
         let (status, sent) = s
@@ -64,6 +74,7 @@ async fn a_compacted_data_dir_keeps_history_and_sessions() {
     assert!(!s.dir.join("db.compacting").exists());
 
     let dir = s.stop().await;
+    assert!(!compressed(&dir.path));
     let done = compact(&dir.path);
     let out = String::from_utf8_lossy(&done.stdout);
     assert!(
@@ -72,6 +83,10 @@ async fn a_compacted_data_dir_keeps_history_and_sessions() {
         String::from_utf8_lossy(&done.stderr)
     );
     assert!(out.contains("compacted") && out.contains("rows"), "{out}");
+    assert!(
+        compressed(&dir.path),
+        "compaction kept the dir uncompressed"
+    );
 
     let s = TestServer::start_in(&dir.path, &[]).await;
     // The paired sessions come back open, and the history reads the same.

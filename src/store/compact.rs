@@ -29,8 +29,9 @@ pub struct Compacted {
     pub rows: u64,
 }
 
-/// Compacts the database of the data dir `dir`.
-pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
+/// Compacts the database of the data dir `dir`; the copy compresses its pages when `compress`
+/// says so, whatever the live database did (this is how a data dir changes setting).
+pub fn compact(dir: &Path, compress: bool) -> Result<Compacted, StoreError> {
     recover(dir)?;
     let (live, copy, old) = (dir.join(LIVE), dir.join(COPY), dir.join(OLD));
     if !live.exists() {
@@ -42,8 +43,8 @@ pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
     let before = allocated(&live);
     let mut rows = 0u64;
     {
-        let src = sled::Config::new().path(&live).open()?;
-        let dst = sled::Config::new().path(&copy).open()?;
+        let src = super::config_for(&live, false).open()?;
+        let dst = super::config_for(&copy, compress).open()?;
         for name in src.tree_names() {
             let from = src.open_tree(&name)?;
             let to = dst.open_tree(&name)?;
@@ -158,7 +159,7 @@ mod tests {
                 db.flush().unwrap();
             }
         }
-        let c = compact(dir.path()).unwrap();
+        let c = compact(dir.path(), false).unwrap();
         assert_eq!(c.rows, 101);
         assert!(c.after < c.before, "{c:?}");
         let db = sled::Config::new()
@@ -171,6 +172,38 @@ mod tests {
             t.get("hot").unwrap().unwrap().to_vec(),
             2_999u32.to_be_bytes().to_vec()
         );
+    }
+
+    #[test]
+    fn compaction_converts_a_database_to_compression_and_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join(LIVE);
+        {
+            let db = super::super::config_for(&live, false).open().unwrap();
+            let t = db.open_tree("t").unwrap();
+            for i in 0..2_000u32 {
+                t.insert(format!("key {i:08}"), format!("value {i}").into_bytes())
+                    .unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let compressed = compact(dir.path(), true).unwrap();
+        assert_eq!(compressed.rows, 2_000);
+        // sled refuses a mismatched setting: opening with the wrong one would fail here.
+        let reopen = |expect: bool| {
+            let conf = String::from_utf8_lossy(&fs::read(live.join("conf")).unwrap()).into_owned();
+            assert!(
+                conf.contains(&format!("use_compression: {expect}")),
+                "{conf}"
+            );
+            let db = super::super::config_for(&live, !expect).open().unwrap();
+            let t = db.open_tree("t").unwrap();
+            assert_eq!(t.len(), 2_000);
+            assert_eq!(&*t.get("key 00001999").unwrap().unwrap(), b"value 1999");
+        };
+        reopen(true);
+        compact(dir.path(), false).unwrap();
+        reopen(false);
     }
 
     #[test]

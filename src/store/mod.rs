@@ -84,12 +84,37 @@ struct FlusherHandle {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// sled's configuration for the database at `path`. Compression (zstd over every page sled
+/// writes) is fixed when a database is created: sled refuses to open one with the other
+/// setting. An existing database is therefore opened with the setting its `conf` file records,
+/// and `compress_new` applies only to a database created now (`zapgate compact` writes a new one,
+/// which is how an existing data dir changes setting). Compressed, a short text message takes
+/// about a quarter of the disk after compaction (see the README's storage figures).
+pub(crate) fn config_for(path: &Path, compress_new: bool) -> sled::Config {
+    let compress = match std::fs::read(path.join("conf")) {
+        // `use_compression: true` is a line of sled's text header (a binary checksum follows
+        // it, so the file is not UTF-8); no such line means off.
+        Ok(conf) => conf
+            .split(|&b| b == b'\n')
+            .any(|l| l == b"use_compression: true"),
+        Err(_) => compress_new,
+    };
+    sled::Config::new().path(path).use_compression(compress)
+}
+
 impl Store {
-    /// Opens (or creates) the database in `dir`. Must run inside a tokio runtime.
+    /// Opens (or creates) the database in `dir`, a new one compressed. Must run inside a tokio
+    /// runtime.
     pub fn open(dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
+        Self::open_with(dir, cache_mb, true)
+    }
+
+    /// Opens (or creates) the database in `dir`; `compress_new` says whether a database created
+    /// here compresses its pages (an existing one keeps what it was created with: see
+    /// [`config_for`]). Must run inside a tokio runtime.
+    pub fn open_with(dir: &Path, cache_mb: u64, compress_new: bool) -> Result<Store, StoreError> {
         compact::recover(dir)?;
-        let db = sled::Config::new()
-            .path(dir.join("db"))
+        let db = config_for(&dir.join("db"), compress_new)
             .cache_capacity(cache_mb.max(8) * 1024 * 1024)
             .flush_every_ms(Some(500))
             .open()?;
