@@ -98,6 +98,7 @@ pub fn build_state(
         webhooks,
         dispatcher,
     )?;
+    let keys = store::keys::KeyRepo::new(registry.store())?;
     let media = api::media::MediaFetcher::new(&outbound, config.max_body_bytes)
         .context("building the media HTTP clients")?;
     let bodies = Arc::new(api::limits::BodyBudget::new(
@@ -115,6 +116,7 @@ pub fn build_state(
         streams: api::stream::StreamSlots::new(config.max_streams_per_key),
         config,
         registry,
+        keys,
         api_key,
         started,
         server_url,

@@ -11,6 +11,8 @@ use crate::instance::Registry;
 pub struct AppState {
     pub config: Arc<Config>,
     pub registry: Registry,
+    /// Scoped API keys (`/keys`), matched on every request that is not the global key's.
+    pub keys: crate::store::keys::KeyRepo,
     /// The global key, from `AUTHENTICATION_API_KEY` or generated on first start.
     pub api_key: String,
     pub started: Instant,

@@ -1,5 +1,8 @@
-//! Who is calling. The `apikey` header (or `?apikey=` for streams) holds either the global key,
-//! accepted everywhere, or an instance token, accepted only on that instance's routes.
+//! Who is calling. The `apikey` header (or `?apikey=` for streams) holds the global key,
+//! accepted everywhere; an instance token, accepted only on that instance's routes; or a scoped
+//! key (`/keys`, [`crate::store::keys`]), accepted on the instances its scope reaches: those it
+//! created (a tenant key) or those it names. Whether a scoped key may write (read-only keys)
+//! is decided once, at the edge (`gate.rs`), from the operation.
 //!
 //! Evolution checks in this order, and clients see the difference: an unknown instance is 404
 //! before the key is looked at; a taken name on create is 403 before the key is looked at; then
@@ -13,6 +16,7 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 use crate::instance::InstanceHandle;
 use crate::state::AppState;
+use crate::store::keys::{KeyRecord, KeyScope};
 
 /// The key a request carries, if any. Extracting it never fails: the decision belongs to
 /// [`AppState::instance_access`] and friends, after the instance lookup.
@@ -28,7 +32,10 @@ impl<'a> ApiExtractor<'a> for ApiKey {
             "apikey",
             MetaSecurityScheme {
                 ty: "apiKey",
-                description: Some("The global key (AUTHENTICATION_API_KEY) or an instance token."),
+                description: Some(
+                    "The global key (AUTHENTICATION_API_KEY), an instance token, or a scoped key \
+                     (`/keys`).",
+                ),
                 name: Some("apikey"),
                 key_in: Some("header"),
                 scheme: None,
@@ -98,6 +105,8 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 pub enum Caller {
     Global,
     Instance(InstanceHandle),
+    /// A scoped key: the instances [`KeyRecord::reaches`].
+    Tenant(KeyRecord),
 }
 
 impl AppState {
@@ -132,10 +141,51 @@ impl AppState {
             .registry
             .get(name)
             .ok_or_else(|| ApiError::InstanceNotFound(name.to_string()))?;
-        if self.is_global(key) || key.0.as_deref().is_some_and(|k| handle.token_matches(k)) {
+        if self.is_global(key)
+            || key.0.as_deref().is_some_and(|k| handle.token_matches(k))
+            || self
+                .scoped_key(key)
+                .is_some_and(|k| k.reaches(handle.name(), handle.owner()))
+        {
             Ok(handle)
         } else {
             Err(ApiError::Unauthorized)
+        }
+    }
+
+    /// The scoped key `key` is, if any: a revoked key is no longer found.
+    pub fn scoped_key(&self, key: &ApiKey) -> Option<KeyRecord> {
+        key.0.as_deref().and_then(|k| self.keys.find(k))
+    }
+
+    /// Who may create an instance, and who will own it: the global key (`None`), or a tenant
+    /// key that may write and is not limited to chats (the key's id).
+    pub fn creator(&self, key: &ApiKey) -> Result<Option<uuid::Uuid>, ApiError> {
+        if self.is_global(key) {
+            return Ok(None);
+        }
+        match self.scoped_key(key) {
+            Some(k) if k.scope == KeyScope::Tenant && !k.read_only && k.chats.is_none() => {
+                Ok(Some(k.id))
+            }
+            Some(_) => Err(ApiError::Forbidden(
+                "This key may not create instances (only a writable tenant key may)".into(),
+            )),
+            None => Err(ApiError::Unauthorized),
+        }
+    }
+
+    /// The instances a caller sees in lists: all, its own, or its scope's.
+    pub fn visible(&self, caller: &Caller) -> Vec<InstanceHandle> {
+        match caller {
+            Caller::Global => self.registry.all(),
+            Caller::Instance(h) => vec![h.clone()],
+            Caller::Tenant(k) => self
+                .registry
+                .all()
+                .into_iter()
+                .filter(|h| k.reaches(h.name(), h.owner()))
+                .collect(),
         }
     }
 
@@ -143,6 +193,9 @@ impl AppState {
     pub fn caller(&self, key: &ApiKey) -> Result<Caller, ApiError> {
         if self.is_global(key) {
             return Ok(Caller::Global);
+        }
+        if let Some(k) = self.scoped_key(key) {
+            return Ok(Caller::Tenant(k));
         }
         let k = key.0.as_deref().ok_or(ApiError::Unauthorized)?;
         self.instance_by_token(k)

@@ -6,6 +6,9 @@
 //! a body is authorised here, in Evolution's order (unknown instance 404, then the key 401), so
 //! an anonymous client can never make the server read, buffer or parse what it sends.
 //!
+//! Scoped keys (`/keys`) are checked here too: a read-only key is refused every operation that
+//! writes ([`is_write`](super::route_table::is_write)), with 403, whatever its body.
+//!
 //! Requests are also rate limited per key here (governor's GCRA, no timer task): an instance
 //! token by its instance, the global key only when `ZAPGATE_RATE_LIMIT_GLOBAL` says so, and a
 //! request with a missing or wrong key on a secured route by its client address.
@@ -76,6 +79,8 @@ impl From<ApiError> for Denied {
 enum Who {
     Global,
     Instance(Uuid),
+    /// A scoped key, by its id (counted like an instance token).
+    Key(Uuid),
     Anonymous(IpAddr),
 }
 
@@ -113,7 +118,7 @@ impl Limiters {
     fn check(&self, who: Who) -> Result<(), ApiError> {
         let lim = match who {
             Who::Global => &self.global,
-            Who::Instance(_) => &self.token,
+            Who::Instance(_) | Who::Key(_) => &self.token,
             Who::Anonymous(_) => &self.anonymous,
         };
         let Some(lim) = lim else { return Ok(()) };
@@ -134,6 +139,9 @@ impl Limiters {
         })
     }
 }
+
+/// Operations with a body and no instance in their path that a tenant key may call.
+const TENANT_CREATES: &[&str] = &["create_instance"];
 
 /// The gate's state: the route table and the limiters, built once at start.
 pub struct Gate {
@@ -156,10 +164,13 @@ impl Gate {
             return self.admit_token(state, req, op);
         }
         let key = ApiKey(key_of(req));
+        let scoped = state.scoped_key(&key);
         let who = match &op.instance {
             Some(name) => state.instance_access(name, &key).map(|h| {
                 if state.is_global(&key) {
                     Who::Global
+                } else if let Some(k) = &scoped {
+                    Who::Key(k.id)
                 } else {
                     Who::Instance(h.id())
                 }
@@ -168,12 +179,28 @@ impl Gate {
             None => match state.caller(&key) {
                 Ok(Caller::Global) => Ok(Who::Global),
                 Ok(Caller::Instance(h)) if op.body == BodyClass::None => Ok(Who::Instance(h.id())),
-                // Operations with a body and no instance (create) belong to the global key.
-                Ok(Caller::Instance(_)) | Err(_) => Err(ApiError::Unauthorized),
+                // Of the operations with a body and no instance, a scoped key may only create
+                // (the handler decides whether this key may); the rest are the global key's.
+                Ok(Caller::Tenant(k))
+                    if op.body == BodyClass::None || TENANT_CREATES.contains(&op.operation) =>
+                {
+                    Ok(Who::Key(k.id))
+                }
+                Ok(Caller::Instance(_) | Caller::Tenant(_)) | Err(_) => Err(ApiError::Unauthorized),
             },
         };
         match who {
-            Ok(who) => Ok(self.limiters.check(who)?),
+            Ok(who) => {
+                self.limiters.check(who)?;
+                if op.write && scoped.is_some_and(|k| k.read_only) {
+                    return Err(ApiError::Forbidden(format!(
+                        "This key is read-only: \"{}\" changes something",
+                        op.operation
+                    ))
+                    .into());
+                }
+                Ok(())
+            }
             Err(e) => {
                 if matches!(e, ApiError::Unauthorized) {
                     self.limiters.check(Who::Anonymous(client_of(req)))?;

@@ -133,7 +133,7 @@ impl InstanceApi {
         if self.state.registry.contains(&name) {
             return Err(ApiError::NameTaken(name));
         }
-        self.state.require_global(&key)?;
+        let owner = self.state.creator(&key)?;
         if b.instance_name.0.is_none() {
             return Err(ApiError::Validation(
                 "instance requires property \"instanceName\"".into(),
@@ -162,7 +162,7 @@ impl InstanceApi {
         let webhook = b
             .webhook
             .as_ref()
-            .map(|w| webhook_from_body(w, true, Requester::Global))
+            .map(|w| webhook_from_body(w, true, self.state.requester(&key)))
             .transpose()?;
         let settings = b.settings.or_defaults();
         let handle = self
@@ -176,6 +176,7 @@ impl InstanceApi {
                 business_id: b.business_id.0.clone(),
                 settings,
                 webhook: webhook.clone(),
+                owner,
             })
             .await?;
         let qrcode = if b.qrcode == Some(true) {
@@ -222,7 +223,8 @@ impl InstanceApi {
         })))
     }
 
-    /// List instances. The global key sees all; an instance token sees its own.
+    /// List instances. The global key sees all; an instance token sees its own; a scoped key those
+    /// of its scope.
     #[oai(
         path = "/instance/fetchInstances",
         method = "get",
@@ -246,7 +248,7 @@ impl InstanceApi {
                 }
                 self.state.registry.all()
             }
-            Caller::Instance(h) => vec![h],
+            other => self.state.visible(&other),
         };
         let rows = visible
             .into_iter()

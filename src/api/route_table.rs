@@ -33,6 +33,40 @@ const MEDIA_ROUTES: &[&str] = &[
     "/send/audio",
 ];
 
+/// Operations that change nothing although their method is not GET: Evolution's lookups are
+/// POSTs with a filter body. A read-only key may call these.
+const READS_BY_POST: &[&str] = &[
+    "fetch_profile",
+    "fetch_profile_picture_url",
+    "find_chats",
+    "find_contacts",
+    "find_messages",
+    "find_status_message",
+    "get_base64_from_media_message",
+    "whatsapp_numbers",
+];
+
+/// GETs that act: they connect, log in or out, or join a group. A read-only key may not.
+const WRITES_BY_GET: &[&str] = &[
+    "connect_instance",
+    "accept_invite_code",
+    "session_qr",
+    "gowa_login",
+    "gowa_login_with_code",
+    "gowa_logout",
+    "gowa_reconnect",
+];
+
+/// Whether an operation changes something (what a read-only key is refused): any method but
+/// GET, except the listed lookups, and the listed GETs.
+pub fn is_write(method: &Method, operation_id: &str) -> bool {
+    if *method == Method::GET || *method == Method::HEAD {
+        WRITES_BY_GET.contains(&operation_id)
+    } else {
+        !READS_BY_POST.contains(&operation_id)
+    }
+}
+
 /// Whose words a refusal is in: Evolution's envelope, or the token-scoped (GOWA) one for the
 /// operations tagged [`gowa::TAG`](super::gowa::TAG).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +93,7 @@ struct Operation {
     /// Secured by an instance token (`X-Instance-Token`) rather than `apikey`.
     token_scoped: bool,
     dialect: Dialect,
+    write: bool,
 }
 
 /// An operation a request matched, with its instance name when the path has one.
@@ -69,6 +104,8 @@ pub struct Matched<'a> {
     pub secured: bool,
     pub token_scoped: bool,
     pub dialect: Dialect,
+    /// Whether it changes something ([`is_write`]).
+    pub write: bool,
     pub instance: Option<String>,
     _op: &'a Operation,
 }
@@ -116,8 +153,10 @@ impl RouteTable {
                 } else {
                     Dialect::Evolution
                 };
+                let id = op["operationId"].as_str().unwrap_or_default().to_string();
                 ops.push(Operation {
-                    id: op["operationId"].as_str().unwrap_or_default().to_string(),
+                    write: is_write(&method, &id),
+                    id,
                     method: method.clone(),
                     segments: segments.iter().map(Segment::copy).collect(),
                     body,
@@ -155,6 +194,7 @@ impl RouteTable {
                     secured: op.secured,
                     token_scoped: op.token_scoped,
                     dialect: op.dialect,
+                    write: op.write,
                     instance,
                     _op: op,
                 })

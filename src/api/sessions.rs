@@ -119,6 +119,7 @@ impl SessionsApi {
                 business_id: None,
                 settings: Settings::default(),
                 webhook: None,
+                owner: None,
             })
             .await?;
         let message = match h.connect(None).await {

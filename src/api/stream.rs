@@ -52,6 +52,9 @@ pub(crate) struct Subscription {
     only_name: Option<String>,
     /// A token's own instance.
     token: Option<TokenScope>,
+    /// A scoped key, by id: the instances it reaches, looked up per event (it may create
+    /// instances while streaming, and its revocation ends the stream).
+    tenant: Option<Uuid>,
     kinds: Option<HashSet<EventKind>>,
     _slot: StreamSlot,
 }
@@ -63,8 +66,22 @@ impl Subscription {
         filter: &StreamFilter,
     ) -> Result<Subscription, ApiError> {
         let key = key_of(req);
-        let (only_name, token, slot_key) = match state.caller(&ApiKey(key.clone()))? {
+        let caller = state.caller(&ApiKey(key.clone()))?;
+        let tenant = match &caller {
+            Caller::Tenant(k) => Some(k.id),
+            _ => None,
+        };
+        let (only_name, token, slot_key) = match caller {
             Caller::Global => (filter.instance.clone(), None, "global".to_string()),
+            Caller::Tenant(k) => {
+                if let Some(n) = &filter.instance
+                    && !state.registry.get(n).is_some_and(|h| k.reaches(n, h.owner()))
+                {
+                    return Err(ApiError::Unauthorized);
+                }
+                let slot = format!("k:{}", k.id);
+                (filter.instance.clone(), None, slot)
+            }
             Caller::Instance(h) => {
                 if filter.instance.as_deref().is_some_and(|n| n != h.name()) {
                     return Err(ApiError::Unauthorized);
@@ -94,21 +111,38 @@ impl Subscription {
         Ok(Subscription {
             only_name,
             token,
+            tenant,
             kinds,
             _slot: slot,
         })
     }
 
-    pub(crate) fn wants(&self, ev: &Event) -> bool {
+    pub(crate) fn wants(&self, state: &AppState, ev: &Event) -> bool {
         let scoped = match &self.token {
             Some(t) => ev.instance_id == t.id,
             None => self.only_name.as_deref().is_none_or(|n| n == ev.instance),
         };
+        let scoped = scoped
+            && self.tenant.is_none_or(|id| {
+                let key = state.keys.all().into_iter().find(|k| k.id == id);
+                let owner = state
+                    .registry
+                    .get(&ev.instance)
+                    .filter(|h| h.id() == ev.instance_id)
+                    .map(|h| h.owner());
+                key.zip(owner).is_some_and(|(k, o)| k.reaches(&ev.instance, o))
+            });
         scoped && self.kinds.as_ref().is_none_or(|k| k.contains(&ev.kind))
     }
 
-    /// False once a token stream's instance is gone or its token no longer matches.
+    /// False once a token stream's instance is gone or its token no longer matches, or a scoped
+    /// key's stream's key is revoked.
     pub(crate) fn still_valid(&self, state: &AppState) -> bool {
+        if let Some(id) = self.tenant
+            && !state.keys.all().iter().any(|k| k.id == id)
+        {
+            return false;
+        }
         self.token.as_ref().is_none_or(|t| {
             state
                 .registry
@@ -234,7 +268,7 @@ pub async fn events(
                             if !sub.still_valid(&state) {
                                 return Some((revoked(), (rx, closing, tick, true)));
                             }
-                            if !sub.wants(&ev) {
+                            if !sub.wants(&state, &ev) {
                                 continue;
                             }
                             let env = stream_envelope(&state, &ev);

@@ -47,7 +47,7 @@ pub async fn events_ws(
                         if !sub.still_valid(&state) {
                             break revoked();
                         }
-                        if !sub.wants(&ev) {
+                        if !sub.wants(&state, &ev) {
                             continue;
                         }
                         let frame = Message::Text(stream_envelope(&state, &ev));

@@ -10,7 +10,7 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, Tags};
 
-use super::auth::{ApiKey, Caller};
+use super::auth::ApiKey;
 use super::error::ApiError;
 use crate::instance::InstanceHandle;
 use crate::state::AppState;
@@ -121,10 +121,7 @@ impl SummaryApi {
         #[oai(name = "changedSince")]
         changed_since: Query<Option<i64>>,
     ) -> Result<Json<FleetSummary>, ApiError> {
-        let visible = match self.state.caller(&key)? {
-            Caller::Global => self.state.registry.all(),
-            Caller::Instance(h) => vec![h],
-        };
+        let visible = self.state.visible(&self.state.caller(&key)?);
         let now = Utc::now();
         let mut states = BTreeMap::new();
         let mut rows = Vec::new();

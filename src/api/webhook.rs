@@ -214,19 +214,19 @@ impl WebhookApi {
 }
 
 impl WebhookApi {
-    /// 404 for an unknown instance, then the global key.
+    /// 404 for an unknown instance, then the global key or a scoped key reaching it (not the
+    /// instance's own token: delivery health is the operator's).
     fn operator_access(
         &self,
         name: &str,
         key: &ApiKey,
     ) -> Result<crate::instance::InstanceHandle, ApiError> {
-        let h = self
-            .state
-            .registry
-            .get(name)
-            .ok_or_else(|| ApiError::InstanceNotFound(name.to_string()))?;
-        self.state.require_global(key)?;
-        Ok(h)
+        let h = self.state.instance_access(name, key)?;
+        if self.state.is_global(key) || self.state.scoped_key(key).is_some() {
+            Ok(h)
+        } else {
+            Err(ApiError::Unauthorized)
+        }
     }
 }
 

@@ -112,6 +112,11 @@ impl InstanceHandle {
         &self.shared.token
     }
 
+    /// The tenant key that created the instance (`None`: the global key), read in place.
+    pub fn owner(&self) -> Option<uuid::Uuid> {
+        self.shared.view.borrow().record.owner
+    }
+
     /// When the instance was created, read in place.
     pub fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.shared.view.borrow().record.created_at

@@ -124,6 +124,8 @@ pub struct NewInstance {
     pub business_id: Option<String>,
     pub settings: Settings,
     pub webhook: Option<WebhookConfig>,
+    /// The tenant key creating it, if not the global key.
+    pub owner: Option<Uuid>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -275,6 +277,7 @@ impl Registry {
             business_id: new.business_id,
             settings: new.settings,
             webhook: new.webhook,
+            owner: new.owner,
             ..InstanceRecord::fresh(new.name.clone(), token, new.integration)
         };
         // Reserve the name before the first await so two concurrent creates cannot both win.

@@ -39,6 +39,10 @@ pub struct InstanceRecord {
     /// only flow while open). The session expiry reads it after a restart.
     #[serde(default)]
     pub last_active_at: Option<DateTime<Utc>>,
+    /// The scoped key that created the instance (a tenant's); `None` = the global key's. Records
+    /// written before tenants existed load as the global key's.
+    #[serde(default)]
+    pub owner: Option<Uuid>,
 }
 
 impl InstanceRecord {
@@ -64,6 +68,7 @@ impl InstanceRecord {
             disconnection_reason_code: None,
             disconnection_at: None,
             last_active_at: None,
+            owner: None,
         }
     }
 }

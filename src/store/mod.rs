@@ -1,7 +1,7 @@
 //! Storage: one sled database for the whole process, split into trees.
 //!
 //! A fixed set of trees, whatever the number of instances: `instances` (instance id -> record),
-//! `meta` (counters), the outbox trees, and the shared per-instance trees listed in
+//! `meta` (counters), `keys` (scoped API keys, [`keys`]), the outbox trees, and the shared per-instance trees listed in
 //! [`purge::INSTANCE_TREES`] (Signal keys, history...) whose keys start with the instance's
 //! 16-byte id ([`scoped`]). Deleting an instance queues a background range delete ([`purge`]).
 //! Databases of the earlier layout (trees `i/<id>/<kind>`) are moved over at open ([`migrate`]).
@@ -17,6 +17,7 @@ pub mod compact;
 pub mod dead_letters;
 pub mod history;
 pub mod instances;
+pub mod keys;
 mod migrate;
 pub mod outbox;
 mod outbox_row;

@@ -94,6 +94,7 @@ impl InstancesApi {
                 business_id: None,
                 settings: Default::default(),
                 webhook: None,
+                owner: None,
             })
             .await?;
         let token = h.token().to_string();
