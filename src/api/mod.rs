@@ -14,6 +14,8 @@ pub mod history;
 pub mod history_dto;
 pub mod instance;
 pub mod jid_text;
+pub mod keys;
+pub mod keys_dto;
 pub mod limits;
 pub mod loopback;
 pub mod media;
@@ -66,11 +68,13 @@ type Apis = (
     transport::TransportApi,
     gowa::Apis,
     // poem-openapi implements its trait for tuples of at most 16: the sessions dialect and
-    // the metrics go in as one member (as the GOWA dialect's APIs do in `gowa::Apis`).
+    // the metrics go in as one member (as the GOWA dialect's APIs do in `gowa::Apis`), and
+    // the scoped keys with them.
     (
         sessions::SessionsApi,
         sessions_ops::SessionOpsApi,
         metrics::MetricsApi,
+        keys::KeysApi,
     ),
 );
 
@@ -130,7 +134,10 @@ pub fn openapi(
                 sessions_ops::SessionOpsApi {
                     state: state.clone(),
                 },
-                metrics::MetricsApi { state },
+                metrics::MetricsApi {
+                    state: state.clone(),
+                },
+                keys::KeysApi { state },
             ),
         ),
         "zapgate",

@@ -75,7 +75,10 @@ impl Subscription {
             Caller::Global => (filter.instance.clone(), None, "global".to_string()),
             Caller::Tenant(k) => {
                 if let Some(n) = &filter.instance
-                    && !state.registry.get(n).is_some_and(|h| k.reaches(n, h.owner()))
+                    && !state
+                        .registry
+                        .get(n)
+                        .is_some_and(|h| k.reaches(n, h.owner()))
                 {
                     return Err(ApiError::Unauthorized);
                 }
@@ -130,7 +133,8 @@ impl Subscription {
                     .get(&ev.instance)
                     .filter(|h| h.id() == ev.instance_id)
                     .map(|h| h.owner());
-                key.zip(owner).is_some_and(|(k, o)| k.reaches(&ev.instance, o))
+                key.zip(owner)
+                    .is_some_and(|(k, o)| k.reaches(&ev.instance, o))
             });
         scoped && self.kinds.as_ref().is_none_or(|k| k.contains(&ev.kind))
     }

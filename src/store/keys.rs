@@ -183,11 +183,17 @@ mod tests {
             .unwrap();
         let raw = store.tree(TREE).unwrap().get(rec.id.as_bytes()).unwrap();
         let raw = String::from_utf8_lossy(&raw.unwrap()).into_owned();
-        assert!(!raw.contains(&secret[PREFIX.len()..]), "secret stored: {raw}");
+        assert!(
+            !raw.contains(&secret[PREFIX.len()..]),
+            "secret stored: {raw}"
+        );
         assert_eq!(repo.find(&secret).map(|r| r.id), Some(rec.id));
         assert!(repo.find("zgk_nope").is_none());
         // A reopened repo reads the same record.
-        assert_eq!(KeyRepo::new(&store).unwrap().find(&secret).map(|r| r.id), Some(rec.id));
+        assert_eq!(
+            KeyRepo::new(&store).unwrap().find(&secret).map(|r| r.id),
+            Some(rec.id)
+        );
         assert!(repo.revoke(rec.id).await.unwrap());
         assert!(repo.find(&secret).is_none());
         assert!(!repo.revoke(rec.id).await.unwrap());

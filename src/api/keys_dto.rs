@@ -1,0 +1,98 @@
+//! Bodies and answers of `/keys`.
+
+use poem_openapi::{Enum, Object};
+
+use crate::store::keys::{ChatScope, KeyRecord, KeyScope};
+
+/// What a key reaches.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum ScopeKind {
+    /// The instances this key creates (and only those).
+    Tenant,
+    /// The instances named in `instances`, whoever created them.
+    Instances,
+}
+
+/// A chat list on one instance: the key acts only there, only on these chats.
+#[derive(Object, Clone, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct ChatsDto {
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub instance: String,
+    /// Chat JIDs (`5511...@s.whatsapp.net`, `...@g.us`).
+    #[oai(validator(min_items = 1, max_items = 1000))]
+    pub jids: Vec<String>,
+}
+
+/// `POST /keys`.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct CreateKeyBody {
+    /// A name for people (shown in `GET /keys`).
+    #[oai(validator(max_length = 200))]
+    pub label: Option<String>,
+    pub scope: ScopeKind,
+    /// With `scope: instances`: the instance names.
+    #[oai(validator(max_items = 1000))]
+    pub instances: Option<Vec<String>>,
+    /// Reads only: every operation that changes something answers 403.
+    #[oai(default)]
+    pub read_only: bool,
+    /// Limits the key further to these chats of one instance (which its scope must name).
+    pub chats: Option<ChatsDto>,
+}
+
+/// A key as listed (never its secret).
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct KeyDto {
+    pub id: String,
+    pub label: String,
+    pub created_at: String,
+    pub scope: ScopeKind,
+    /// With `scope: instances`: the instance names.
+    pub instances: Option<Vec<String>>,
+    pub read_only: bool,
+    pub chats: Option<ChatsDto>,
+}
+
+/// `POST /keys`'s answer: the key, and its secret, shown this once.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct CreatedKey {
+    #[oai(flatten)]
+    pub key: KeyDto,
+    /// Send it as the `apikey` header. Stored only as a hash: it cannot be shown again.
+    pub secret: String,
+}
+
+impl From<&KeyRecord> for KeyDto {
+    fn from(k: &KeyRecord) -> Self {
+        let (scope, instances) = match &k.scope {
+            KeyScope::Tenant => (ScopeKind::Tenant, None),
+            KeyScope::Instances { names } => (ScopeKind::Instances, Some(names.clone())),
+        };
+        KeyDto {
+            id: k.id.to_string(),
+            label: k.label.clone(),
+            created_at: k.created_at.to_rfc3339(),
+            scope,
+            instances,
+            read_only: k.read_only,
+            chats: k.chats.as_ref().map(|c| ChatsDto {
+                instance: c.instance.clone(),
+                jids: c.jids.clone(),
+            }),
+        }
+    }
+}
+
+impl From<ChatsDto> for ChatScope {
+    fn from(c: ChatsDto) -> Self {
+        ChatScope {
+            instance: c.instance,
+            jids: c.jids,
+        }
+    }
+}
