@@ -356,9 +356,56 @@ async fn bad_key_bodies_are_400() {
         json!({"scope": "instances"}),
         json!({"scope": "instances", "instances": []}),
         json!({"scope": "tenant", "instances": ["x"]}),
-        json!({"scope": "tenant", "chats": {"instance": "x", "jids": ["1@s.whatsapp.net"]}}),
+        json!({"scope": "sideways"}),
     ] {
         let (status, b) = s.post("/keys", Some(KEY), body.clone()).await;
         assert_eq!(status, 400, "{body} -> {b}");
     }
+}
+
+#[tokio::test]
+async fn the_other_dialects_create_and_list_by_owner() {
+    let s = TestServer::start(&[]).await;
+    let (_, a) = new_key(&s, json!({"scope": "tenant"})).await;
+    let (_, b) = new_key(&s, json!({"scope": "tenant"})).await;
+    let (status, body) = s
+        .post(
+            "/sessions/a_sess",
+            Some(&a),
+            json!({"integration": "LOOPBACK"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = s
+        .post(
+            "/instances",
+            Some(&b),
+            json!({"name": "b_gowa", "integration": "LOOPBACK"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, list) = s.get("/sessions", Some(&a)).await;
+    assert_eq!(status, 200, "{list}");
+    let ids: Vec<&str> = list["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .filter_map(|x| x["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["a_sess"], "{list}");
+    let (status, list) = s.get("/instances", Some(&b)).await;
+    assert_eq!(status, 200, "{list}");
+    let text = list.to_string();
+    assert!(
+        text.contains("b_gowa") && !text.contains("a_sess"),
+        "{list}"
+    );
+    // Each other's: unknown to a session route, refused on an Evolution one.
+    let (status, _) = s.get("/sessions/b_gowa/status", Some(&a)).await;
+    assert_eq!(status, 404);
+    let (status, _) = s.get("/instance/connectionState/a_sess", Some(&b)).await;
+    assert_eq!(status, 401);
+    let (status, _) = s.get("/instance/connectionState/a_sess", Some(&a)).await;
+    assert_eq!(status, 200);
 }

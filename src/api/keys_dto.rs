@@ -2,7 +2,7 @@
 
 use poem_openapi::{Enum, Object};
 
-use crate::store::keys::{ChatScope, KeyRecord, KeyScope};
+use crate::store::keys::{KeyRecord, KeyScope};
 
 /// What a key reaches.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,17 +12,6 @@ pub enum ScopeKind {
     Tenant,
     /// The instances named in `instances`, whoever created them.
     Instances,
-}
-
-/// A chat list on one instance: the key acts only there, only on these chats.
-#[derive(Object, Clone, Debug)]
-#[oai(rename_all = "camelCase")]
-pub struct ChatsDto {
-    #[oai(validator(min_length = 1, max_length = 128))]
-    pub instance: String,
-    /// Chat JIDs (`5511...@s.whatsapp.net`, `...@g.us`).
-    #[oai(validator(min_items = 1, max_items = 1000))]
-    pub jids: Vec<String>,
 }
 
 /// `POST /keys`.
@@ -39,8 +28,6 @@ pub struct CreateKeyBody {
     /// Reads only: every operation that changes something answers 403.
     #[oai(default)]
     pub read_only: bool,
-    /// Limits the key further to these chats of one instance (which its scope must name).
-    pub chats: Option<ChatsDto>,
 }
 
 /// A key as listed (never its secret).
@@ -54,7 +41,6 @@ pub struct KeyDto {
     /// With `scope: instances`: the instance names.
     pub instances: Option<Vec<String>>,
     pub read_only: bool,
-    pub chats: Option<ChatsDto>,
 }
 
 /// `POST /keys`'s answer: the key, and its secret, shown this once.
@@ -80,19 +66,6 @@ impl From<&KeyRecord> for KeyDto {
             scope,
             instances,
             read_only: k.read_only,
-            chats: k.chats.as_ref().map(|c| ChatsDto {
-                instance: c.instance.clone(),
-                jids: c.jids.clone(),
-            }),
-        }
-    }
-}
-
-impl From<ChatsDto> for ChatScope {
-    fn from(c: ChatsDto) -> Self {
-        ChatScope {
-            instance: c.instance,
-            jids: c.jids,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `/sessions*` and `/status`: the operator API of small Baileys session managers, over the same
-//! instances as the Evolution routes (one registry; a session id is an instance name). Global key
-//! only. Errors leave as `{success:false, message}` (`sessions_error.rs`). The operations views
+//! instances as the Evolution routes (one registry; a session id is an instance name). Global key,
+//! or a scoped key on the sessions it reaches (a tenant key creates and lists its own). Errors leave as `{success:false, message}` (`sessions_error.rs`). The operations views
 //! (stats, problematic, details, ...) are in `sessions_ops.rs`.
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 
-use super::auth::ApiKey;
+use super::auth::{ApiKey, Caller};
 use super::error::ApiError;
 use super::message::jid;
 use super::sessions_dto::*;
@@ -42,11 +42,17 @@ enum CreateSessionResponse {
 }
 
 impl AppState {
-    /// A session route: the global key, then the session (404 when unknown).
+    /// A session route: the global key, or a scoped key reaching the session, then the
+    /// session (404 when unknown, or outside the scoped key's reach: it learns nothing of it).
     pub(super) fn session(&self, key: &ApiKey, id: &str) -> Result<InstanceHandle, SessionsError> {
-        self.require_global(key)?;
+        let scoped = if self.is_global(key) {
+            None
+        } else {
+            Some(self.scoped_key(key).ok_or(ApiError::Unauthorized)?)
+        };
         self.registry
             .get(id)
+            .filter(|h| scoped.is_none_or(|k| k.reaches(h.name(), h.owner())))
             .ok_or_else(|| ApiError::NotFound(format!("Session \"{id}\" not found")).into())
     }
 
@@ -99,7 +105,7 @@ impl SessionsApi {
         id: Path<String>,
         body: OptionalJson<CreateSessionBody>,
     ) -> Result<CreateSessionResponse, SessionsError> {
-        self.state.require_global(&key)?;
+        let owner = self.state.creator(&key)?;
         validate_name(&id).map_err(ApiError::Validation)?;
         let integration = match body.0.and_then(|b| b.integration).as_deref() {
             Some("LOOPBACK") => Integration::Loopback,
@@ -119,7 +125,7 @@ impl SessionsApi {
                 business_id: None,
                 settings: Settings::default(),
                 webhook: None,
-                owner: None,
+                owner,
             })
             .await?;
         let message = match h.connect(None).await {
@@ -135,11 +141,13 @@ impl SessionsApi {
         Ok(CreateSessionResponse::Created(answer(&h, message)))
     }
 
-    /// Every session.
+    /// Every session (a scoped key: those it reaches).
     #[oai(path = "/sessions", method = "get", operation_id = "list_sessions")]
     async fn list(&self, key: ApiKey) -> Answer<SessionList> {
-        self.state.require_global(&key)?;
-        Ok(list(self.state.registry.all()))
+        match self.state.caller(&key)? {
+            Caller::Instance(_) => Err(ApiError::Unauthorized.into()),
+            caller => Ok(list(self.state.visible(&caller))),
+        }
     }
 
     /// The QR code to scan, or `connected`.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::Tag;
 use super::error::{Envelope, GowaError, success};
-use crate::api::auth::ApiKey;
+use crate::api::auth::{ApiKey, Caller};
 use crate::api::error::ApiError;
 use crate::api::required::{Optional, Required};
 use crate::instance::registry::NewInstance;
@@ -63,6 +63,14 @@ fn global(state: &AppState, key: &ApiKey) -> Result<(), GowaError> {
     })
 }
 
+/// Create and list also take a scoped key (`/keys`).
+fn unauthorized() -> GowaError {
+    GowaError::Http {
+        status: poem::http::StatusCode::UNAUTHORIZED,
+        message: "the global key or a scoped key is required in the apikey header".into(),
+    }
+}
+
 #[OpenApi(tag = "Tag::TokenScoped")]
 impl InstancesApi {
     /// Create an instance (global key). The answer is the only place its token is shown in
@@ -77,7 +85,10 @@ impl InstancesApi {
         key: ApiKey,
         body: Json<CreateBody>,
     ) -> Result<Json<Envelope>, GowaError> {
-        global(&self.state, &key)?;
+        let owner = self.state.creator(&key).map_err(|e| match e {
+            ApiError::Unauthorized => unauthorized(),
+            other => GowaError::Api(other),
+        })?;
         let b = body.0;
         let name = super::need(b.name, "name")?;
         validate_name(&name).map_err(GowaError::Validation)?;
@@ -94,25 +105,27 @@ impl InstancesApi {
                 business_id: None,
                 settings: Default::default(),
                 webhook: None,
-                owner: None,
+                owner,
             })
             .await?;
         let token = h.token().to_string();
         Ok(success("Instance created", Some(row(&h, token))))
     }
 
-    /// Every instance (global key), tokens masked.
+    /// Every instance (global key; a scoped key: those it reaches), tokens masked.
     #[oai(
         path = "/instances",
         method = "get",
         operation_id = "gowa_list_instances"
     )]
     async fn list(&self, key: ApiKey) -> Result<Json<Envelope>, GowaError> {
-        global(&self.state, &key)?;
+        let caller = match self.state.caller(&key) {
+            Ok(Caller::Instance(_)) | Err(_) => return Err(unauthorized()),
+            Ok(caller) => caller,
+        };
         let rows: Vec<Value> = self
             .state
-            .registry
-            .all()
+            .visible(&caller)
             .iter()
             .map(|h| row(h, masked(h.token())))
             .collect();
