@@ -286,6 +286,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn write_ness_lists_name_operations_of_the_document() {
+        // A renamed operation would silently change what a read-only key may do.
+        let doc: Value =
+            serde_json::from_str(include_str!("../../openapi/openapi.json")).expect("document");
+        let t = RouteTable::from_spec(&doc);
+        for id in READS_BY_POST.iter().chain(WRITES_BY_GET) {
+            assert!(
+                t.ops.iter().any(|o| o.id == *id),
+                "{id} is not in the document"
+            );
+        }
+        assert!(!is_write(&Method::POST, "find_messages"));
+        assert!(is_write(&Method::POST, "send_text"));
+        assert!(is_write(&Method::GET, "connect_instance"));
+        assert!(!is_write(&Method::GET, "connection_state"));
+        assert!(is_write(&Method::DELETE, "delete_instance"));
+    }
+
+    #[test]
     fn percent_decoding_of_names() {
         assert_eq!(percent_decode_path("a%20b"), "a b");
         assert_eq!(percent_decode_path("a%2"), "a%2");
