@@ -409,3 +409,26 @@ async fn the_other_dialects_create_and_list_by_owner() {
     let (status, _) = s.get("/instance/connectionState/a_sess", Some(&a)).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_key_for_named_instances_reaches_those_and_creates_nothing() {
+    let s = TestServer::start(&[]).await;
+    s.create_loopback("front").await;
+    s.create_loopback("back").await;
+    let (_, k) = new_key(&s, json!({"scope": "instances", "instances": ["front"]})).await;
+    let (status, body) = s.get("/instance/connect/front", Some(&k)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = s.get("/instance/connect/back", Some(&k)).await;
+    assert_eq!(status, 401);
+    let (status, list) = s.get("/instance/fetchInstances", Some(&k)).await;
+    assert_eq!(status, 200);
+    assert_eq!(names(&list), vec!["front"]);
+    let (status, body) = s
+        .post(
+            "/instance/create",
+            Some(&k),
+            json!({"instanceName": "extra", "integration": "LOOPBACK"}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+}
