@@ -137,8 +137,8 @@ async fn call(s: &TestServer, key: &str, method: &str, path: &str, body: bool) -
 #[tokio::test]
 async fn a_tenant_key_reaches_no_route_of_another_tenants_instance() {
     let s = TestServer::start(UNLIMITED).await;
-    let (_, a) = new_key(&s, json!({"label": "A", "scope": "tenant"})).await;
-    let (_, b) = new_key(&s, json!({"label": "B", "scope": "tenant"})).await;
+    let (_, a) = new_key(&s, json!({"label": "A"})).await;
+    let (_, b) = new_key(&s, json!({"label": "B"})).await;
     tenant_instance(&s, &a, "ainst", "5511911110001").await;
     let b_token = tenant_instance(&s, &b, "binst", "5511922220002").await;
 
@@ -184,7 +184,7 @@ async fn a_read_only_key_is_refused_every_write_and_reads() {
     s.paired_loopback("shop", "5511933330003").await;
     let (_, ro) = new_key(
         &s,
-        json!({"label": "auditor", "scope": "instances", "instances": ["shop"], "readOnly": true}),
+        json!({"label": "auditor", "instances": ["shop"], "readOnly": true}),
     )
     .await;
     let ops = instance_operations(&s, "shop").await;
@@ -246,8 +246,8 @@ fn names(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn lists_and_streams_show_only_the_callers_instances() {
     let s = TestServer::start(&[]).await;
-    let (_, a) = new_key(&s, json!({"scope": "tenant"})).await;
-    let (_, b) = new_key(&s, json!({"scope": "tenant"})).await;
+    let (_, a) = new_key(&s, json!({})).await;
+    let (_, b) = new_key(&s, json!({})).await;
     s.create_loopback("mine_global").await;
     let (status, _) = s
         .post(
@@ -311,7 +311,7 @@ async fn lists_and_streams_show_only_the_callers_instances() {
 #[tokio::test]
 async fn keys_are_listed_without_secrets_and_revoked_at_once() {
     let s = TestServer::start(&[]).await;
-    let (id, secret) = new_key(&s, json!({"label": "temp", "scope": "tenant"})).await;
+    let (id, secret) = new_key(&s, json!({"label": "temp"})).await;
     let (status, list) = s.get("/keys", Some(KEY)).await;
     assert_eq!(status, 200);
     assert_eq!(list[0]["id"], id.as_str());
@@ -353,10 +353,9 @@ async fn keys_are_listed_without_secrets_and_revoked_at_once() {
 async fn bad_key_bodies_are_400() {
     let s = TestServer::start(&[]).await;
     for body in [
-        json!({"scope": "instances"}),
-        json!({"scope": "instances", "instances": []}),
-        json!({"scope": "tenant", "instances": ["x"]}),
-        json!({"scope": "sideways"}),
+        json!({"instances": []}),
+        json!({"instances": "front"}),
+        json!({"readOnly": "yes"}),
     ] {
         let (status, b) = s.post("/keys", Some(KEY), body.clone()).await;
         assert_eq!(status, 400, "{body} -> {b}");
@@ -366,8 +365,8 @@ async fn bad_key_bodies_are_400() {
 #[tokio::test]
 async fn the_other_dialects_create_and_list_by_owner() {
     let s = TestServer::start(&[]).await;
-    let (_, a) = new_key(&s, json!({"scope": "tenant"})).await;
-    let (_, b) = new_key(&s, json!({"scope": "tenant"})).await;
+    let (_, a) = new_key(&s, json!({})).await;
+    let (_, b) = new_key(&s, json!({})).await;
     let (status, body) = s
         .post(
             "/sessions/a_sess",
@@ -415,7 +414,7 @@ async fn a_key_for_named_instances_reaches_those_and_creates_nothing() {
     let s = TestServer::start(&[]).await;
     s.create_loopback("front").await;
     s.create_loopback("back").await;
-    let (_, k) = new_key(&s, json!({"scope": "instances", "instances": ["front"]})).await;
+    let (_, k) = new_key(&s, json!({"instances": ["front"]})).await;
     let (status, body) = s.get("/instance/connect/front", Some(&k)).await;
     assert_eq!(status, 200, "{body}");
     let (status, _) = s.get("/instance/connect/back", Some(&k)).await;

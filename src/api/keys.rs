@@ -50,21 +50,9 @@ impl KeysApi {
     ) -> Result<CreateKeyResponse, ApiError> {
         self.state.require_global(&key)?;
         let b = body.0;
-        let scope = match (b.scope, b.instances) {
-            (ScopeKind::Tenant, None) => KeyScope::Tenant,
-            (ScopeKind::Tenant, Some(_)) => {
-                return Err(ApiError::Validation(
-                    "instances is only for scope \"instances\"".into(),
-                ));
-            }
-            (ScopeKind::Instances, Some(names)) if !names.is_empty() => {
-                KeyScope::Instances { names }
-            }
-            (ScopeKind::Instances, _) => {
-                return Err(ApiError::Validation(
-                    "scope \"instances\" requires a non-empty instances list".into(),
-                ));
-            }
+        let scope = match b.instances {
+            None => KeyScope::Tenant,
+            Some(names) => KeyScope::Instances { names },
         };
         let (rec, secret) = self
             .state
@@ -72,7 +60,7 @@ impl KeysApi {
             .create(NewKey {
                 label: b.label.unwrap_or_default(),
                 scope,
-                read_only: b.read_only,
+                read_only: b.read_only.unwrap_or(false),
                 // Chat-scoped keys are stored by the model but not offered: their routes'
                 // target chats are not checked yet (see the README).
                 chats: None,

@@ -14,20 +14,19 @@ pub enum ScopeKind {
     Instances,
 }
 
-/// `POST /keys`.
+/// `POST /keys`. Without `instances`, a tenant key (it reaches the instances it creates);
+/// with them, a key for those instances (it creates none).
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct CreateKeyBody {
     /// A name for people (shown in `GET /keys`).
     #[oai(validator(max_length = 200))]
     pub label: Option<String>,
-    pub scope: ScopeKind,
-    /// With `scope: instances`: the instance names.
-    #[oai(validator(max_items = 1000))]
+    /// The instance names this key reaches, whoever created them.
+    #[oai(validator(min_items = 1, max_items = 1000))]
     pub instances: Option<Vec<String>>,
     /// Reads only: every operation that changes something answers 403.
-    #[oai(default)]
-    pub read_only: bool,
+    pub read_only: Option<bool>,
 }
 
 /// A key as listed (never its secret).
