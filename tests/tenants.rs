@@ -356,6 +356,7 @@ async fn bad_key_bodies_are_400() {
         json!({"instances": []}),
         json!({"instances": "front"}),
         json!({"readOnly": "yes"}),
+        json!({"label": false}),
     ] {
         let (status, b) = s.post("/keys", Some(KEY), body.clone()).await;
         assert_eq!(status, 400, "{body} -> {b}");

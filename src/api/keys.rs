@@ -50,7 +50,7 @@ impl KeysApi {
     ) -> Result<CreateKeyResponse, ApiError> {
         self.state.require_global(&key)?;
         let b = body.0;
-        let scope = match b.instances {
+        let scope = match b.instances.0 {
             None => KeyScope::Tenant,
             Some(names) => KeyScope::Instances { names },
         };
@@ -58,9 +58,9 @@ impl KeysApi {
             .state
             .keys
             .create(NewKey {
-                label: b.label.unwrap_or_default(),
+                label: b.label.0.unwrap_or_default(),
                 scope,
-                read_only: b.read_only.unwrap_or(false),
+                read_only: b.read_only.0.unwrap_or(false),
                 // Chat-scoped keys are stored by the model but not offered: their routes'
                 // target chats are not checked yet (see the README).
                 chats: None,

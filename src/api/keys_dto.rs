@@ -2,6 +2,7 @@
 
 use poem_openapi::{Enum, Object};
 
+use crate::api::required::Optional;
 use crate::store::keys::{KeyRecord, KeyScope};
 
 /// What a key reaches.
@@ -21,12 +22,12 @@ pub enum ScopeKind {
 pub struct CreateKeyBody {
     /// A name for people (shown in `GET /keys`).
     #[oai(validator(max_length = 200))]
-    pub label: Option<String>,
+    pub label: Optional<String>,
     /// The instance names this key reaches, whoever created them.
     #[oai(validator(min_items = 1, max_items = 1000))]
-    pub instances: Option<Vec<String>>,
+    pub instances: Optional<Vec<String>>,
     /// Reads only: every operation that changes something answers 403.
-    pub read_only: Option<bool>,
+    pub read_only: Optional<bool>,
 }
 
 /// A key as listed (never its secret).
