@@ -10,6 +10,7 @@ pub mod gate;
 pub mod gowa;
 pub mod group;
 pub mod group_dto;
+pub mod group_view;
 pub mod history;
 pub mod history_dto;
 pub mod instance;
@@ -59,7 +60,7 @@ type Apis = (
     call::CallApi,
     chat::ChatApi,
     history::HistoryApi,
-    group::GroupApi,
+    (group::GroupApi, group_view::GroupViewApi),
     loopback::LoopbackApi,
     webhook::WebhookApi,
     summary::SummaryApi,
@@ -107,9 +108,14 @@ pub fn openapi(
             history::HistoryApi {
                 state: state.clone(),
             },
-            group::GroupApi {
-                state: state.clone(),
-            },
+            (
+                group::GroupApi {
+                    state: state.clone(),
+                },
+                group_view::GroupViewApi {
+                    state: state.clone(),
+                },
+            ),
             loopback::LoopbackApi {
                 state: state.clone(),
             },

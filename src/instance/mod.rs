@@ -3,6 +3,7 @@
 pub mod actor;
 pub mod counters;
 pub mod delivery;
+pub mod groups;
 pub mod handle;
 pub mod housekeeping;
 pub mod ledger;
