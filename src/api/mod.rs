@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod call;
 pub mod chat;
+pub mod chat_business;
 pub mod document;
 pub mod dto;
 pub mod error;
@@ -58,7 +59,7 @@ type Apis = (
     message_more::MessageMoreApi,
     message_status::MessageStatusApi,
     call::CallApi,
-    chat::ChatApi,
+    (chat::ChatApi, chat_business::ChatBusinessApi),
     history::HistoryApi,
     (group::GroupApi, group_view::GroupViewApi),
     loopback::LoopbackApi,
@@ -102,9 +103,14 @@ pub fn openapi(
             call::CallApi {
                 state: state.clone(),
             },
-            chat::ChatApi {
-                state: state.clone(),
-            },
+            (
+                chat::ChatApi {
+                    state: state.clone(),
+                },
+                chat_business::ChatBusinessApi {
+                    state: state.clone(),
+                },
+            ),
             history::HistoryApi {
                 state: state.clone(),
             },

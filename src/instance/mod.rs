@@ -1,6 +1,7 @@
 //! The domain core: instances, their settings, their state, and the registry that owns them.
 
 pub mod actor;
+pub mod business;
 pub mod counters;
 pub mod delivery;
 pub mod groups;
