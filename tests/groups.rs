@@ -659,3 +659,104 @@ async fn group_routes_need_auth_input_and_a_connection() {
     assert_eq!(role(&g["participants"], "15550003011"), "admin");
     assert_eq!(role(&g["participants"], "15550003010"), "superadmin");
 }
+
+/// The participant `who` of a group's `participants`.
+fn member<'a>(group: &'a Value, who: &str) -> &'a Value {
+    group["participants"]
+        .as_array()
+        .expect("participants array")
+        .iter()
+        .find(|p| p["id"] == jid(who))
+        .unwrap_or_else(|| panic!("{who} not in {group}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_picture_shows_and_members_carry_their_names() {
+    use base64::Engine as _;
+    let s = three_paired().await;
+    let g = create_team(&s).await;
+    let jpeg = b"\xFF\xD8\xFF\xE0 a small group picture".to_vec();
+    let image = base64::engine::general_purpose::STANDARD.encode(&jpeg);
+
+    let (status, seen) = info(&s, "ana", &g).await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["pictureUrl"], Value::Null);
+    let (status, body) = s
+        .post(
+            &format!("/group/updateGroupPicture/ana?groupJid={g}"),
+            Some(KEY),
+            json!({"image": image}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body, json!({"update": "success"}));
+
+    // Every member sees it, the setter at once (its cached "no picture" is forgotten).
+    let (_, seen) = info(&s, "ana", &g).await;
+    let url = seen["pictureUrl"]
+        .as_str()
+        .expect("a picture URL")
+        .to_string();
+    assert!(url.starts_with("loopback://media/"), "{url}");
+    let (_, seen) = info(&s, "bia", &g).await;
+    assert_eq!(seen["pictureUrl"], url.as_str());
+    let list = all_groups(&s, "caio").await;
+    assert_eq!(list[0]["pictureUrl"], url.as_str());
+
+    // A locked group takes a picture from admins only; bad input is a 400.
+    let (status, _) = s
+        .post(
+            &format!("/group/updateSetting/ana?groupJid={g}"),
+            Some(KEY),
+            json!({"action": "locked"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, body) = s
+        .post(
+            "/group/updateGroupPicture/bia",
+            Some(KEY),
+            json!({"groupJid": g, "image": image}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    for bad in [
+        json!({"groupJid": g}),
+        json!({"groupJid": g, "image": "not an image!"}),
+        json!({"image": image}),
+    ] {
+        let (status, body) = s
+            .post("/group/updateGroupPicture/ana", Some(KEY), bad.clone())
+            .await;
+        assert_eq!(status, 400, "{bad} -> {body}");
+    }
+
+    // Once bia has heard from ana, bia's view of the group names ana; unknown members show
+    // null name and picture.
+    let mut bia = s.events("instance=bia&events=MESSAGES_UPSERT").await;
+    let (status, _) = s
+        .post(
+            "/message/sendText/ana",
+            Some(KEY),
+            json!({"number": g, "text": "hello"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    expect_event(&mut bia, |e| e["event"] == "messages.upsert").await;
+    let seen = s
+        .wait_for(&format!("/group/findGroupInfos/bia?groupJid={g}"), |v| {
+            member(v, ANA)["name"] == "ana"
+        })
+        .await;
+    let caio = member(&seen, CAIO);
+    assert_eq!(caio["name"], Value::Null);
+    assert_eq!(caio["imgUrl"], Value::Null);
+    let p = s
+        .wait_for(&format!("/group/participants/bia?groupJid={g}"), |_| true)
+        .await;
+    assert_eq!(member(&p, ANA)["name"], "ana");
+    let (_, list) = s
+        .get("/group/fetchAllGroups/bia?getParticipants=true", Some(KEY))
+        .await;
+    assert_eq!(member(&list[0], ANA)["name"], "ana");
+}

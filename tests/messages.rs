@@ -433,6 +433,42 @@ async fn profiles_privacy_and_blocking() {
     let (_, own) = s.post("/chat/fetchProfile/bia", Some(KEY), json!({})).await;
     assert_eq!(own["wuid"], jid(BIA));
 
+    // LOOPBACK has no business accounts: Evolution's "not business" answer, with the number's
+    // check; the account's own when no number is given; a bad number is a 400.
+    let (status, biz) = s
+        .post(
+            "/chat/fetchBusinessProfile/ana",
+            Some(KEY),
+            json!({"number": BIA}),
+        )
+        .await;
+    assert_eq!(status, 200, "{biz}");
+    assert_eq!(
+        biz,
+        json!({"isBusiness": false, "message": "Not is business profile", "jid": jid(BIA), "exists": true, "number": jid(BIA)})
+    );
+    let (_, biz) = s
+        .post(
+            "/chat/fetchBusinessProfile/ana",
+            Some(KEY),
+            json!({"number": "5511000000000"}),
+        )
+        .await;
+    assert_eq!(biz["isBusiness"], false);
+    assert_eq!(biz["exists"], false);
+    let (_, own) = s
+        .post("/chat/fetchBusinessProfile/bia", Some(KEY), json!({}))
+        .await;
+    assert_eq!(own["jid"], jid(BIA));
+    let (status, bad) = s
+        .post(
+            "/chat/fetchBusinessProfile/bia",
+            Some(KEY),
+            json!({"number": "not a number"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{bad}");
+
     // Privacy: bia hides her picture and status.
     let (status, privacy) = s.get("/chat/fetchPrivacySettings/bia", Some(KEY)).await;
     assert_eq!(status, 200);

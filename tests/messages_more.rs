@@ -59,6 +59,77 @@ async fn a_round_video_note_arrives_and_downloads_back() {
     assert_eq!(B64.decode(back["base64"].as_str().unwrap()).unwrap(), mp4);
 }
 
+/// Posts a multipart form as ana; returns the status and the answer.
+async fn post_form(s: &TestServer, route: &str, form: reqwest::multipart::Form) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(s.url(&format!("/message/{route}/ana")))
+        .header("apikey", KEY)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn voice_notes_and_stickers_post_as_multipart() {
+    use reqwest::multipart::{Form, Part};
+    let s = two_paired().await;
+    let mut bia = s.events("instance=bia&events=MESSAGES_UPSERT").await;
+
+    let ogg = b"OggS\0\x02a multipart voice note".to_vec();
+    let form = Form::new()
+        .text("number", BIA)
+        .text("delay", "0")
+        .part("file", Part::bytes(ogg.clone()).file_name("note.ogg"));
+    let (status, ptt) = post_form(&s, "sendWhatsAppAudio", form).await;
+    assert_eq!(status, 201, "{ptt}");
+    assert_eq!(ptt["messageType"], "audioMessage");
+    assert_eq!(ptt["message"]["audioMessage"]["ptt"], true);
+    let got = upsert_of(&mut bia, &ptt["key"]["id"]).await;
+    assert_eq!(
+        got["message"]["audioMessage"]["mimetype"],
+        "audio/ogg; codecs=opus"
+    );
+    let (status, back) = s
+        .post(
+            "/chat/getBase64FromMediaMessage/bia",
+            Some(KEY),
+            json!({"message": {"key": got["key"], "message": got["message"]}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{back}");
+    assert_eq!(B64.decode(back["base64"].as_str().unwrap()).unwrap(), ogg);
+
+    let webp = b"RIFF\x10\0\0\0WEBPVP8 a multipart sticker".to_vec();
+    let form = Form::new()
+        .text("number", BIA)
+        .part("file", Part::bytes(webp.clone()).file_name("s.webp"));
+    let (status, sticker) = post_form(&s, "sendSticker", form).await;
+    assert_eq!(status, 201, "{sticker}");
+    assert_eq!(sticker["messageType"], "stickerMessage");
+    let got = upsert_of(&mut bia, &sticker["key"]["id"]).await;
+    assert_eq!(got["messageType"], "stickerMessage");
+
+    // Without a file the text field is used; without either, and with a non-WebP sticker, a 400.
+    let form = Form::new()
+        .text("number", BIA)
+        .text("audio", B64.encode(&ogg));
+    let (status, _) = post_form(&s, "sendWhatsAppAudio", form).await;
+    assert_eq!(status, 201);
+    let (status, err) = post_form(&s, "sendWhatsAppAudio", Form::new().text("number", BIA)).await;
+    assert_eq!(status, 400, "{err}");
+    let form = Form::new().text("number", BIA).part(
+        "file",
+        Part::bytes(b"plain text".to_vec()).file_name("s.webp"),
+    );
+    let (status, err) = post_form(&s, "sendSticker", form).await;
+    assert_eq!(status, 400, "{err}");
+    let form = Form::new().part("file", Part::bytes(webp).file_name("s.webp"));
+    let (status, err) = post_form(&s, "sendSticker", form).await;
+    assert_eq!(status, 400, "{err}");
+}
+
 #[tokio::test]
 async fn lists_and_buttons_arrive_in_evolution_shapes() {
     let s = two_paired().await;

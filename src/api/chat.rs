@@ -21,7 +21,7 @@ use crate::evolution::message::{media_from_message, raw_message};
 use crate::state::AppState;
 
 #[derive(Tags)]
-enum Tag {
+pub(crate) enum Tag {
     /// Chats, messages, profiles and privacy.
     Chat,
 }

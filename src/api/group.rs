@@ -20,7 +20,7 @@ use crate::engine::{Context, EngineError, Outgoing, OutgoingMessage};
 use crate::state::AppState;
 
 #[derive(Tags)]
-enum Tag {
+pub(crate) enum Tag {
     /// WhatsApp groups.
     Group,
 }
@@ -74,7 +74,10 @@ pub(crate) fn group_not_found(e: EngineError) -> ApiError {
     }
 }
 
-fn required<T>(value: impl super::required::Given<T>, name: &str) -> Result<T, ApiError> {
+pub(crate) fn required<T>(
+    value: impl super::required::Given<T>,
+    name: &str,
+) -> Result<T, ApiError> {
     value
         .given()
         .ok_or_else(|| ApiError::Validation(format!("instance requires property \"{name}\"")))
@@ -150,85 +153,6 @@ impl GroupApi {
         Ok(CreateResponse::Created(Json(GroupMetadataDto::from_info(
             info, true,
         ))))
-    }
-
-    /// One group's metadata; 404 when the account does not know it.
-    #[oai(
-        path = "/group/findGroupInfos/:instanceName",
-        method = "get",
-        operation_id = "find_group_infos"
-    )]
-    async fn find_group_infos(
-        &self,
-        key: ApiKey,
-        #[oai(name = "instanceName")] name: Path<String>,
-        #[oai(name = "groupJid")] group: Query<Option<String>>,
-    ) -> Result<Json<GroupMetadataDto>, ApiError> {
-        let h = self.state.instance_access(&name, &key)?;
-        let jid = group_jid(None, group.0)?;
-        let info = h
-            .connected_session()?
-            .groups()
-            .info(&jid)
-            .await
-            .map_err(group_not_found)?;
-        Ok(Json(GroupMetadataDto::from_info(info, true)))
-    }
-
-    /// Every group the account is in; `getParticipants` (required) adds the member lists.
-    #[oai(
-        path = "/group/fetchAllGroups/:instanceName",
-        method = "get",
-        operation_id = "fetch_all_groups"
-    )]
-    async fn fetch_all_groups(
-        &self,
-        key: ApiKey,
-        #[oai(name = "instanceName")] name: Path<String>,
-        #[oai(name = "getParticipants", validator(pattern = "^(true|false)$"))]
-        get_participants: Query<super::required::Required<String>>,
-    ) -> Result<Json<Vec<GroupMetadataDto>>, ApiError> {
-        let h = self.state.instance_access(&name, &key)?;
-        let with = match get_participants.0.as_ref().map(String::as_str) {
-            Some("true") => true,
-            Some("false") => false,
-            _ => {
-                return Err(ApiError::BadRequest(
-                    "The getParticipants needs to be informed in the query (true or false)".into(),
-                ));
-            }
-        };
-        let list = h.connected_session()?.groups().list().await?;
-        Ok(Json(
-            list.into_iter()
-                .map(|g| GroupMetadataDto::from_info(g, with))
-                .collect(),
-        ))
-    }
-
-    /// A group's members and their roles.
-    #[oai(
-        path = "/group/participants/:instanceName",
-        method = "get",
-        operation_id = "find_participants"
-    )]
-    async fn participants(
-        &self,
-        key: ApiKey,
-        #[oai(name = "instanceName")] name: Path<String>,
-        #[oai(name = "groupJid")] group: Query<Option<String>>,
-    ) -> Result<Json<ParticipantsDto>, ApiError> {
-        let h = self.state.instance_access(&name, &key)?;
-        let jid = group_jid(None, group.0)?;
-        let info = h
-            .connected_session()?
-            .groups()
-            .info(&jid)
-            .await
-            .map_err(group_not_found)?;
-        Ok(Json(ParticipantsDto {
-            participants: participants(info.participants),
-        }))
     }
 
     /// Add, remove, promote or demote participants (admins only).

@@ -1,10 +1,13 @@
 //! The bodies and answers of `/group/*` (Evolution §2.7), and `groupJid` handling.
 
+use std::collections::HashMap;
+
 use poem_openapi::Object;
 
 use super::error::ApiError;
 use super::required::Required;
-use crate::engine::group::{GroupInfo, ParticipantResult};
+use crate::engine::group::{GroupInfo, GroupParticipant, ParticipantResult};
+use crate::instance::groups::{GroupView, KnownMember};
 
 /// A group as Evolution (Baileys' `GroupMetadata`) shows it.
 #[derive(Object, Debug)]
@@ -15,7 +18,8 @@ pub struct GroupMetadataDto {
     pub subject_owner: Option<String>,
     /// Unix seconds.
     pub subject_time: Option<u64>,
-    /// Always null: pictures are not fetched.
+    /// The group's picture; null when it has none (or when not looked up: on create and
+    /// inviteInfo).
     pub picture_url: Option<String>,
     pub size: usize,
     /// Unix seconds.
@@ -40,17 +44,35 @@ pub struct ParticipantDto {
     pub id: String,
     /// `admin`, `superadmin`, or null.
     pub admin: Option<String>,
+    /// The member's name from the stored contacts; null when unknown.
+    pub name: Option<String>,
+    /// The member's picture from the stored contacts; null when unknown.
+    #[oai(rename = "imgUrl")]
+    pub img_url: Option<String>,
 }
 
 impl GroupMetadataDto {
+    /// A group as the engine gave it, without picture or member names.
     pub fn from_info(g: GroupInfo, with_participants: bool) -> GroupMetadataDto {
+        GroupMetadataDto::from_view(
+            GroupView {
+                info: g,
+                picture_url: None,
+                members: HashMap::new(),
+            },
+            with_participants,
+        )
+    }
+
+    pub fn from_view(v: GroupView, with_participants: bool) -> GroupMetadataDto {
+        let g = v.info;
         let size = g.participants.len();
         GroupMetadataDto {
             id: g.id,
             subject: g.subject,
             subject_owner: g.subject_owner,
             subject_time: g.subject_time,
-            picture_url: None,
+            picture_url: v.picture_url,
             size,
             creation: g.creation,
             owner: g.owner,
@@ -61,16 +83,24 @@ impl GroupMetadataDto {
             is_community: false,
             is_community_announce: false,
             linked_parent: None,
-            participants: with_participants.then(|| participants(g.participants)),
+            participants: with_participants.then(|| participants(g.participants, &v.members)),
         }
     }
 }
 
-pub fn participants(list: Vec<crate::engine::group::GroupParticipant>) -> Vec<ParticipantDto> {
+pub fn participants(
+    list: Vec<GroupParticipant>,
+    known: &HashMap<String, KnownMember>,
+) -> Vec<ParticipantDto> {
     list.into_iter()
-        .map(|p| ParticipantDto {
-            id: p.id,
-            admin: p.admin.map(|a| a.as_str().to_string()),
+        .map(|p| {
+            let known = known.get(&p.id).cloned().unwrap_or_default();
+            ParticipantDto {
+                id: p.id,
+                admin: p.admin.map(|a| a.as_str().to_string()),
+                name: known.name,
+                img_url: known.img_url,
+            }
         })
         .collect()
 }
@@ -161,6 +191,16 @@ pub struct SubjectBody {
     pub group_jid: Option<String>,
     #[oai(validator(max_length = 256))]
     pub subject: Required<String>,
+}
+
+/// `POST /group/updateGroupPicture` body.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct PictureBody {
+    #[oai(validator(max_length = 128))]
+    pub group_jid: Option<String>,
+    /// A JPEG: a URL, or base64 (raw or a `data:` URI). Sent as given (no resizing).
+    pub image: Required<String>,
 }
 
 /// `POST /group/updateGroupDescription` body.

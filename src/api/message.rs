@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
+use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde_json::Value;
 
@@ -301,6 +302,30 @@ impl MessageApi {
         media_bytes(&self.state, h, key, media, field).await
     }
 
+    /// A form's media: the `file` part (and its file name) or, without one, the text field.
+    async fn upload_or_media(
+        &self,
+        h: &InstanceHandle,
+        key: &ApiKey,
+        file: Option<Upload>,
+        media: Option<String>,
+        field: &str,
+    ) -> Result<(Vec<u8>, Option<String>), ApiError> {
+        let Some(file) = file else {
+            return Ok((self.media_bytes(h, key, media, field).await?, None));
+        };
+        h.session()?;
+        let file_name = file.file_name().map(str::to_string);
+        let data = file
+            .into_vec()
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("could not read the file part: {e}")))?;
+        if data.is_empty() {
+            return Err(ApiError::BadRequest("the file part is empty".into()));
+        }
+        Ok((data, file_name))
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn send_media_parts(
         &self,
@@ -393,25 +418,11 @@ impl MessageApi {
                 .await
             }
             SendMediaRequest::Form(f) => {
-                let (data, file_name) = match f.file {
-                    Some(file) => {
-                        let file_name =
-                            f.file_name.or_else(|| file.file_name().map(str::to_string));
-                        let data = file.into_vec().await.map_err(|e| {
-                            ApiError::BadRequest(format!("could not read the file part: {e}"))
-                        })?;
-                        (data, file_name)
-                    }
-                    None => (
-                        self.media_bytes(&h, &key, f.media, "file").await?,
-                        f.file_name,
-                    ),
-                };
-                let meta = Meta {
-                    number: Required(f.number.map(JidText)),
-                    delay: f.delay,
-                    ..Meta::default()
-                };
+                let (data, uploaded_name) = self
+                    .upload_or_media(&h, &key, f.file, f.media, "file")
+                    .await?;
+                let file_name = f.file_name.or(uploaded_name);
+                let meta = form_meta(f.number, f.delay);
                 self.send_media_parts(
                     &h,
                     meta,
@@ -436,12 +447,21 @@ impl MessageApi {
         &self,
         key: ApiKey,
         #[oai(name = "instanceName")] name: Path<String>,
-        body: Json<SendAudioBody>,
+        body: SendAudioRequest,
     ) -> Result<SendResponse, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
-        let b = body.0;
-        let data = self.media_bytes(&h, &key, b.audio, "audio").await?;
-        let target = Target::prepare(&h, b.meta, self.state.config.max_send_delay_ms).await?;
+        let (meta, data) = match body {
+            SendAudioRequest::Json(Json(b)) => {
+                (b.meta, self.media_bytes(&h, &key, b.audio, "audio").await?)
+            }
+            SendAudioRequest::Form(f) => (
+                form_meta(f.number, f.delay),
+                self.upload_or_media(&h, &key, f.file, f.audio, "audio")
+                    .await?
+                    .0,
+            ),
+        };
+        let target = Target::prepare(&h, meta, self.state.config.max_send_delay_ms).await?;
         let mimetype = sniff_mimetype(&data)
             .filter(|m| m.starts_with("audio/"))
             .unwrap_or(MediaKind::Audio.default_mimetype())
@@ -467,17 +487,27 @@ impl MessageApi {
         &self,
         key: ApiKey,
         #[oai(name = "instanceName")] name: Path<String>,
-        body: Json<SendStickerBody>,
+        body: SendStickerRequest,
     ) -> Result<SendResponse, ApiError> {
         let h = self.state.instance_access(&name, &key)?;
-        let b = body.0;
-        let data = self.media_bytes(&h, &key, b.sticker, "sticker").await?;
+        let (meta, data) = match body {
+            SendStickerRequest::Json(Json(b)) => (
+                b.meta,
+                self.media_bytes(&h, &key, b.sticker, "sticker").await?,
+            ),
+            SendStickerRequest::Form(f) => (
+                form_meta(f.number, f.delay),
+                self.upload_or_media(&h, &key, f.file, f.sticker, "sticker")
+                    .await?
+                    .0,
+            ),
+        };
         if sniff_mimetype(&data) != Some("image/webp") {
             return Err(ApiError::BadRequest(
                 "sticker must be a WebP image (zapgate does not convert images)".into(),
             ));
         }
-        let target = Target::prepare(&h, b.meta, self.state.config.max_send_delay_ms).await?;
+        let target = Target::prepare(&h, meta, self.state.config.max_send_delay_ms).await?;
         let content = Outgoing::Media(NewMedia {
             kind: MediaKind::Sticker,
             data,

@@ -81,6 +81,51 @@ pub struct SendStickerBody {
     pub meta: Meta,
 }
 
+/// `POST /message/sendWhatsAppAudio` as `multipart/form-data`, the audio in `file`.
+#[derive(Multipart, Debug)]
+pub struct SendAudioForm {
+    #[oai(validator(max_length = 128))]
+    pub number: Option<String>,
+    pub delay: Option<i64>,
+    /// Accepted for compatibility; zapgate never transcodes.
+    pub encoding: Option<bool>,
+    pub file: Option<Upload>,
+    /// Used when no `file` part is sent: a URL or base64.
+    pub audio: Option<String>,
+}
+
+#[derive(ApiRequest)]
+pub enum SendAudioRequest {
+    Json(Json<SendAudioBody>),
+    Form(SendAudioForm),
+}
+
+/// `POST /message/sendSticker` as `multipart/form-data`, the WebP image in `file`.
+#[derive(Multipart, Debug)]
+pub struct SendStickerForm {
+    #[oai(validator(max_length = 128))]
+    pub number: Option<String>,
+    pub delay: Option<i64>,
+    pub file: Option<Upload>,
+    /// Used when no `file` part is sent: a URL or base64.
+    pub sticker: Option<String>,
+}
+
+#[derive(ApiRequest)]
+pub enum SendStickerRequest {
+    Json(Json<SendStickerBody>),
+    Form(SendStickerForm),
+}
+
+/// The send metadata a form carries: forms have no `quoted` or `mentioned`.
+pub(crate) fn form_meta(number: Option<String>, delay: Option<i64>) -> Meta {
+    Meta {
+        number: Required(number.map(super::jid_text::JidText)),
+        delay,
+        ..Meta::default()
+    }
+}
+
 #[derive(Object, Debug)]
 pub struct SendLocationBody {
     pub latitude: Required<f64>,

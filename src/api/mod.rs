@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod call;
 pub mod chat;
+pub mod chat_business;
 pub mod document;
 pub mod dto;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod gate;
 pub mod gowa;
 pub mod group;
 pub mod group_dto;
+pub mod group_view;
 pub mod history;
 pub mod history_dto;
 pub mod instance;
@@ -59,9 +61,9 @@ type Apis = (
     message_more::MessageMoreApi,
     message_status::MessageStatusApi,
     call::CallApi,
-    chat::ChatApi,
+    (chat::ChatApi, chat_business::ChatBusinessApi),
     history::HistoryApi,
-    group::GroupApi,
+    (group::GroupApi, group_view::GroupViewApi),
     loopback::LoopbackApi,
     webhook::WebhookApi,
     summary::SummaryApi,
@@ -105,15 +107,25 @@ pub fn openapi(
             call::CallApi {
                 state: state.clone(),
             },
-            chat::ChatApi {
-                state: state.clone(),
-            },
+            (
+                chat::ChatApi {
+                    state: state.clone(),
+                },
+                chat_business::ChatBusinessApi {
+                    state: state.clone(),
+                },
+            ),
             history::HistoryApi {
                 state: state.clone(),
             },
-            group::GroupApi {
-                state: state.clone(),
-            },
+            (
+                group::GroupApi {
+                    state: state.clone(),
+                },
+                group_view::GroupViewApi {
+                    state: state.clone(),
+                },
+            ),
             loopback::LoopbackApi {
                 state: state.clone(),
             },

@@ -348,6 +348,32 @@ pub struct Profile {
     pub is_business: bool,
 }
 
+/// A WhatsApp Business account's public profile (Baileys' `WABusinessProfile`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BusinessProfile {
+    pub jid: Option<String>,
+    pub description: String,
+    pub email: Option<String>,
+    pub website: Vec<String>,
+    /// The first category's name.
+    pub category: Option<String>,
+    pub address: Option<String>,
+    pub timezone: Option<String>,
+    pub hours: Vec<BusinessDayHours>,
+}
+
+/// One day of a business's opening hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusinessDayHours {
+    /// `sun`, `mon`, ... as WhatsApp names them.
+    pub day_of_week: String,
+    /// `open_24h`, `specific_hours` or `appointment_only`.
+    pub mode: String,
+    /// Minutes after midnight.
+    pub open_time: Option<u32>,
+    pub close_time: Option<u32>,
+}
+
 /// Who may see or do something (Evolution's privacy values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

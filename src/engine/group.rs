@@ -218,6 +218,25 @@ pub trait GroupOps: Send + Sync {
     fn invite_info<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<GroupInfo, EngineError>>;
     /// Joins the group of an invite code; returns the group's JID.
     fn accept_invite<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<String, EngineError>>;
+    /// Sets the group's picture: a JPEG, sent as given (admins only when the info is locked).
+    fn set_picture<'a>(
+        &'a self,
+        group: &'a str,
+        jpeg: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), EngineError>>;
+    /// The picture URL of each of `groups`, in order; `None` when it has none (or the account
+    /// may not see it).
+    fn picture_urls(
+        &self,
+        groups: Vec<String>,
+    ) -> BoxFuture<'_, Result<Vec<GroupPicture>, EngineError>>;
+}
+
+/// A group's picture URL, as [`GroupOps::picture_urls`] answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupPicture {
+    pub group: String,
+    pub url: Option<String>,
 }
 
 /// The code of an invite code or link (`https://chat.whatsapp.com/<code>`); `None` when empty.

@@ -25,8 +25,9 @@ use uuid::Uuid;
 pub use history::{HistoryBatch, HistoryChat, HistoryContact};
 
 pub use content::{
-    ContactCard, Context, Media, MediaKind, MediaRef, MessageContent, MessageKey, NewMedia,
-    Outgoing, OutgoingMessage, Privacy, PrivacyValue, Profile, Quote,
+    BusinessDayHours, BusinessProfile, ContactCard, Context, Media, MediaKind, MediaRef,
+    MessageContent, MessageKey, NewMedia, Outgoing, OutgoingMessage, Privacy, PrivacyValue,
+    Profile, Quote,
 };
 pub use interactive::{Button, ButtonAction, ButtonsMessage, ListMenu, ListRow, ListSection};
 
@@ -82,6 +83,11 @@ pub trait Session: Send + Sync {
         jid: String,
     ) -> BoxFuture<'_, Result<Option<String>, EngineError>>;
     fn fetch_profile(&self, jid: String) -> BoxFuture<'_, Result<Profile, EngineError>>;
+    /// The business profile of `jid`; `None` when it is not a business account.
+    fn business_profile(
+        &self,
+        jid: String,
+    ) -> BoxFuture<'_, Result<Option<BusinessProfile>, EngineError>>;
     /// Downloads and decrypts the media of a message.
     fn download(&self, media: Media) -> BoxFuture<'_, Result<Vec<u8>, EngineError>>;
     fn set_blocked(&self, jid: String, blocked: bool) -> BoxFuture<'_, Result<(), EngineError>>;

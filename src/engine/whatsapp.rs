@@ -11,6 +11,7 @@
 
 mod backoff;
 mod bridge;
+mod business;
 mod calls;
 pub mod cert_probe;
 mod convert;
@@ -448,6 +449,13 @@ impl Session for WaSession {
                 .map_err(|e| failed("profile picture")(e.to_string()))?;
             Ok(pic.map(|p| p.url))
         })
+    }
+
+    fn business_profile(
+        &self,
+        jid: String,
+    ) -> BoxFuture<'_, Result<Option<super::BusinessProfile>, EngineError>> {
+        Box::pin(async move { business::profile(&*self.client()?, &jid).await })
     }
 
     fn fetch_profile(&self, jid: String) -> BoxFuture<'_, Result<Profile, EngineError>> {

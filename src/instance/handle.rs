@@ -77,6 +77,8 @@ pub(super) struct Shared {
     /// Transitions, attempts, errors and health checks (`/sessions/*`), fed by the actor.
     pub(super) vitals: Vitals,
     pub(super) deps: Arc<Deps>,
+    /// Group picture URLs recently fetched (`groups.rs`).
+    pub(super) group_pictures: super::groups::PictureCache,
 }
 
 /// A cheap-to-clone reference to a running instance.
@@ -406,6 +408,7 @@ pub(crate) fn spawn(record: InstanceRecord, deps: Arc<Deps>) -> Result<InstanceH
         vitals: Vitals::default(),
         history,
         deps,
+        group_pictures: Default::default(),
     });
     tokio::spawn(super::supervisor::supervise(
         shared.clone(),

@@ -1,8 +1,10 @@
 //! The domain core: instances, their settings, their state, and the registry that owns them.
 
 pub mod actor;
+pub mod business;
 pub mod counters;
 pub mod delivery;
+pub mod groups;
 pub mod handle;
 pub mod housekeeping;
 pub mod ledger;

@@ -10,13 +10,15 @@
 //! Every change is durable before the operation answers, then announced to the members as a
 //! [`GroupEvent`] (the author included, as WhatsApp notifies every member).
 
+mod picture;
 mod table;
 
 use futures_util::future::BoxFuture;
 
 use super::super::group::{
-    Admin, GroupEvent, GroupInfo, GroupOps, GroupParticipant, GroupSetting, GroupUpdate, NewGroup,
-    ParticipantAction, ParticipantResult, check_description, check_subject, invite_code_of,
+    Admin, GroupEvent, GroupInfo, GroupOps, GroupParticipant, GroupPicture, GroupSetting,
+    GroupUpdate, NewGroup, ParticipantAction, ParticipantResult, check_description, check_subject,
+    invite_code_of,
 };
 use super::super::jid::{USER_SERVER, to_jid, user_of};
 use super::super::{
@@ -238,7 +240,11 @@ impl LoopbackSession {
             restrict: false,
             participants,
         };
-        self.table().insert_new(StoredGroup { info, invite: None })
+        self.table().insert_new(StoredGroup {
+            info,
+            invite: None,
+            picture: None,
+        })
     }
 
     /// Applies participant changes; returns the results, who was a member before and the group
@@ -540,5 +546,20 @@ impl GroupOps for LoopbackSession {
             );
             Ok(())
         })
+    }
+
+    fn set_picture<'a>(
+        &'a self,
+        group: &'a str,
+        jpeg: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(self.set_group_picture(group, jpeg))
+    }
+
+    fn picture_urls(
+        &self,
+        groups: Vec<String>,
+    ) -> BoxFuture<'_, Result<Vec<GroupPicture>, EngineError>> {
+        Box::pin(async move { self.group_picture_urls(groups) })
     }
 }

@@ -301,6 +301,14 @@ impl Session for LoopbackSession {
         })
     }
 
+    /// The stand-in network has no business accounts.
+    fn business_profile(
+        &self,
+        _jid: String,
+    ) -> BoxFuture<'_, Result<Option<crate::engine::BusinessProfile>, EngineError>> {
+        Box::pin(async move { self.own_phone().map(|_| None) })
+    }
+
     fn fetch_profile(&self, jid: String) -> BoxFuture<'_, Result<Profile, EngineError>> {
         Box::pin(async move {
             let me = self.own_phone()?;

@@ -5,7 +5,9 @@
 
 use futures_util::future::BoxFuture;
 use whatsapp_rust::types::events::GroupUpdate as WaGroupUpdate;
-use whatsapp_rust::wacore::iq::groups::GroupInfoResponse;
+use whatsapp_rust::wacore::iq::groups::{
+    BATCH_PROFILE_PICTURES_LIMIT, GroupInfoResponse, PictureType,
+};
 use whatsapp_rust::wacore::protocol::ProtocolNode;
 use whatsapp_rust::wacore::stanza::groups::{GroupNotificationAction, GroupParticipantInfo};
 use whatsapp_rust::{
@@ -15,9 +17,9 @@ use whatsapp_rust::{
 
 use super::super::EngineError;
 use super::super::group::{
-    Admin, GroupEvent, GroupInfo, GroupOps, GroupParticipant, GroupSetting, GroupUpdate, NewGroup,
-    ParticipantAction, ParticipantResult, check_description, check_subject, invite_code_of,
-    is_group_jid,
+    Admin, GroupEvent, GroupInfo, GroupOps, GroupParticipant, GroupPicture, GroupSetting,
+    GroupUpdate, NewGroup, ParticipantAction, ParticipantResult, check_description, check_subject,
+    invite_code_of, is_group_jid,
 };
 use super::{WaSession, parse_jid};
 
@@ -369,6 +371,65 @@ impl GroupOps for WaSession {
             let client = self.client()?;
             let jid = group_jid(group)?;
             client.groups().leave(jid).await.map_err(group_error)
+        })
+    }
+
+    fn set_picture<'a>(
+        &'a self,
+        group: &'a str,
+        jpeg: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let jid = group_jid(group)?;
+            // An empty image would remove the picture; removal is not what was asked.
+            if jpeg.is_empty() {
+                return Err(EngineError::Invalid("the image is empty".into()));
+            }
+            client
+                .groups()
+                .set_profile_picture(jid, jpeg)
+                .await
+                .map(|_| ())
+                .map_err(group_error)
+        })
+    }
+
+    /// One batched IQ per thousand groups (WhatsApp's limit), the batches concurrently.
+    fn picture_urls(
+        &self,
+        groups: Vec<String>,
+    ) -> BoxFuture<'_, Result<Vec<GroupPicture>, EngineError>> {
+        Box::pin(async move {
+            let client = self.client()?;
+            let jids = groups
+                .iter()
+                .map(|g| group_jid(g))
+                .collect::<Result<Vec<_>, _>>()?;
+            let client = &client;
+            let batches = jids
+                .chunks(BATCH_PROFILE_PICTURES_LIMIT)
+                .map(|batch| async move {
+                    client
+                        .groups()
+                        .get_profile_pictures(batch.to_vec(), PictureType::Image)
+                        .await
+                });
+            let answers = futures_util::future::try_join_all(batches)
+                .await
+                .map_err(group_error)?;
+            let mut urls: std::collections::HashMap<String, Option<String>> = answers
+                .into_iter()
+                .flatten()
+                .map(|p| (p.group_jid.to_string(), p.url))
+                .collect();
+            Ok(groups
+                .into_iter()
+                .map(|group| {
+                    let url = urls.remove(&group).flatten();
+                    GroupPicture { group, url }
+                })
+                .collect())
         })
     }
 }

@@ -29,6 +29,9 @@ pub(crate) struct GroupTable {
 pub(super) struct StoredGroup {
     pub(super) info: GroupInfo,
     pub(super) invite: Option<String>,
+    /// The picture's path in the network's media store; absent in groups stored before it.
+    #[serde(default)]
+    pub(super) picture: Option<String>,
 }
 
 impl StoredGroup {
@@ -264,6 +267,7 @@ mod tests {
                 ],
             },
             invite: None,
+            picture: None,
         }
     }
 
