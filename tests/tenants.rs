@@ -165,6 +165,7 @@ async fn a_tenant_key_reaches_no_route_of_another_tenants_instance() {
 
 /// Operations of the Evolution dialect that change nothing although they are POSTs.
 const POST_READS: &[&str] = &[
+    "fetch_business_profile",
     "fetch_profile",
     "fetch_profile_picture_url",
     "find_chats",

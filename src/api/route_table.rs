@@ -36,6 +36,7 @@ const MEDIA_ROUTES: &[&str] = &[
 /// Operations that change nothing although their method is not GET: Evolution's lookups are
 /// POSTs with a filter body. A read-only key may call these.
 const READS_BY_POST: &[&str] = &[
+    "fetch_business_profile",
     "fetch_profile",
     "fetch_profile_picture_url",
     "find_chats",
