@@ -1,7 +1,7 @@
 //! `zapgate compact` on a stopped server's data dir: the history and the paired sessions are
 //! all there after it, and a running server's data dir is refused, untouched. The data dir here
-//! starts uncompressed (as every data dir made before compression existed) and compaction,
-//! compressing by default, converts it.
+//! starts uncompressed (the default) and compaction with `ZAPGATE_STORAGE_COMPRESSION=true`
+//! converts it; the server, started again with its default, opens it as it now is.
 
 mod common;
 
@@ -25,6 +25,7 @@ fn compact(dir: &Path) -> Output {
         .arg("--data-dir")
         .arg(dir)
         .arg("compact")
+        .env("ZAPGATE_STORAGE_COMPRESSION", "true")
         .output()
         .expect("run zapgate compact")
 }
@@ -50,9 +51,7 @@ async fn texts(s: &TestServer, name: &str, chat: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_compacted_data_dir_keeps_history_and_sessions() {
-    let s = TestServer::start(&[("ZAPGATE_STORAGE_COMPRESSION", "false")]).await;
-    s.paired_loopback("ana", ANA).await;
-    s.paired_loopback("bia", BIA).await;
+    let s = TestServer::start_paired(&[("ana", ANA), ("bia", BIA)]).await;
     let mut bia_events = s.events("instance=bia&events=MESSAGES_UPSERT").await;
     for i in 0..20 {
         let (status, sent) = s

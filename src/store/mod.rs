@@ -89,8 +89,9 @@ struct FlusherHandle {
 /// writes) is fixed when a database is created: sled refuses to open one with the other
 /// setting. An existing database is therefore opened with the setting its `conf` file records,
 /// and `compress_new` applies only to a database created now (`zapgate compact` writes a new one,
-/// which is how an existing data dir changes setting). Compressed, a short text message takes
-/// about a quarter of the disk after compaction (see the README's storage figures).
+/// which is how an existing data dir changes setting). Compression is off by default: sled
+/// compresses every page fragment it logs with a fresh zstd context, which halved sendText
+/// throughput where it cut disk by three to four (figures in the README's Storage section).
 pub(crate) fn config_for(path: &Path, compress_new: bool) -> sled::Config {
     let compress = match std::fs::read(path.join("conf")) {
         // `use_compression: true` is a line of sled's text header (a binary checksum follows
@@ -104,10 +105,10 @@ pub(crate) fn config_for(path: &Path, compress_new: bool) -> sled::Config {
 }
 
 impl Store {
-    /// Opens (or creates) the database in `dir`, a new one compressed. Must run inside a tokio
-    /// runtime.
+    /// Opens (or creates) the database in `dir`, a new one uncompressed (the server's default).
+    /// Must run inside a tokio runtime.
     pub fn open(dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
-        Self::open_with(dir, cache_mb, true)
+        Self::open_with(dir, cache_mb, false)
     }
 
     /// Opens (or creates) the database in `dir`; `compress_new` says whether a database created
