@@ -14,8 +14,10 @@ use uuid::Uuid;
 
 use super::{Store, StoreError, decode, encode};
 
-/// The tree's name, part of the fixed set.
-pub const TREE: &str = "keys";
+/// The tree's name, part of the fixed set. Not `keys`: that is the Signal store's tree (a first
+/// version shared it, read every Signal key as an unreadable API key at start-up and logged
+/// each one, which blocked the start of a server whose stderr nobody read yet).
+pub const TREE: &str = "api_keys";
 
 /// What a key may reach.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +169,11 @@ impl KeyRepo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tree_is_shared_with_no_instance_data() {
+        assert!(!crate::store::purge::INSTANCE_TREES.contains(&TREE));
+    }
 
     #[tokio::test]
     async fn stores_only_a_hash_and_revokes_at_once() {
