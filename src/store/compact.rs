@@ -159,19 +159,34 @@ mod tests {
                 db.flush().unwrap();
             }
         }
-        let c = compact(dir.path(), false).unwrap();
+        let c = once_unlocked(|| compact(dir.path(), false));
         assert_eq!(c.rows, 101);
         assert!(c.after < c.before, "{c:?}");
-        let db = sled::Config::new()
-            .path(dir.path().join(LIVE))
-            .open()
-            .unwrap();
+        let db = once_unlocked(|| Ok(sled::Config::new().path(dir.path().join(LIVE)).open()?));
         let t = db.open_tree("t").unwrap();
         assert_eq!(t.len(), 101);
         assert_eq!(
             t.get("hot").unwrap().unwrap().to_vec(),
             2_999u32.to_be_bytes().to_vec()
         );
+    }
+
+    /// `f` until it stops failing on sled's folder lock, which a database just dropped can
+    /// still hold for a moment (its I/O threads let go of the file after the handle is gone).
+    fn once_unlocked<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> T {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match f() {
+                Ok(v) => return v,
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::yield_now();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
     }
 
     #[test]
@@ -187,7 +202,7 @@ mod tests {
             }
             db.flush().unwrap();
         }
-        let compressed = compact(dir.path(), true).unwrap();
+        let compressed = once_unlocked(|| compact(dir.path(), true));
         assert_eq!(compressed.rows, 2_000);
         // sled refuses a mismatched setting: opening with the wrong one would fail here.
         let reopen = |expect: bool| {
@@ -196,13 +211,13 @@ mod tests {
                 conf.contains(&format!("use_compression: {expect}")),
                 "{conf}"
             );
-            let db = super::super::config_for(&live, !expect).open().unwrap();
+            let db = once_unlocked(|| Ok(super::super::config_for(&live, !expect).open()?));
             let t = db.open_tree("t").unwrap();
             assert_eq!(t.len(), 2_000);
             assert_eq!(&*t.get("key 00001999").unwrap().unwrap(), b"value 1999");
         };
         reopen(true);
-        compact(dir.path(), false).unwrap();
+        once_unlocked(|| compact(dir.path(), false));
         reopen(false);
     }
 
