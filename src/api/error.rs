@@ -120,13 +120,18 @@ impl poem::error::ResponseError for ApiError {
 
     fn as_response(&self) -> Response {
         let mut resp = json_response(self.status(), &envelope(self.status(), self.message()));
-        if let ApiError::TooManyRequests { retry_after } = self {
-            resp.headers_mut().insert(
-                poem::http::header::RETRY_AFTER,
-                poem::http::HeaderValue::from(*retry_after),
-            );
-        }
+        add_retry_after(&mut resp, self);
         resp
+    }
+}
+
+/// A 429 says when to come back (`Retry-After`), in whichever dialect's body it is rendered.
+pub(crate) fn add_retry_after(resp: &mut Response, e: &ApiError) {
+    if let ApiError::TooManyRequests { retry_after } = e {
+        resp.headers_mut().insert(
+            poem::http::header::RETRY_AFTER,
+            poem::http::HeaderValue::from(*retry_after),
+        );
     }
 }
 

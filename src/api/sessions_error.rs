@@ -32,12 +32,7 @@ impl poem::error::ResponseError for SessionsError {
 
     fn as_response(&self) -> Response {
         let mut resp = json_response(self.0.status(), &sessions_failure(&self.0.message()));
-        if let ApiError::TooManyRequests { retry_after } = &self.0 {
-            resp.headers_mut().insert(
-                poem::http::header::RETRY_AFTER,
-                poem::http::HeaderValue::from(*retry_after),
-            );
-        }
+        super::error::add_retry_after(&mut resp, &self.0);
         resp
     }
 }

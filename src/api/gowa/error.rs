@@ -166,11 +166,8 @@ impl poem::error::ResponseError for GowaError {
             .status(self.status())
             .content_type("application/json; charset=utf-8")
             .body(Body::from(body.to_string()));
-        if let GowaError::Api(ApiError::TooManyRequests { retry_after }) = self {
-            resp.headers_mut().insert(
-                poem::http::header::RETRY_AFTER,
-                poem::http::HeaderValue::from(*retry_after),
-            );
+        if let GowaError::Api(e) = self {
+            crate::api::error::add_retry_after(&mut resp, e);
         }
         resp
     }
